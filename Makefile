@@ -1,0 +1,48 @@
+# Two commands matter: `make demo` and `make test`. Everything they need is installed here.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+export MDM_DEMO_DIR ?= .demo
+
+.PHONY: demo test install dev lint fmt typecheck schema clean bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev-installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+demo: install
+	$(BIN)/mdm demo
+
+test: dev
+	$(BIN)/python -m pytest
+
+lint: dev
+	$(BIN)/ruff check mdm matchers tests bench seed migrations
+
+fmt: dev
+	$(BIN)/ruff format mdm matchers tests bench seed migrations
+	$(BIN)/ruff check --fix mdm matchers tests bench seed migrations
+
+typecheck: dev
+	$(BIN)/mypy
+
+schema: install
+	$(BIN)/mdm schema export
+
+bench: dev
+	$(BIN)/python bench/crosswalk.py
+
+clean:
+	rm -rf $(VENV) $(MDM_DEMO_DIR) .pytest_cache

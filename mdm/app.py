@@ -1,0 +1,80 @@
+"""The ASGI application: Starlette + Strawberry, built by ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from mdm.api.context import Context
+from mdm.api.schema import build_schema, new_request_id
+from mdm.auth import Principal, TokenVerifier
+from mdm.errors import UnauthenticatedError
+from mdm.hub import Hub
+from mdm.settings import Settings
+
+log = logging.getLogger("mdm.app")
+
+
+class HubGraphQL(GraphQL):  # type: ignore[type-arg]
+    """Strawberry's ASGI view, with bearer-token authentication and the hub's context."""
+
+    def __init__(self, hub: Hub, verifier: TokenVerifier, **kwargs: Any) -> None:
+        super().__init__(build_schema(hub.specs, hub.settings), **kwargs)
+        self.hub = hub
+        self.verifier = verifier
+
+    async def handle_http(self, scope: Any, receive: Any, send: Any) -> None:
+        request = Request(scope, receive)
+        is_ide_page = request.method == "GET" and "query" not in request.query_params
+        if not is_ide_page:
+            try:
+                scope.setdefault("state", {})["principal"] = self.verifier.verify(
+                    request.headers.get("authorization")
+                )
+            except UnauthenticatedError as error:
+                response = JSONResponse(
+                    {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await super().handle_http(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        principal: Principal | None = request.scope.get("state", {}).get("principal")
+        return Context(hub=self.hub, principal=principal, request_id=new_request_id())
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the app; the lifespan opens the database and disposes of it at shutdown."""
+    hub = Hub(settings)
+    verifier = TokenVerifier(hub.database, settings.token_cache_seconds)
+    graphql_app = HubGraphQL(hub, verifier, graphql_ide="graphiql" if settings.graphiql else None)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        log.info("mdm hub serving with database %s", hub.database.engine.url.render_as_string())
+        try:
+            yield
+        finally:
+            hub.close()
+
+    app = Starlette(
+        routes=[Route("/graphql", graphql_app, methods=["GET", "POST"]), Route("/healthz", health)],
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    return app

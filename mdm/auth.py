@@ -1,0 +1,99 @@
+"""Bearer tokens and roles. Tokens are stored as SHA-256 hashes and shown once."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdm.errors import ForbiddenError, InvalidInputError, UnauthenticatedError
+from mdm.store import ApiToken, Database
+
+TOKEN_PREFIX = "mdm_"
+
+
+class Role(IntEnum):
+    """Roles in increasing power; each includes what the ones below may do."""
+
+    READER = 1  # queries, subscriptions
+    INTEGRATOR = 2  # + ingest, crosswalk
+    STEWARD = 3  # + review, merge, unmerge, override
+    ADMIN = 4  # + tokens, source systems
+
+    @classmethod
+    def parse(cls, name: str) -> Role:
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            known = ", ".join(r.name.lower() for r in cls)
+            raise InvalidInputError(f"unknown role {name!r} (one of {known})", field="role") from None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name and role."""
+
+    name: str
+    role: Role
+
+    def require(self, role: Role) -> None:
+        if self.role < role:
+            raise ForbiddenError(
+                f"this needs the {role.name.lower()} role; token {self.name!r} has "
+                f"{self.role.name.lower()}"
+            )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, name: str, role: Role) -> str:
+    """Store a new token's hash and return the token (the only time it is shown)."""
+    if not name.strip():
+        raise InvalidInputError("token name must not be blank", field="name")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(name=name.strip(), role=role.name.lower(), token_hash=hash_token(token)))
+    session.flush()
+    return token
+
+
+class TokenVerifier:
+    """Verifies bearer tokens, caching hits briefly so the hot path skips the database."""
+
+    def __init__(self, database: Database, cache_seconds: float = 30.0) -> None:
+        self.database = database
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    def verify(self, authorization: str | None) -> Principal:
+        """The principal of an ``Authorization: Bearer …`` header.
+
+        Raises:
+            UnauthenticatedError: missing, malformed, unknown or revoked token.
+        """
+        if not authorization:
+            raise UnauthenticatedError("missing Authorization: Bearer <token> header")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthenticatedError("Authorization header must be 'Bearer <token>'")
+        digest = hash_token(token.strip())
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        with self.database.read_session() as session:
+            row = session.scalar(
+                select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+            )
+        if row is None:
+            self._cache.pop(digest, None)
+            raise UnauthenticatedError("unknown or revoked token")
+        principal = Principal(row.name, Role.parse(row.role))
+        self._cache[digest] = (now + self.cache_seconds, principal)
+        return principal

@@ -1,0 +1,261 @@
+"""The ``mdm`` command line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mdm.errors import MdmError
+from mdm.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_DIR = ROOT / "seed"
+SCHEMA_FILE = ROOT / "graphql" / "schema.graphql"
+
+app = typer.Typer(help="Healthcare MDM hub.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL contract.", no_args_is_help=True)
+seed_app = typer.Typer(help="Sample data.", no_args_is_help=True)
+system_app = typer.Typer(help="Source systems.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(schema_app, name="schema")
+app.add_typer(seed_app, name="seed")
+app.add_typer(system_app, name="system")
+
+console = Console(stderr=True)
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="Overrides MDM_DATABASE_URL.")
+]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except MdmError as error:
+        _fail(error)
+
+
+def _fail(error: MdmError) -> Any:
+    console.print(f"[red]error[/red] {error.code}: {error.message}")
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Create or migrate the database schema to the newest version."""
+    from mdm.store import upgrade
+
+    settings = _settings(database_url=database_url)
+    upgrade(settings.database_url)
+    console.print(f"database at head: {settings.database_url}")
+
+
+@app.command("load")
+def load_command(
+    paths: Annotated[list[Path], typer.Argument(help="Mapping files, or folders of them.")],
+    database_url: DatabaseUrl = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Load source files through their mapping files (CSV, JSON Lines, FHIR)."""
+    from mdm.hub import Hub
+    from mdm.loader import count_records, find_mappings, load, plan_load
+
+    settings = _settings(database_url=database_url)
+    hub = Hub(settings)
+    files = [f for p in paths for f in find_mappings(p)]
+    try:
+        plan = plan_load(files, hub.ingestor)
+        total = sum(count_records(s, e) for s, e in plan)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        ) as progress:
+            task = progress.add_task("loading", total=total)
+
+            def advance(label: str, n: int) -> None:
+                progress.update(task, advance=n, description=label)
+
+            summary = load(hub.database, hub.ingestor, files, on_progress=advance)
+    except MdmError as error:
+        _fail(error)
+    finally:
+        hub.close()
+    table = Table(title="mdm load")
+    statuses = ["created", "updated", "unchanged", "deleted", "rejected"]
+    for column in ["system", "entity", *statuses]:
+        table.add_column(column)
+    keys = sorted({(s, e) for s, e, _ in summary.counts})
+    for system, entity in keys:
+        table.add_row(
+            system, entity, *[str(summary.counts[(system, entity, st)]) for st in statuses]
+        )
+    Console().print(table)
+    rejected = sum(summary.counts[(s, e, "rejected")] for s, e in keys)
+    if rejected:
+        console.print(
+            f"[yellow]{rejected} records rejected[/yellow]: see query ingestRejections "
+            f"(correlation id {summary.correlation_id})"
+        )
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="reader, integrator, steward or admin")],
+    name: Annotated[str, typer.Option(help="Who or what uses the token.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token and print it (it is shown only once)."""
+    from mdm.auth import Role, create_token
+    from mdm.store import Database
+
+    settings = _settings(database_url=database_url)
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            token = create_token(session, name, Role.parse(role))
+    except MdmError as error:
+        _fail(error)
+    finally:
+        database.dispose()
+    typer.echo(token)
+
+
+@system_app.command("add")
+def system_add(code: str, name: str, database_url: DatabaseUrl = None) -> None:
+    """Register a source system (its mapping comes with `mdm load`)."""
+    from mdm.store import Database
+    from mdm.systems import register_system
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.session() as session:
+            register_system(session, code, name)
+    except MdmError as error:
+        _fail(error)
+    finally:
+        database.dispose()
+    console.print(f"system {code} registered")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides MDM_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides MDM_PORT.")] = None,
+    database_url: DatabaseUrl = None,
+    log_level: Annotated[str | None, typer.Option(help="Overrides MDM_LOG_LEVEL.")] = None,
+) -> None:
+    """Serve the GraphQL API (GraphiQL at /graphql)."""
+    import uvicorn
+
+    from mdm.app import create_app
+
+    settings = _settings(host=host, port=port, database_url=database_url, log_level=log_level)
+    logging.basicConfig(level=settings.log_level.upper())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path, typer.Option(help="Where to write the SDL.")] = SCHEMA_FILE,
+) -> None:
+    """Write the GraphQL schema (SDL) that the code builds: the API contract."""
+    typer.echo(f"wrote {write_schema(out)}")
+
+
+def schema_sdl() -> str:
+    from mdm.api.schema import build_schema
+    from mdm.specs import DEFAULT_SPECS
+
+    return build_schema(DEFAULT_SPECS, Settings()).as_str() + "\n"
+
+
+def write_schema(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(schema_sdl(), encoding="utf-8")
+    return out
+
+
+def _seed_module() -> Any:
+    spec = importlib.util.spec_from_file_location("mdm_seed_generate", SEED_DIR / "generate.py")
+    if spec is None or spec.loader is None:
+        raise typer.BadParameter(f"no generator at {SEED_DIR / 'generate.py'}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@seed_app.command("generate")
+def seed_generate(
+    out: Annotated[Path, typer.Option(help="Folder to write the data set into.")],
+    scale: Annotated[float, typer.Option(help="1.0 is about 2,000 source records.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
+) -> None:
+    """Generate a realistic multi-system data set with its ground truth."""
+    counts = _seed_module().generate(out, scale=scale, seed=seed)
+    typer.echo(json.dumps(counts, indent=2, sort_keys=True))
+
+
+@app.command("demo")
+def demo(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Migrate, load the seed, print tokens and a curl example, then serve."""
+    from mdm.auth import Role, create_token
+    from mdm.store import Database, upgrade
+
+    default_url = f"sqlite:///{Path('.demo').resolve() / 'mdm.sqlite3'}"
+    settings = _settings(database_url=database_url or _env_or(default_url), host=host, port=port)
+    upgrade(settings.database_url)
+    load_command([SEED_DIR / "data"], database_url=settings.database_url, quiet=False)
+    database = Database(settings.database_url)
+    with database.session() as session:
+        reader = create_token(session, "demo reader", Role.READER)
+        steward = create_token(session, "demo steward", Role.STEWARD)
+    database.dispose()
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    query = (
+        '{"query":"{ crosswalk(entityType: \\"vendor\\", system: \\"ERP\\", sourceId: '
+        '\\"V1001\\") { goldenId golden { ... on Vendor { name taxId } } } }"}'
+    )
+    typer.echo(
+        f"\nGraphiQL:       {url}\n"
+        f"reader token:   {reader}\n"
+        f"steward token:  {steward}\n\n"
+        f"Try it:\n  curl -s {url} -H 'Authorization: Bearer {steward}' "
+        f"-H 'Content-Type: application/json' -d '{query}'\n"
+    )
+    serve(host=settings.host, port=settings.port, database_url=settings.database_url)
+
+
+def _env_or(default: str) -> str:
+    import os
+
+    return os.environ.get("MDM_DATABASE_URL", default)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

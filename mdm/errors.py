@@ -1,0 +1,82 @@
+"""The hub's error hierarchy. Every expected failure is one of these, with a stable code.
+
+::
+
+    MdmError                      code            meaning
+    ├── InvalidInputError         INVALID_INPUT   bad input; ``field`` names the culprit
+    │   ├── UnknownSystemError    UNKNOWN_SYSTEM
+    │   ├── UnknownEntityTypeError UNKNOWN_ENTITY_TYPE
+    │   ├── MissingSourceIdError  MISSING_SOURCE_ID
+    │   ├── InvalidAttributeError INVALID_ATTRIBUTE
+    │   ├── BatchTooLargeError    BATCH_TOO_LARGE
+    │   └── MappingError          INVALID_MAPPING  (a mapping file is wrong; names file and key)
+    ├── NotFoundError             NOT_FOUND
+    ├── ConflictError             CONFLICT        (stale version, concurrent change)
+    ├── UnauthenticatedError      UNAUTHENTICATED
+    └── ForbiddenError            FORBIDDEN
+
+Anything else reaching the API is unexpected: it is logged with a request id and shown to
+clients as "Unexpected error." with code ``INTERNAL``.
+"""
+
+from __future__ import annotations
+
+
+class MdmError(Exception):
+    """Base of every expected error; ``code`` is stable and part of the API contract."""
+
+    code: str = "MDM_ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInputError(MdmError):
+    code = "INVALID_INPUT"
+
+
+class UnknownSystemError(InvalidInputError):
+    code = "UNKNOWN_SYSTEM"
+
+
+class UnknownEntityTypeError(InvalidInputError):
+    code = "UNKNOWN_ENTITY_TYPE"
+
+
+class MissingSourceIdError(InvalidInputError):
+    code = "MISSING_SOURCE_ID"
+
+
+class InvalidAttributeError(InvalidInputError):
+    code = "INVALID_ATTRIBUTE"
+
+
+class BatchTooLargeError(InvalidInputError):
+    code = "BATCH_TOO_LARGE"
+
+
+class MappingError(InvalidInputError):
+    code = "INVALID_MAPPING"
+
+
+class NotFoundError(MdmError):
+    code = "NOT_FOUND"
+
+
+class ConflictError(MdmError):
+    code = "CONFLICT"
+
+
+class UnauthenticatedError(MdmError):
+    code = "UNAUTHENTICATED"
+
+
+class ForbiddenError(MdmError):
+    code = "FORBIDDEN"

@@ -1,0 +1,83 @@
+"""The hub's service façade: what the API and the CLI call. No GraphQL or HTTP in here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from mdm.errors import InvalidInputError
+from mdm.ingest import Ingestor, IngestOutcome, RecordInput
+from mdm.mapping import parse_mapping
+from mdm.settings import Settings
+from mdm.specs import DEFAULT_SPECS, SpecRegistry
+from mdm.store import Database, SourceSystem
+
+
+@dataclass(frozen=True)
+class NativeRecord:
+    """A record in its system's own field names, mapped by the system's registered mapping."""
+
+    entity_type: str
+    system: str
+    fields: Mapping[str, Any]
+    is_deleted: bool = False
+
+
+class Hub:
+    """Everything a request or a command needs, built once at start-up."""
+
+    def __init__(self, settings: Settings, specs: SpecRegistry = DEFAULT_SPECS) -> None:
+        self.settings = settings
+        self.specs = specs
+        self.database = Database(settings.database_url, echo=settings.sql_echo)
+        self.ingestor = Ingestor(specs, max_batch_size=settings.max_batch_size)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def ingest(
+        self,
+        records: Sequence[RecordInput],
+        *,
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> list[IngestOutcome]:
+        """Ingest a batch in one transaction; refused records are kept with their reason."""
+        with self.database.session() as session:
+            return self.ingestor.ingest_many(
+                session, records, actor=actor, correlation_id=correlation_id
+            )
+
+    def map_native(self, record: NativeRecord, source_id_hint: str | None = None) -> RecordInput:
+        """Turn a record in a system's own field names into canonical attributes.
+
+        Raises:
+            InvalidInputError: the system has no mapping for this entity type.
+        """
+        with self.database.read_session() as session:
+            system = session.scalar(select(SourceSystem).where(SourceSystem.code == record.system))
+        if system is None or not system.mapping:
+            raise InvalidInputError(
+                f"system {record.system!r} has no registered mapping; send canonical attributes",
+                field="fields",
+                code="NO_MAPPING",
+            )
+        mapping = parse_mapping(system.mapping, self.specs).for_entity(record.entity_type)
+        if mapping is None:
+            raise InvalidInputError(
+                f"the mapping of {record.system} has no {record.entity_type} entity",
+                field="fields",
+                code="NO_MAPPING",
+            )
+        source_id = mapping.source_id_of(record.fields) or (source_id_hint or "")
+        return RecordInput(
+            entity_type=record.entity_type,
+            system=record.system,
+            source_id=source_id,
+            attributes=mapping.attributes_of(record.fields),
+            is_deleted=record.is_deleted or mapping.is_deleted(record.fields),
+            date_format=mapping.date_format,
+        )

@@ -1,0 +1,327 @@
+"""Ingest: the shared pipeline every source record goes through.
+
+standardize -> store source (idempotent) -> match keys -> decide -> survivorship -> event
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
+from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
+from mdm.matching import Action, ExactIdentifierMatcher, Matcher, MatchDecision
+from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
+from mdm.standardize import match_keys, standardize
+from mdm.store import GoldenRecord, IngestRejection, MatchCandidate, MatchKeyRow, SourceRecord
+from mdm.store import utcnow
+from mdm.systems import SystemDirectory
+
+log = logging.getLogger(__name__)
+
+
+class IngestStatus(StrEnum):
+    CREATED = "created"  # a new source record
+    UPDATED = "updated"  # changed content: a new version
+    UNCHANGED = "unchanged"  # same content as stored: nothing written
+    DELETED = "deleted"  # a source deletion (soft)
+    REJECTED = "rejected"  # refused; kept in ingest_rejection with the reason
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """One source record as a system delivers it, in canonical attribute names."""
+
+    entity_type: str
+    system: str
+    source_id: str
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    is_deleted: bool = False
+    date_format: str | None = None
+    origin: str | None = None  # file:line or request, for the rejection log
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    status: IngestStatus
+    entity_type: str
+    system: str
+    source_id: str
+    golden_id: str | None = None
+    version: int | None = None
+    findings: tuple[dict[str, Any], ...] = ()
+    error: MdmError | None = None
+    rejection_id: int | None = None
+
+
+class Ingestor:
+    """Runs records through the pipeline inside the caller's transaction."""
+
+    def __init__(
+        self,
+        specs: SpecRegistry = DEFAULT_SPECS,
+        matcher: Matcher | None = None,
+        *,
+        max_batch_size: int = 1000,
+    ) -> None:
+        self.specs = specs
+        self.matcher: Matcher = matcher or ExactIdentifierMatcher()
+        self.systems = SystemDirectory()
+        self.max_batch_size = max_batch_size
+
+    def ingest(
+        self,
+        session: Session,
+        record: RecordInput,
+        *,
+        actor: str | None = None,
+        correlation_id: str | None = None,
+    ) -> IngestOutcome:
+        """Ingest one record; it lands whole or raises ``MdmError`` with nothing written.
+
+        Raises:
+            MdmError: the record is refused (unknown system or type, bad attribute...).
+        """
+        ctx = ChangeContext(actor, correlation_id)
+        try:
+            with session.begin_nested():
+                return self._ingest(session, record, ctx)
+        except IntegrityError:
+            # Another transaction inserted the same (type, system, source id) first:
+            # run again, now as an update of that row.
+            with session.begin_nested():
+                return self._ingest(session, record, ctx)
+
+    def ingest_many(
+        self,
+        session: Session,
+        records: Sequence[RecordInput],
+        *,
+        actor: str | None = None,
+        correlation_id: str | None = None,
+        enforce_batch_limit: bool = True,
+    ) -> list[IngestOutcome]:
+        """Ingest records one by one: each lands whole or is rejected and kept with its reason.
+
+        Raises:
+            BatchTooLargeError: more records than the batch limit (nothing is written).
+        """
+        if enforce_batch_limit and len(records) > self.max_batch_size:
+            raise BatchTooLargeError(
+                f"batch of {len(records)} records exceeds the limit of {self.max_batch_size}",
+                field="records",
+            )
+        outcomes = []
+        for record in records:
+            try:
+                outcomes.append(
+                    self.ingest(session, record, actor=actor, correlation_id=correlation_id)
+                )
+            except MdmError as error:
+                outcomes.append(
+                    self.reject(session, record, error, correlation_id=correlation_id)
+                )
+        return outcomes
+
+    def reject(
+        self,
+        session: Session,
+        record: RecordInput,
+        error: MdmError,
+        *,
+        correlation_id: str | None = None,
+    ) -> IngestOutcome:
+        """Keep a refused record with its reason, so it can be fixed and replayed."""
+        rejection = IngestRejection(
+            entity_type=record.entity_type or None,
+            system=record.system or None,
+            source_id=record.source_id or None,
+            payload={
+                "entityType": record.entity_type,
+                "system": record.system,
+                "sourceId": record.source_id,
+                "attributes": _jsonable(record.attributes),
+                "deleted": record.is_deleted,
+            },
+            code=error.code,
+            field=error.field,
+            message=error.message,
+            origin=record.origin,
+            correlation_id=correlation_id,
+        )
+        session.add(rejection)
+        session.flush()
+        return IngestOutcome(
+            IngestStatus.REJECTED,
+            record.entity_type,
+            record.system,
+            record.source_id,
+            error=error,
+            rejection_id=rejection.id,
+        )
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def _ingest(self, session: Session, record: RecordInput, ctx: ChangeContext) -> IngestOutcome:
+        spec = self.specs.get_spec(record.entity_type)
+        self.systems.require(session, record.system)
+        source_id = (record.source_id or "").strip()
+        if not source_id:
+            raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
+        std = standardize(spec, record.attributes, date_format=record.date_format)
+        content_hash = _content_hash(record)
+        row = session.scalar(
+            select(SourceRecord).where(
+                SourceRecord.entity_type == spec.name,
+                SourceRecord.system == record.system,
+                SourceRecord.source_id == source_id,
+            )
+        )
+        if row is not None and row.content_hash == content_hash:
+            golden = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
+            return self._outcome(IngestStatus.UNCHANGED, spec, row, golden)
+        now = utcnow()
+        findings = [f.to_dict() for f in std.findings]
+        if row is None:
+            row = SourceRecord(
+                entity_type=spec.name,
+                system=record.system,
+                source_id=source_id,
+                version=1,
+                received_at=now,
+            )
+            session.add(row)
+            status = IngestStatus.DELETED if record.is_deleted else IngestStatus.CREATED
+        else:
+            row.version += 1
+            status = IngestStatus.DELETED if record.is_deleted else IngestStatus.UPDATED
+        row.raw = _jsonable(record.attributes)
+        row.standardized = std.values
+        row.findings = findings
+        row.content_hash = content_hash
+        row.is_deleted = record.is_deleted
+        row.updated_at = now
+        session.flush()
+
+        keys = [] if record.is_deleted else match_keys(spec, std.values)
+        self._replace_keys(session, spec, row, keys)
+        golden = self._place(session, spec, row, keys, ctx)
+        return self._outcome(status, spec, row, golden)
+
+    def _place(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        row: SourceRecord,
+        keys: list[str],
+        ctx: ChangeContext,
+    ) -> GoldenRecord | None:
+        """Put the record in the right golden record and recompute what it touched."""
+        current = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
+        if row.is_deleted:
+            if current is not None:
+                refresh_golden(session, spec, current, ctx, members_changed=True)
+            return current
+        if current is not None and self._has_other_members(session, row, current):
+            # A known record changed: it stays where it is; its golden record is recomputed.
+            refresh_golden(session, spec, current, ctx, members_changed=False)
+            return current
+        decision = self.matcher.decide(session, spec, row, keys)
+        self._store_review(session, spec, row, decision)
+        if decision.action is Action.JOIN and decision.golden_id is not None:
+            target = session.get(GoldenRecord, decision.golden_id)
+            assert target is not None
+            if current is not None and current.id != target.id:
+                # A record alone in its golden record now matches another: fold it in.
+                merge_golden(session, spec, target, current, ctx)
+                return target
+            row.golden_id = target.id
+            session.flush()
+            refresh_golden(session, spec, target, ctx, members_changed=True)
+            return target
+        if current is None:
+            current = create_golden(session, spec)
+            row.golden_id = current.id
+            session.flush()
+            refresh_golden(session, spec, current, ctx, members_changed=True)
+        else:
+            refresh_golden(session, spec, current, ctx, members_changed=False)
+        return current
+
+    @staticmethod
+    def _has_other_members(session: Session, row: SourceRecord, golden: GoldenRecord) -> bool:
+        other = session.scalar(
+            select(SourceRecord.id)
+            .where(
+                SourceRecord.golden_id == golden.id,
+                SourceRecord.id != row.id,
+                SourceRecord.is_deleted.is_(False),
+            )
+            .limit(1)
+        )
+        return other is not None
+
+    @staticmethod
+    def _replace_keys(
+        session: Session, spec: EntitySpec, row: SourceRecord, keys: list[str]
+    ) -> None:
+        session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id == row.id))
+        for key in keys:
+            session.add(MatchKeyRow(entity_type=spec.name, key=key, source_record_id=row.id))
+        session.flush()
+
+    @staticmethod
+    def _store_review(
+        session: Session, spec: EntitySpec, row: SourceRecord, decision: MatchDecision
+    ) -> None:
+        for candidate in decision.review:
+            session.add(
+                MatchCandidate(
+                    entity_type=spec.name,
+                    source_record_id=row.id,
+                    golden_id=candidate.golden_id,
+                    score=candidate.score,
+                    explanation=candidate.explanation,
+                    status="pending",
+                )
+            )
+
+    @staticmethod
+    def _outcome(
+        status: IngestStatus,
+        spec: EntitySpec,
+        row: SourceRecord,
+        golden: GoldenRecord | None,
+    ) -> IngestOutcome:
+        return IngestOutcome(
+            status,
+            spec.name,
+            row.system,
+            row.source_id,
+            golden_id=golden.public_id if golden is not None else None,
+            version=row.version,
+            findings=tuple(row.findings or ()),
+        )
+
+
+def _content_hash(record: RecordInput) -> str:
+    canonical = json.dumps(
+        {"a": _jsonable(record.attributes), "d": record.is_deleted},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(attributes), default=str))

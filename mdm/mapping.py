@@ -1,0 +1,221 @@
+"""Source mappings: per system and entity type, which source field becomes which attribute.
+
+A mapping file is TOML (format in the README, "Mapping files"). It is checked whole when
+read: an unknown entity type or attribute, a bad transform or a missing key is an error
+naming the file and the key, and nothing from that file is used.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mdm.errors import MappingError
+from mdm.specs import DEFAULT_SPECS, SpecRegistry
+
+FORMATS = ("csv", "jsonl", "fhir")
+_DIGITS = re.compile(r"\D+")
+
+TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "strip": str.strip,
+    "upper": str.upper,
+    "lower": str.lower,
+    "title": str.title,
+    "digits": lambda s: _DIGITS.sub("", s),
+    "collapse_spaces": lambda s: " ".join(s.split()),
+}
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one canonical attribute is read from a source row."""
+
+    fields: tuple[str, ...] = ()
+    separator: str = " "
+    constant: Any = None
+    transforms: tuple[str, ...] = ()
+    values: Mapping[str, Any] | None = None
+
+    def apply(self, row: Mapping[str, Any]) -> Any:
+        if not self.fields:
+            return self.constant
+        parts = [lookup(row, f) for f in self.fields]
+        present = [p for p in parts if p not in (None, "")]
+        if not present:
+            return None
+        value: Any = present[0] if len(self.fields) == 1 else self.separator.join(
+            str(p) for p in present
+        )
+        if isinstance(value, str):
+            for name in self.transforms:
+                value = TRANSFORMS[name](value)
+            if self.values is not None and value in self.values:
+                value = self.values[value]
+        return value
+
+
+@dataclass(frozen=True)
+class EntityMapping:
+    """The mapping of one file (or one kind of message) to one entity type."""
+
+    entity_type: str
+    source_id: str
+    attributes: Mapping[str, FieldRule]
+    file: Path | None = None
+    format: str = "csv"
+    date_format: str | None = None
+    deleted_field: str | None = None
+    deleted_values: tuple[str, ...] = ()
+
+    def source_id_of(self, row: Mapping[str, Any]) -> str:
+        value = lookup(row, self.source_id)
+        return "" if value is None else str(value).strip()
+
+    def attributes_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        result = {}
+        for name, rule in self.attributes.items():
+            value = rule.apply(row)
+            if value not in (None, ""):
+                result[name] = value
+        return result
+
+    def is_deleted(self, row: Mapping[str, Any]) -> bool:
+        if self.deleted_field is None:
+            return False
+        value = lookup(row, self.deleted_field)
+        return value is not None and str(value).strip() in self.deleted_values
+
+
+@dataclass(frozen=True)
+class SystemMapping:
+    code: str
+    name: str
+    entities: tuple[EntityMapping, ...]
+    path: Path | None = None
+    document: Mapping[str, Any] | None = None
+
+    def for_entity(self, entity_type: str) -> EntityMapping | None:
+        for entity in self.entities:
+            if entity.entity_type == entity_type:
+                return entity
+        return None
+
+
+def lookup(row: Mapping[str, Any], path: str) -> Any:
+    """A field of a row; ``a.b`` reads into nested objects when no flat key ``a.b`` exists."""
+    if path in row:
+        return row[path]
+    value: Any = row
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def load_mapping(path: Path, specs: SpecRegistry = DEFAULT_SPECS) -> SystemMapping:
+    """Read and check a mapping file.
+
+    Raises:
+        MappingError: the file is not valid TOML or not a valid mapping.
+    """
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise MappingError(f"{path}: {error}", field=str(path)) from None
+    return parse_mapping(document, specs, path=path)
+
+
+def parse_mapping(
+    document: Mapping[str, Any], specs: SpecRegistry = DEFAULT_SPECS, *, path: Path | None = None
+) -> SystemMapping:
+    where = str(path) if path else "mapping"
+
+    def fail(key: str, message: str) -> MappingError:
+        return MappingError(f"{where}: {key}: {message}", field=key)
+
+    system = document.get("system")
+    if not isinstance(system, Mapping) or not isinstance(system.get("code"), str):
+        raise fail("system.code", "missing (a [system] table with code = \"...\")")
+    entities = []
+    raw_entities = document.get("entity", [])
+    if not isinstance(raw_entities, list):
+        raise fail("entity", "must be an array of tables ([[entity]])")
+    for index, raw in enumerate(raw_entities):
+        key = f"entity[{index}]"
+        entity_type = raw.get("type")
+        if entity_type not in specs:
+            raise fail(f"{key}.type", f"unknown entity type {entity_type!r}")
+        spec = specs[entity_type]
+        if not isinstance(raw.get("source_id"), str):
+            raise fail(f"{key}.source_id", "missing: the field holding the record's id")
+        fmt = raw.get("format", "csv")
+        if fmt not in FORMATS:
+            raise fail(f"{key}.format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        rules = {}
+        for name, rule in (raw.get("attributes") or {}).items():
+            if spec.attribute(name) is None:
+                raise fail(f"{key}.attributes.{name}", f"{spec.name} has no attribute {name!r}")
+            rules[name] = _parse_rule(rule, lambda m, n=name: fail(f"{key}.attributes.{n}", m))
+        deleted = raw.get("deleted")
+        deleted_field, deleted_values = None, ()
+        if deleted is not None:
+            if not isinstance(deleted, Mapping) or "field" not in deleted:
+                raise fail(f"{key}.deleted", "must be { field = \"...\", equals = [...] }")
+            deleted_field = str(deleted["field"])
+            deleted_values = tuple(str(v) for v in deleted.get("equals", []))
+        file = raw.get("file")
+        entities.append(
+            EntityMapping(
+                entity_type=entity_type,
+                source_id=raw["source_id"],
+                attributes=rules,
+                file=(path.parent / file) if (file and path) else (Path(file) if file else None),
+                format=fmt,
+                date_format=raw.get("date_format"),
+                deleted_field=deleted_field,
+                deleted_values=deleted_values,
+            )
+        )
+    return SystemMapping(
+        code=system["code"],
+        name=str(system.get("name", system["code"])),
+        entities=tuple(entities),
+        path=path,
+        document=dict(document),
+    )
+
+
+def _parse_rule(rule: Any, fail: Callable[[str], MappingError]) -> FieldRule:
+    if isinstance(rule, str):
+        return FieldRule(fields=(rule,))
+    if not isinstance(rule, Mapping):
+        raise fail("must be a field name or a table")
+    sources = [k for k in ("field", "fields", "constant") if k in rule]
+    if len(sources) != 1:
+        raise fail("needs exactly one of field, fields, constant")
+    unknown = set(rule) - {"field", "fields", "constant", "transform", "values", "separator"}
+    if unknown:
+        raise fail(f"unknown keys {sorted(unknown)}")
+    transforms = rule.get("transform", ())
+    if isinstance(transforms, str):
+        transforms = (transforms,)
+    for name in transforms:
+        if name not in TRANSFORMS:
+            raise fail(f"unknown transform {name!r} (known: {', '.join(TRANSFORMS)})")
+    values = rule.get("values")
+    if values is not None and not isinstance(values, Mapping):
+        raise fail("values must be a table of source value = canonical value")
+    if "constant" in rule:
+        return FieldRule(constant=rule["constant"])
+    fields = (rule["field"],) if "field" in rule else tuple(rule["fields"])
+    return FieldRule(
+        fields=tuple(str(f) for f in fields),
+        separator=str(rule.get("separator", " ")),
+        transforms=tuple(transforms),
+        values=values,
+    )

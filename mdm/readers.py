@@ -1,0 +1,125 @@
+"""Readers for source files: CSV, JSON Lines and FHIR R4 JSON (Bundle or NDJSON)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from mdm.errors import InvalidInputError
+
+
+def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, row)`` from a source file.
+
+    Raises:
+        InvalidInputError: the file is missing or a line cannot be parsed.
+    """
+    if not path.exists():
+        raise InvalidInputError(f"{path}: no such file", field="file")
+    if fmt == "csv":
+        yield from _read_csv(path)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(path)
+    elif fmt == "fhir":
+        yield from _read_fhir(path)
+    else:
+        raise InvalidInputError(f"{path}: unknown format {fmt!r}", field="format")
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise InvalidInputError(f"{path}:{number}: {error.msg}", field="file") from None
+            if not isinstance(value, dict):
+                raise InvalidInputError(f"{path}:{number}: not a JSON object", field="file")
+            yield number, value
+
+
+def _read_fhir(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    resources: list[Any]
+    if stripped.startswith("{") and '"resourceType"' in stripped[:200] and "\n{" not in stripped:
+        document = json.loads(text)
+        if document.get("resourceType") == "Bundle":
+            resources = [e.get("resource") for e in document.get("entry", [])]
+        else:
+            resources = [document]
+    else:
+        resources = [json.loads(line) for line in text.splitlines() if line.strip()]
+    for number, resource in enumerate(resources, start=1):
+        if isinstance(resource, dict):
+            yield number, flatten_fhir(resource)
+
+
+def _last_segment(reference: Any) -> str | None:
+    if isinstance(reference, dict):
+        reference = reference.get("reference")
+    if not isinstance(reference, str) or not reference:
+        return None
+    return reference.rsplit("/", 1)[-1]
+
+
+def _first_code(concept: Any) -> str | None:
+    if isinstance(concept, list):
+        concept = concept[0] if concept else None
+    if not isinstance(concept, dict):
+        return None
+    for coding in concept.get("coding", []):
+        if coding.get("code"):
+            return str(coding["code"])
+    return concept.get("text")
+
+
+def flatten_fhir(resource: dict[str, Any]) -> dict[str, Any]:
+    """Flatten a FHIR Location or Organization into the keys mappings refer to.
+
+    ``identifier|<system>`` holds the first identifier value of that system;
+    ``partOf`` and ``managingOrganization`` hold the referenced resource's id.
+    """
+    flat: dict[str, Any] = {
+        "id": resource.get("id"),
+        "resourceType": resource.get("resourceType"),
+        "name": resource.get("name"),
+        "status": resource.get("status"),
+        "description": resource.get("description"),
+        "type": _first_code(resource.get("type")),
+        "physicalType": _first_code(resource.get("physicalType")),
+        "partOf": _last_segment(resource.get("partOf")),
+        "managingOrganization": _last_segment(resource.get("managingOrganization")),
+    }
+    if isinstance(resource.get("active"), bool) and flat["status"] is None:
+        flat["status"] = "active" if resource["active"] else "inactive"
+    alias = resource.get("alias")
+    if isinstance(alias, list) and alias:
+        flat["alias"] = alias[0]
+    for identifier in resource.get("identifier", []):
+        system = identifier.get("system")
+        if system and f"identifier|{system}" not in flat:
+            flat[f"identifier|{system}"] = identifier.get("value")
+    address = resource.get("address")
+    if isinstance(address, list):
+        address = address[0] if address else None
+    if isinstance(address, dict):
+        lines = [str(x) for x in address.get("line", [])]
+        flat["address.line"] = ", ".join(lines) if lines else None
+        flat["address.line1"] = lines[0] if lines else None
+        flat["address.line2"] = lines[1] if len(lines) > 1 else None
+        for part in ("city", "state", "postalCode", "country"):
+            flat[f"address.{part}"] = address.get(part)
+    return flat

@@ -1,0 +1,75 @@
+"""Runtime settings, built once from ``MDM_*`` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from mdm.errors import InvalidInputError
+
+_PREFIX = "MDM_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Hub configuration.
+
+    Every field can be set by an environment variable named ``MDM_`` + the field name in
+    upper case (``MDM_DATABASE_URL``, ``MDM_PORT``…) and overridden by CLI flags.
+    """
+
+    database_url: str = "sqlite:///mdm.sqlite3"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    max_batch_size: int = 1000
+    max_page_size: int = 500
+    max_query_depth: int = 12
+    graphiql: bool = True
+    sql_echo: bool = False
+    token_cache_seconds: float = 30.0
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Build settings from the environment, then apply explicit overrides.
+
+        Args:
+            environ: the variables to read (default: ``os.environ``).
+            **overrides: values that win over the environment (CLI flags); ``None`` is ignored.
+
+        Raises:
+            InvalidInputError: a variable holds a value of the wrong type.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            name = _PREFIX + field.name.upper()
+            if name in env:
+                values[field.name] = _coerce(name, env[name], field.type)
+        base = cls(**values)
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _coerce(name: str, raw: str, type_name: object) -> Any:
+    text = raw.strip()
+    try:
+        if type_name in ("int", int):
+            return int(text)
+        if type_name in ("float", float):
+            return float(text)
+        if type_name in ("bool", bool):
+            lowered = text.lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+    except ValueError:
+        raise InvalidInputError(
+            f"{name}={raw!r} is not a valid {type_name}", field=name, code="INVALID_SETTING"
+        ) from None
+    return text

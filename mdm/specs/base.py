@@ -1,0 +1,121 @@
+"""The shape of an entity spec: everything that differs between entity types lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class AttributeKind(StrEnum):
+    """How an attribute's values are typed, standardized and compared."""
+
+    STRING = "string"  # free text kept as written (trimmed)
+    CODE = "code"  # short coded value, upper-cased (status, UOM, company)
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"  # ISO yyyy-mm-dd
+    IDENTIFIER = "identifier"  # validated by ``matchers.check_identifier``
+    REFERENCE = "reference"  # another record's source id in the same system
+
+
+class SurvivorshipRule(StrEnum):
+    """How a golden value is chosen from the member records' values."""
+
+    SOURCE_PRIORITY = "source_priority"  # best-ranked system first, then most recent
+    MOST_RECENT = "most_recent"  # most recently received non-empty value wins
+    OVERRIDE = "override"  # a steward's pin (recorded in lineage, never configured)
+
+
+class Standardizer(StrEnum):
+    """Extra clean-up for some attributes, beyond what their kind does."""
+
+    NONE = "none"
+    UOM = "uom"
+    POSTAL_CODE = "postal_code"
+    PHONE = "phone"
+    STATE = "state"
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One canonical attribute of an entity type.
+
+    Args:
+        name: canonical snake_case name, used in mappings, JSON and (camelCased) GraphQL.
+        kind: how values are typed and standardized.
+        identifier: the ``matchers`` identifier kind, for ``IDENTIFIER`` attributes.
+        reference: the entity type referred to, for ``REFERENCE`` attributes.
+        rule: the survivorship rule for this attribute.
+        priority: system codes in order of trust for this attribute; ``None`` uses the spec's.
+        standardizer: extra clean-up beyond the kind's.
+        description: shown in the GraphQL schema.
+    """
+
+    name: str
+    kind: AttributeKind = AttributeKind.STRING
+    identifier: str | None = None
+    reference: str | None = None
+    rule: SurvivorshipRule = SurvivorshipRule.SOURCE_PRIORITY
+    priority: tuple[str, ...] | None = None
+    standardizer: Standardizer = Standardizer.NONE
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.kind is AttributeKind.IDENTIFIER) != (self.identifier is not None):
+            raise ValueError(f"attribute {self.name}: identifier kind goes with IDENTIFIER")
+        if (self.kind is AttributeKind.REFERENCE) != (self.reference is not None):
+            raise ValueError(f"attribute {self.name}: reference target goes with REFERENCE")
+
+
+@dataclass(frozen=True)
+class MatchKey:
+    """An exact key that, when two records share it, says they are the same entity.
+
+    A key made of several attributes (``company`` + ``code``) exists only when all are
+    present and valid; identifier attributes take part only when their check passed.
+    ``unique`` says a real-world entity has one value of this key, so two records whose
+    values differ are strong counter-evidence (a vendor has one tax id but many site GLNs).
+    """
+
+    name: str
+    attributes: tuple[str, ...]
+    unique: bool = True
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """Everything the shared pipeline needs to know about one entity type."""
+
+    name: str  # snake_case entity type, e.g. "cost_center"
+    graphql_name: str  # e.g. "CostCenter"
+    plural: str  # GraphQL list field, e.g. "costCenters"
+    id_prefix: str  # golden public id prefix, e.g. "CCT"
+    display_attribute: str
+    attributes: tuple[Attribute, ...]
+    match_keys: tuple[MatchKey, ...]
+    source_priority: tuple[str, ...] = ("ERP", "PROCUREMENT", "EHR")
+    description: str = ""
+    _by_name: dict[str, Attribute] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        by_name = {a.name: a for a in self.attributes}
+        if len(by_name) != len(self.attributes):
+            raise ValueError(f"spec {self.name}: duplicate attribute names")
+        for key in self.match_keys:
+            missing = [a for a in key.attributes if a not in by_name]
+            if missing:
+                raise ValueError(f"spec {self.name}: match key {key.name} names {missing}")
+        if self.display_attribute not in by_name:
+            raise ValueError(f"spec {self.name}: display attribute {self.display_attribute}")
+        self._by_name.update(by_name)
+
+    def attribute(self, name: str) -> Attribute | None:
+        return self._by_name.get(name)
+
+    @property
+    def references(self) -> tuple[Attribute, ...]:
+        return tuple(a for a in self.attributes if a.kind is AttributeKind.REFERENCE)
+
+    def priority_of(self, attribute: Attribute) -> tuple[str, ...]:
+        return attribute.priority if attribute.priority is not None else self.source_priority

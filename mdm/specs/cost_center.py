@@ -1,0 +1,24 @@
+"""Cost centers: the finance view of departments, per company."""
+
+from __future__ import annotations
+
+from mdm.specs.base import Attribute, EntitySpec, MatchKey
+from mdm.specs.base import AttributeKind as K
+
+COST_CENTER = EntitySpec(
+    name="cost_center",
+    graphql_name="CostCenter",
+    plural="costCenters",
+    id_prefix="CCT",
+    display_attribute="name",
+    description="A cost center; its code is unique only within its company.",
+    attributes=(
+        Attribute("code", K.IDENTIFIER, identifier="code"),
+        Attribute("name"),
+        Attribute("company", K.CODE, description="Company (legal entity) code."),
+        Attribute("location", K.REFERENCE, reference="location"),
+        Attribute("status", K.CODE),
+    ),
+    match_keys=(MatchKey("company_code", ("company", "code")),),
+    source_priority=("ERP", "PROCUREMENT", "EHR"),
+)

@@ -1,0 +1,36 @@
+"""Locations: health system, facilities, departments, storerooms and par locations."""
+
+from __future__ import annotations
+
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, Standardizer
+from mdm.specs.base import AttributeKind as K
+
+LOCATION = EntitySpec(
+    name="location",
+    graphql_name="Location",
+    plural="locations",
+    id_prefix="LOC",
+    display_attribute="name",
+    description="A place of the network: facility, department, storeroom or par location.",
+    attributes=(
+        Attribute("code", K.CODE, description="The location's code in its system."),
+        Attribute("name"),
+        Attribute("location_type", K.CODE, description="SYSTEM, FACILITY, DEPARTMENT, ..."),
+        Attribute("parent", K.REFERENCE, reference="location"),
+        Attribute("address_line1"),
+        Attribute("address_line2"),
+        Attribute("city"),
+        Attribute("state", K.CODE, standardizer=Standardizer.STATE),
+        Attribute("postal_code", K.CODE, standardizer=Standardizer.POSTAL_CODE),
+        Attribute("gln", K.IDENTIFIER, identifier="gln"),
+        Attribute("npi", K.IDENTIFIER, identifier="npi", description="Type-2 NPI."),
+        Attribute("hin", K.IDENTIFIER, identifier="hin", description="HIBCC HIN."),
+        Attribute("cost_center", K.REFERENCE, reference="cost_center"),
+        Attribute("status", K.CODE),
+    ),
+    match_keys=(
+        MatchKey("gln", ("gln",)),
+        MatchKey("npi", ("npi",)),
+    ),
+    source_priority=("EHR", "ERP", "PROCUREMENT"),
+)

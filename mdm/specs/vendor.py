@@ -1,0 +1,44 @@
+"""Vendors: manufacturers, distributors and service suppliers."""
+
+from __future__ import annotations
+
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, Standardizer
+from mdm.specs.base import AttributeKind as K
+
+VENDOR = EntitySpec(
+    name="vendor",
+    graphql_name="Vendor",
+    plural="vendors",
+    id_prefix="VEN",
+    display_attribute="name",
+    description="A supplier or manufacturer: one golden vendor per real-world legal entity.",
+    attributes=(
+        Attribute("name", description="Legal name."),
+        Attribute("dba_name", description="Doing-business-as (trade) name."),
+        Attribute("tax_id", K.IDENTIFIER, identifier="ein", description="EIN, XX-XXXXXXX."),
+        Attribute("duns", K.IDENTIFIER, identifier="duns", description="D-U-N-S number."),
+        Attribute("gln", K.IDENTIFIER, identifier="gln", description="GS1 Global Location Number."),
+        Attribute("vendor_type", K.CODE, description="MANUFACTURER, DISTRIBUTOR or SERVICE."),
+        Attribute("address_line1", priority=("PROCUREMENT", "ERP", "EHR")),
+        Attribute("address_line2", priority=("PROCUREMENT", "ERP", "EHR")),
+        Attribute("city", priority=("PROCUREMENT", "ERP", "EHR")),
+        Attribute(
+            "state", K.CODE, standardizer=Standardizer.STATE, priority=("PROCUREMENT", "ERP", "EHR")
+        ),
+        Attribute(
+            "postal_code",
+            K.CODE,
+            standardizer=Standardizer.POSTAL_CODE,
+            priority=("PROCUREMENT", "ERP", "EHR"),
+        ),
+        Attribute("phone", K.CODE, standardizer=Standardizer.PHONE),
+        Attribute("status", K.CODE),
+        Attribute("parent", K.REFERENCE, reference="vendor", description="Parent company."),
+    ),
+    match_keys=(
+        MatchKey("tax_id", ("tax_id",)),
+        MatchKey("duns", ("duns",)),
+        MatchKey("gln", ("gln",), unique=False),
+    ),
+    source_priority=("ERP", "PROCUREMENT", "EHR"),
+)

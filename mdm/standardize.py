@@ -1,0 +1,206 @@
+"""Standardization: raw canonical attributes -> typed, cleaned values, findings and match keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from matchers import (
+    check_identifier,
+    is_junk,
+    normalize_phone,
+    normalize_postal_code,
+    normalize_uom,
+)
+from mdm.errors import InvalidAttributeError
+from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
+
+_TRUE = {"Y", "YES", "TRUE", "T", "1"}
+_FALSE = {"N", "NO", "FALSE", "F", "0"}
+_NUMBER_NOISE = re.compile(r"[$,\s]")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A data-quality finding on a source record: kept, shown, never silently fixed."""
+
+    attribute: str
+    code: str  # e.g. BAD_CHECK_DIGIT, JUNK_VALUE, UNMAPPED_VALUE
+    message: str
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attribute": self.attribute,
+            "code": self.code,
+            "message": self.message,
+            "value": self.value,
+        }
+
+
+@dataclass(frozen=True)
+class Standardized:
+    values: dict[str, Any]
+    findings: tuple[Finding, ...]
+
+
+def standardize(
+    spec: EntitySpec, attributes: Mapping[str, Any], *, date_format: str | None = None
+) -> Standardized:
+    """Type and clean a record's canonical attributes.
+
+    Wrong types and unknown attributes raise (the record is refused); invalid identifiers
+    and unmapped coded values are kept out of ``values`` and reported as findings (the
+    record still lands, but they never match).
+
+    Raises:
+        InvalidAttributeError: unknown attribute, or a value of the wrong type.
+    """
+    values: dict[str, Any] = {}
+    findings: list[Finding] = []
+    for name, raw in attributes.items():
+        attribute = spec.attribute(name)
+        if attribute is None:
+            raise InvalidAttributeError(
+                f"{spec.name} has no attribute {name!r}", field=f"attributes.{name}"
+            )
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        value = _standardize_value(spec, attribute, raw, findings, date_format)
+        if value is not None:
+            values[name] = value
+    return Standardized(values, tuple(findings))
+
+
+def _standardize_value(
+    spec: EntitySpec,
+    attribute: Attribute,
+    raw: Any,
+    findings: list[Finding],
+    date_format: str | None,
+) -> Any:
+    field = f"attributes.{attribute.name}"
+    kind = attribute.kind
+    if kind is AttributeKind.BOOLEAN:
+        return _to_bool(raw, field)
+    if kind is AttributeKind.INTEGER:
+        return _to_int(raw, field)
+    if kind is AttributeKind.NUMBER:
+        return _to_number(raw, field)
+    if kind is AttributeKind.DATE:
+        return _to_date(raw, field, date_format)
+    if isinstance(raw, dict | list):
+        raise InvalidAttributeError(
+            f"{attribute.name} must be a single value, got {type(raw).__name__}", field=field
+        )
+    text = " ".join(str(raw).split())
+    if kind is AttributeKind.IDENTIFIER:
+        assert attribute.identifier is not None
+        check = check_identifier(attribute.identifier, text)
+        if check.is_valid:
+            return check.normalized
+        findings.append(
+            Finding(
+                attribute.name,
+                check.problem or "INVALID_IDENTIFIER",
+                check.detail or f"invalid {attribute.identifier}",
+                text,
+            )
+        )
+        return None
+    if kind is AttributeKind.REFERENCE:
+        return text
+    if is_junk(text):
+        findings.append(Finding(attribute.name, "JUNK_VALUE", f"{text!r} is a placeholder", text))
+        return None
+    if kind is AttributeKind.CODE:
+        return _standardize_code(attribute, text, findings)
+    return text
+
+
+def _standardize_code(attribute: Attribute, text: str, findings: list[Finding]) -> str | None:
+    standardizer = attribute.standardizer
+    if standardizer is Standardizer.UOM:
+        uom = normalize_uom(text)
+        if uom is None:
+            findings.append(
+                Finding(attribute.name, "UNMAPPED_VALUE", f"unknown unit of measure {text!r}", text)
+            )
+            return text.upper()
+        return uom
+    if standardizer is Standardizer.POSTAL_CODE:
+        postal = normalize_postal_code(text)
+        if postal is None:
+            findings.append(
+                Finding(attribute.name, "BAD_FORMAT", f"not a postal code: {text!r}", text)
+            )
+        return postal
+    if standardizer is Standardizer.PHONE:
+        phone = normalize_phone(text)
+        if phone is None:
+            findings.append(
+                Finding(attribute.name, "BAD_FORMAT", f"not a phone number: {text!r}", text)
+            )
+        return phone
+    return text.upper()
+
+
+def _to_bool(raw: Any, field: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().upper()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidAttributeError(f"{field}: {raw!r} is not a boolean (Y/N, true/false)", field=field)
+
+
+def _to_int(raw: Any, field: str) -> int:
+    if isinstance(raw, bool):
+        raise InvalidAttributeError(f"{field}: expected an integer, got a boolean", field=field)
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    try:
+        return int(_NUMBER_NOISE.sub("", str(raw)))
+    except ValueError:
+        raise InvalidAttributeError(f"{field}: {raw!r} is not an integer", field=field) from None
+
+
+def _to_number(raw: Any, field: str) -> float:
+    if isinstance(raw, bool):
+        raise InvalidAttributeError(f"{field}: expected a number, got a boolean", field=field)
+    if isinstance(raw, int | float):
+        return float(raw)
+    try:
+        return float(_NUMBER_NOISE.sub("", str(raw)))
+    except ValueError:
+        raise InvalidAttributeError(f"{field}: {raw!r} is not a number", field=field) from None
+
+
+def _to_date(raw: Any, field: str, date_format: str | None) -> str:
+    text = str(raw).strip()
+    try:
+        if date_format and date_format != "iso":
+            return datetime.strptime(text, date_format).date().isoformat()
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        expected = date_format or "YYYY-MM-DD"
+        raise InvalidAttributeError(
+            f"{field}: {raw!r} is not a date ({expected})", field=field
+        ) from None
+
+
+def match_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
+    """The exact match keys of a standardized record, as ``name:value`` strings."""
+    keys = []
+    for key in spec.match_keys:
+        parts = [values.get(a) for a in key.attributes]
+        if all(p not in (None, "") for p in parts):
+            keys.append(f"{key.name}:" + "|".join(str(p).upper() for p in parts))
+    return keys

@@ -1,0 +1,48 @@
+"""Storage: SQLAlchemy models, engine factory and migrations."""
+
+from __future__ import annotations
+
+from mdm.store.database import Database, create_engine_for
+from mdm.store.migrate import upgrade
+from mdm.store.models import (
+    ApiToken,
+    AttributeOverride,
+    AuditLog,
+    Base,
+    ChangeEvent,
+    CodeCorrespondence,
+    CodeSet,
+    ConsumerOffset,
+    GoldenHistory,
+    GoldenRecord,
+    IngestRejection,
+    MatchCandidate,
+    MatchKeyRow,
+    SourceRecord,
+    SourceSystem,
+    Transcoding,
+    utcnow,
+)
+
+__all__ = [
+    "ApiToken",
+    "AttributeOverride",
+    "AuditLog",
+    "Base",
+    "ChangeEvent",
+    "CodeCorrespondence",
+    "CodeSet",
+    "ConsumerOffset",
+    "Database",
+    "GoldenHistory",
+    "GoldenRecord",
+    "IngestRejection",
+    "MatchCandidate",
+    "MatchKeyRow",
+    "SourceRecord",
+    "SourceSystem",
+    "Transcoding",
+    "create_engine_for",
+    "upgrade",
+    "utcnow",
+]

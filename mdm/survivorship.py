@@ -1,0 +1,87 @@
+"""Survivorship: golden attributes from member records, with lineage of every value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mdm.specs import AttributeKind, EntitySpec, SurvivorshipRule
+
+
+@dataclass(frozen=True)
+class Member:
+    """What survivorship needs of one (not deleted) source record."""
+
+    record_id: int
+    system: str
+    source_id: str
+    values: Mapping[str, Any]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Override:
+    attribute: str
+    value: Any
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Survivor:
+    attributes: dict[str, Any]
+    lineage: dict[str, Any]
+
+
+def survive(
+    spec: EntitySpec, members: Sequence[Member], overrides: Iterable[Override] = ()
+) -> Survivor:
+    """Choose each golden value from the members' standardized values.
+
+    Per attribute: a steward override wins; otherwise the attribute's rule —
+    ``source_priority`` takes the best-ranked system's value (unranked systems last),
+    then the most recent; ``most_recent`` takes the most recently updated. Ties go to the
+    oldest record, so the result never depends on input order. Reference values become
+    ``{"system", "source_id"}`` pairs, resolved through the crosswalk when read.
+    """
+    attributes: dict[str, Any] = {}
+    lineage: dict[str, Any] = {}
+    pinned = {o.attribute: o for o in overrides}
+    for attribute in spec.attributes:
+        override = pinned.get(attribute.name)
+        if override is not None:
+            attributes[attribute.name] = override.value
+            lineage[attribute.name] = {
+                "rule": SurvivorshipRule.OVERRIDE.value,
+                "actor": override.actor,
+                "reason": override.reason,
+            }
+            continue
+        having = [m for m in members if m.values.get(attribute.name) is not None]
+        if not having:
+            continue
+        if attribute.rule is SurvivorshipRule.MOST_RECENT:
+            best = min(having, key=lambda m: (-m.updated_at.timestamp(), m.record_id))
+        else:
+            ranks = {code: i for i, code in enumerate(spec.priority_of(attribute))}
+            best = min(
+                having,
+                key=lambda m: (
+                    ranks.get(m.system, len(ranks)),
+                    -m.updated_at.timestamp(),
+                    m.record_id,
+                ),
+            )
+        value = best.values[attribute.name]
+        if attribute.kind is AttributeKind.REFERENCE:
+            value = {"system": best.system, "source_id": value}
+        attributes[attribute.name] = value
+        lineage[attribute.name] = {
+            "rule": attribute.rule.value,
+            "source_record_id": best.record_id,
+            "system": best.system,
+            "source_id": best.source_id,
+        }
+    return Survivor(attributes, lineage)
