@@ -32,7 +32,10 @@ class HubGraphQL(GraphQL):  # type: ignore[type-arg]
         self.hub = hub
         self.verifier = verifier
 
-    async def handle_http(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
         request = Request(scope, receive)
         is_ide_page = request.method == "GET" and "query" not in request.query_params
         if not is_ide_page:
@@ -48,7 +51,7 @@ class HubGraphQL(GraphQL):  # type: ignore[type-arg]
                 )
                 await response(scope, receive, send)
                 return
-        await super().handle_http(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
