@@ -1,0 +1,261 @@
+# ruff: noqa: E501
+"""Mapping files (TOML) written next to the generated data, one per source system."""
+
+from __future__ import annotations
+
+_STATUS_ERP = (
+    '{ field = "%s", values = { A = "active", I = "inactive", H = "hold", D = "deleted" } }'
+)
+_UOM = (
+    '{ field = "%s", transform = ["strip", "upper"], values = { EA = "each", EACH = "each", '
+    'BX = "box", BOX = "box", CS = "case", CASE = "case", CA = "case", BG = "bag", '
+    'BAG = "bag", PK = "pack", PKG = "pack", PAK = "pack", PACK = "pack" } }'
+)
+
+ERP = f"""# Lawson-like ERP extract (CSV, upper-case columns, dates MM/DD/YYYY)
+[system]
+code = "ERP"
+name = "Lawson ERP"
+
+[[entity]]
+type = "vendor"
+file = "erp/vendors.csv"
+format = "csv"
+source_id = "VENDOR"
+deleted = {{ field = "VEN_STATUS", equals = ["D"] }}
+
+[entity.attributes]
+name = "VENDOR_VNAME"
+dba_name = "DBA_NAME"
+tax_id = {{ field = "TAX_ID", transform = ["strip"] }}
+duns = {{ field = "DUNS_NBR", transform = ["strip"] }}
+gln = "GLN"
+vendor_type = {{ field = "VENDOR_CLASS", values = {{ MFR = "manufacturer", DIST = "distributor", SVC = "service" }} }}
+address_line1 = "ADDR1"
+address_line2 = "ADDR2"
+city = "CITY_ADDR5"
+state = {{ field = "STATE_PROV", transform = ["strip", "upper"] }}
+postal_code = "POSTAL_CODE"
+phone = "PHONE_NBR"
+parent = "PARENT_VENDOR"
+status = {_STATUS_ERP % "VEN_STATUS"}
+
+[[entity]]
+type = "item"
+file = "erp/items.csv"
+format = "csv"
+source_id = "ITEM"
+deleted = {{ field = "ACTIVE_STATUS", equals = ["D"] }}
+
+[entity.attributes]
+description = "DESCRIPTION"
+manufacturer = "MFR_VENDOR"
+manufacturer_name = "MFR_NAME"
+manufacturer_part_number = "MANUF_NBR"
+vendor = "VENDOR"
+vendor_catalog_number = "VEN_ITEM"
+gtin = "GTIN"
+hibc = "HIBC_UPN"
+unspsc = "UNSPSC_CODE"
+hcpcs = "HCPCS"
+uom = {_UOM % "PURCH_UOM"}
+pack_quantity = "UOM_MULT"
+brand = "BRAND"
+size = "ITEM_SIZE"
+sterile = "STERILE_FLAG"
+latex_free = "LATEX_FREE"
+price = "UNIT_COST"
+status = {_STATUS_ERP % "ACTIVE_STATUS"}
+
+[[entity]]
+type = "location"
+file = "erp/locations.csv"
+format = "csv"
+source_id = "LOCATION"
+deleted = {{ field = "ACTIVE_STATUS", equals = ["D"] }}
+
+[entity.attributes]
+code = "LOCATION"
+name = "NAME"
+location_type = {{ field = "LOC_TYPE", values = {{ SYS = "system", FAC = "facility", DEPT = "department", STOR = "storeroom", PAR = "par" }} }}
+parent = "PARENT_LOC"
+address_line1 = "ADDR1"
+address_line2 = "ADDR2"
+city = "CITY"
+state = "STATE"
+postal_code = "ZIP"
+gln = "GLN"
+npi = "NPI"
+hin = "HIN"
+cost_center = "ACCT_UNIT_ID"
+status = {_STATUS_ERP % "ACTIVE_STATUS"}
+
+[[entity]]
+type = "cost_center"
+file = "erp/cost_centers.csv"
+format = "csv"
+source_id = "AU_ID"
+deleted = {{ field = "ACTIVE_STATUS", equals = ["D"] }}
+
+[entity.attributes]
+code = "ACCT_UNIT"
+name = "DESCRIPTION"
+company = "COMPANY"
+location = "LOCATION"
+status = {_STATUS_ERP % "ACTIVE_STATUS"}
+
+[[entity]]
+type = "contract"
+file = "erp/contracts.csv"
+format = "csv"
+source_id = "CONTRACT_ID"
+deleted = {{ field = "STATUS", equals = ["D"] }}
+date_format = "%m/%d/%Y"
+
+[entity.attributes]
+contract_number = "AGREEMENT_REF"
+name = "DESCRIPTION"
+vendor = "VENDOR"
+gpo = "GPO_CODE"
+tier = "TIER"
+effective_date = "EFFECTIVE_DATE"
+expiration_date = "EXPIRE_DATE"
+status = {{ field = "STATUS", values = {{ A = "active", E = "expired", P = "pending", D = "deleted" }} }}
+"""
+
+EHR = f"""# Epic/Cerner-like EHR: FHIR R4 Location bundle and a JSON Lines supply master
+[system]
+code = "EHR"
+name = "Epic EHR"
+
+[[entity]]
+type = "location"
+file = "ehr/locations.json"
+format = "fhir"
+source_id = "id"
+
+[entity.attributes]
+code = "alias"
+name = "name"
+location_type = {{ field = "physicalType", values = {{ jdn = "system", si = "facility", wa = "department", ro = "storeroom", ca = "par" }} }}
+parent = "partOf"
+address_line1 = "address.line1"
+address_line2 = "address.line2"
+city = "address.city"
+state = "address.state"
+postal_code = "address.postalCode"
+gln = "identifier|urn:oid:1.3.88"
+npi = "identifier|http://hl7.org/fhir/sid/us-npi"
+hin = "identifier|urn:oid:2.16.840.1.113883.6.40"
+cost_center = "identifier|urn:mdm:ehr:cost-center"
+status = "status"
+
+[[entity]]
+type = "item"
+file = "ehr/supply_items.jsonl"
+format = "jsonl"
+source_id = "supply_id"
+deleted = {{ field = "record_status", equals = ["DELETED"] }}
+
+[entity.attributes]
+description = "name"
+manufacturer_name = "mfr.name"
+manufacturer_part_number = "mfr.catalog_no"
+gtin = "gtin"
+hibc = "hibc"
+hcpcs = "charge.hcpcs"
+uom = {_UOM % "uom"}
+pack_quantity = "pack_qty"
+brand = "brand"
+size = "size"
+sterile = "sterile"
+latex_free = "latex_free"
+price = "charge.cost"
+status = {{ field = "record_status", transform = ["lower"] }}
+"""
+
+PROCUREMENT = f"""# GHX/Coupa-like procurement platform (JSON Lines, camelCase, ISO dates)
+[system]
+code = "PROCUREMENT"
+name = "Procurement Platform"
+
+[[entity]]
+type = "vendor"
+file = "procurement/suppliers.jsonl"
+format = "jsonl"
+source_id = "supplierId"
+deleted = {{ field = "status", equals = ["deleted"] }}
+
+[entity.attributes]
+name = "supplierName"
+dba_name = "dbaName"
+tax_id = {{ field = "taxId", transform = ["strip"] }}
+duns = {{ field = "dunsNumber", transform = ["strip"] }}
+gln = "gln"
+vendor_type = {{ field = "supplierType", values = {{ Manufacturer = "manufacturer", Distributor = "distributor", Services = "service" }} }}
+address_line1 = "remitTo.street"
+address_line2 = "remitTo.street2"
+city = "remitTo.city"
+state = "remitTo.state"
+postal_code = "remitTo.postalCode"
+phone = "phone"
+parent = "parentSupplierId"
+status = "status"
+
+[[entity]]
+type = "item"
+file = "procurement/catalog.jsonl"
+format = "jsonl"
+source_id = "catalogItemId"
+deleted = {{ field = "status", equals = ["deleted"] }}
+
+[entity.attributes]
+description = "description"
+manufacturer = "manufacturer.supplierId"
+manufacturer_name = "manufacturer.name"
+manufacturer_part_number = "manufacturer.partNumber"
+vendor = "supplierId"
+vendor_catalog_number = "supplierPartNumber"
+gtin = "gtin"
+unspsc = "unspsc"
+uom = {_UOM % "uom"}
+pack_quantity = "packQuantity"
+brand = "brand"
+size = "size"
+sterile = "sterile"
+latex_free = "latexFree"
+price = "unitPrice"
+status = "status"
+
+[[entity]]
+type = "contract"
+file = "procurement/contracts.jsonl"
+format = "jsonl"
+source_id = "contractId"
+deleted = {{ field = "status", equals = ["deleted"] }}
+
+[entity.attributes]
+contract_number = "contractNumber"
+name = "title"
+vendor = "supplierId"
+gpo = {{ field = "gpo", values = {{ "Keystone Purchasing Alliance" = "KPA", "Crossroads Healthcare Sourcing" = "CHS", "Local Agreement" = "LOCAL" }} }}
+tier = {{ field = "tier", values = {{ "Tier 1" = "1", "Tier 2" = "2", "Tier 3" = "3", "Tier 4" = "4" }} }}
+effective_date = "startDate"
+expiration_date = "endDate"
+status = "status"
+
+[[entity]]
+type = "cost_center"
+file = "procurement/cost_centers.jsonl"
+format = "jsonl"
+source_id = "costCenterId"
+deleted = {{ field = "status", equals = ["deleted"] }}
+
+[entity.attributes]
+code = "code"
+name = "name"
+company = {{ field = "company", transform = ["strip", "upper"], values = {{ HHN = "1000", "HOPE HEALTH NORTH" = "1000", HHS = "2000", "HOPE HEALTH SOUTH" = "2000", HHE = "3000", "HOPE HEALTH EAST" = "3000" }} }}
+status = "status"
+"""
+
+MAPPINGS = {"ERP": ERP, "EHR": EHR, "PROCUREMENT": PROCUREMENT}

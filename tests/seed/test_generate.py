@@ -1,0 +1,619 @@
+"""Tests of the seed generator (seed/generate.py): determinism, files, truth, mappings,
+identifiers, references and hard negatives. Validators here are written independently of
+the generator's own helpers."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATE = ROOT / "seed" / "generate.py"
+SCALE = 0.5
+SEED = 7
+
+CANONICAL = {
+    "vendor": {
+        "name",
+        "dba_name",
+        "tax_id",
+        "duns",
+        "gln",
+        "vendor_type",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postal_code",
+        "phone",
+        "status",
+        "parent",
+    },
+    "item": {
+        "description",
+        "manufacturer",
+        "manufacturer_name",
+        "manufacturer_part_number",
+        "vendor",
+        "vendor_catalog_number",
+        "gtin",
+        "hibc",
+        "unspsc",
+        "hcpcs",
+        "uom",
+        "pack_quantity",
+        "brand",
+        "size",
+        "sterile",
+        "latex_free",
+        "price",
+        "status",
+    },
+    "location": {
+        "code",
+        "name",
+        "location_type",
+        "parent",
+        "address_line1",
+        "address_line2",
+        "city",
+        "state",
+        "postal_code",
+        "gln",
+        "npi",
+        "hin",
+        "cost_center",
+        "status",
+    },
+    "contract": {
+        "contract_number",
+        "name",
+        "vendor",
+        "gpo",
+        "tier",
+        "effective_date",
+        "expiration_date",
+        "status",
+    },
+    "cost_center": {"code", "name", "company", "location", "status"},
+}
+REFERENCES = {  # (entity type, attribute) -> referenced entity type
+    ("vendor", "parent"): "vendor",
+    ("item", "manufacturer"): "vendor",
+    ("item", "vendor"): "vendor",
+    ("location", "parent"): "location",
+    ("location", "cost_center"): "cost_center",
+    ("contract", "vendor"): "vendor",
+    ("cost_center", "location"): "location",
+}
+
+
+def load_module() -> Any:
+    spec = importlib.util.spec_from_file_location("seed_generate_under_test", GENERATE)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# ------------------------------------------------------------------ independent validators
+
+
+def gs1_ok(code: str) -> bool:
+    if not code.isdigit() or len(code) not in (8, 12, 13, 14):
+        return False
+    total = sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(reversed(code)))
+    return total % 10 == 0
+
+
+def npi_ok(npi: str) -> bool:
+    if not re.fullmatch(r"[12]\d{9}", npi):
+        return False
+    total = 0
+    for i, d in enumerate(reversed("80840" + npi)):
+        n = int(d) * (2 if i % 2 == 1 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+_H43 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-. $/+%"
+
+
+def hibc_ok(code: str) -> bool:
+    if not code.startswith("+") or any(c not in _H43 for c in code):
+        return False
+    return _H43[sum(_H43.index(c) for c in code[:-1]) % 43] == code[-1]
+
+
+CHECKS = {"gtin": gs1_ok, "gln": gs1_ok, "npi": npi_ok, "hibc": hibc_ok}
+
+
+# ------------------------------------------------------------------ reading the output
+
+
+def flatten_fhir(res: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {
+        k: res.get(k) for k in ("id", "resourceType", "name", "status", "description")
+    }
+    flat["alias"] = (res.get("alias") or [None])[0]
+    for ident in res.get("identifier", []):
+        flat.setdefault(f"identifier|{ident['system']}", ident.get("value"))
+    if res.get("type"):
+        flat["type"] = res["type"][0]["coding"][0]["code"]
+    if res.get("physicalType"):
+        flat["physicalType"] = res["physicalType"]["coding"][0]["code"]
+    addr = res.get("address") or {}
+    lines = addr.get("line") or []
+    flat["address.line"] = ", ".join(lines) if lines else None
+    flat["address.line1"] = lines[0] if lines else None
+    flat["address.line2"] = lines[1] if len(lines) > 1 else None
+    for k in ("city", "state", "postalCode"):
+        flat[f"address.{k}"] = addr.get(k)
+    for k in ("partOf", "managingOrganization"):
+        ref = (res.get(k) or {}).get("reference")
+        flat[k] = ref.rsplit("/", 1)[-1] if ref else None
+    return flat
+
+
+def read_records(path: Path, fmt: str) -> list[dict[str, Any]]:
+    if fmt == "csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    if fmt == "jsonl":
+        with path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
+    bundle = json.loads(path.read_text(encoding="utf-8"))
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    out = []
+    for entry in bundle["entry"]:
+        assert entry["resource"]["resourceType"] == "Location"
+        assert entry["fullUrl"].endswith("/Location/" + entry["resource"]["id"])
+        out.append(flatten_fhir(entry["resource"]))
+    return out
+
+
+_MISSING = object()
+
+
+def get_path(rec: dict[str, Any], field: str, fmt: str) -> Any:
+    if fmt in ("csv", "fhir"):
+        return rec.get(field, _MISSING)
+    cur: Any = rec
+    for part in field.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return _MISSING
+        cur = cur[part]
+    return cur
+
+
+def attr_value(rec: dict[str, Any], spec: Any, fmt: str) -> Any:
+    if isinstance(spec, str):
+        spec = {"field": spec}
+    if "constant" in spec:
+        return spec["constant"]
+    if "fields" in spec:
+        vals = [get_path(rec, f, fmt) for f in spec["fields"]]
+        kept = [str(v) for v in vals if v not in (None, "", _MISSING)]
+        return spec.get("separator", " ").join(kept)
+    v = get_path(rec, spec["field"], fmt)
+    if v is _MISSING or v is None or v == "":
+        return None
+    if isinstance(v, str):
+        for t in spec.get("transform", []):
+            v = {
+                "strip": str.strip,
+                "upper": str.upper,
+                "lower": str.lower,
+                "title": str.title,
+            }.get(t, lambda x: x)(v)
+    return spec.get("values", {}).get(v, v) if isinstance(v, str) else v
+
+
+class DataSet:
+    def __init__(self, root: Path, counts: dict[str, int]) -> None:
+        self.root = root
+        self.counts = counts
+        self.mappings = {
+            s: tomllib.loads((root / f"{s}.toml").read_text("utf-8"))
+            for s in ("erp", "ehr", "procurement")
+        }
+        # (system, etype) -> (entity spec, records)
+        self.entities: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        for m in self.mappings.values():
+            code = m["system"]["code"]
+            for ent in m["entity"]:
+                recs = read_records(root / ent["file"], ent["format"])
+                self.entities[(code, ent["type"])] = (ent, recs)
+        with (root / "truth.csv").open(newline="", encoding="utf-8") as fh:
+            self.truth = list(csv.DictReader(fh))
+        with (root / "defects.csv").open(newline="", encoding="utf-8") as fh:
+            self.defects = list(csv.DictReader(fh))
+        self.truth_key = {
+            (r["entity_type"], r["system"], r["source_id"]): r["entity_key"] for r in self.truth
+        }
+
+    def canonical(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        out = {}
+        for (system, etype), (ent, recs) in self.entities.items():
+            for rec in recs:
+                sid = str(get_path(rec, ent["source_id"], ent["format"]))
+                attrs = {a: attr_value(rec, s, ent["format"]) for a, s in ent["attributes"].items()}
+                out[(etype, system, sid)] = attrs
+        return out
+
+    def defect_set(self, kind: str) -> set[tuple[str, str, str, str]]:
+        return {
+            (d["entity_type"], d["system"], d["source_id"], d["attribute"])
+            for d in self.defects
+            if d["kind"] == kind
+        }
+
+
+@pytest.fixture(scope="module")
+def gen() -> Any:
+    return load_module()
+
+
+@pytest.fixture(scope="module")
+def data(gen: Any, tmp_path_factory: pytest.TempPathFactory) -> DataSet:
+    out = tmp_path_factory.mktemp("seed_a")
+    counts = gen.generate(out, scale=SCALE, seed=SEED)
+    return DataSet(out, counts)
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_same_seed_is_byte_identical_and_other_seed_differs(
+    gen: Any, data: DataSet, tmp_path: Path
+) -> None:
+    again = gen.generate(tmp_path / "b", scale=SCALE, seed=SEED)
+    assert again == data.counts
+    assert digest(tmp_path / "b") == digest(data.root)
+    gen.generate(tmp_path / "c", scale=SCALE, seed=SEED + 1)
+    a, c = digest(data.root), digest(tmp_path / "c")
+    assert a.keys() == c.keys()
+    differing = [k for k in a if a[k] != c[k] and not k.endswith(".toml")]
+    assert len(differing) >= 10
+
+
+def test_expected_files_and_counts(data: DataSet) -> None:
+    expected = {
+        "erp/vendors.csv",
+        "erp/items.csv",
+        "erp/cost_centers.csv",
+        "erp/locations.csv",
+        "erp/contracts.csv",
+        "ehr/locations.json",
+        "ehr/supply_items.jsonl",
+        "procurement/suppliers.jsonl",
+        "procurement/catalog.jsonl",
+        "procurement/contracts.jsonl",
+        "procurement/cost_centers.jsonl",
+        "erp.toml",
+        "ehr.toml",
+        "procurement.toml",
+        "truth.csv",
+    }
+    present = {str(p.relative_to(data.root)) for p in data.root.rglob("*") if p.is_file()}
+    assert expected <= present
+    for (system, etype), (_ent, recs) in data.entities.items():
+        assert data.counts[f"{system}.{etype}"] == len(recs) > 0
+    true_entities = Counter(k.split(":")[0] for k in set(data.truth_key.values()))
+    # scale 0.5 of 150-180 vendors, 600-700 items, 40-50 locations, 80-100 cc, 100-120 contracts
+    assert 75 <= true_entities["vendor"] <= 90
+    assert 300 <= true_entities["item"] <= 350
+    assert 16 <= true_entities["location"] <= 30
+    assert 40 <= true_entities["cost_center"] <= 50
+    assert 50 <= true_entities["contract"] <= 60
+
+
+def test_truth_names_every_record_exactly_once(data: DataSet) -> None:
+    truth_rows = [(r["entity_type"], r["system"], r["source_id"]) for r in data.truth]
+    assert len(truth_rows) == len(set(truth_rows)), "duplicate truth rows"
+    records = []
+    for (system, etype), (ent, recs) in data.entities.items():
+        ids = [str(get_path(r, ent["source_id"], ent["format"])) for r in recs]
+        assert len(ids) == len(set(ids)), f"source ids not unique in {ent['file']}"
+        records += [(etype, system, i) for i in ids]
+    assert sorted(records) == sorted(truth_rows)
+    for key in data.truth_key.values():
+        assert re.fullmatch(r"(vendor|item|location|contract|cost_center):\d{6}", key)
+
+
+def test_mappings_use_canonical_names_and_existing_fields(data: DataSet) -> None:
+    for m in data.mappings.values():
+        assert m["system"]["code"] in ("ERP", "EHR", "PROCUREMENT")
+        for ent in m["entity"]:
+            assert ent["format"] in ("csv", "jsonl", "fhir")
+            recs = data.entities[(m["system"]["code"], ent["type"])][1]
+            assert set(ent["attributes"]) <= CANONICAL[ent["type"]], ent["type"]
+            fields = [ent["source_id"]]
+            if "deleted" in ent:
+                fields.append(ent["deleted"]["field"])
+            for spec in ent["attributes"].values():
+                spec = {"field": spec} if isinstance(spec, str) else spec
+                fields += spec.get("fields", [spec.get("field")] if "field" in spec else [])
+            for f in fields:
+                assert any(get_path(r, f, ent["format"]) is not _MISSING for r in recs), (
+                    f"{ent['file']}: field {f!r} not found"
+                )
+                if ent["format"] != "fhir":  # csv/jsonl: every record carries every field
+                    assert all(get_path(r, f, ent["format"]) is not _MISSING for r in recs)
+                # and at least one record has a value
+                assert any(
+                    get_path(r, f, ent["format"]) not in (None, "", _MISSING) for r in recs
+                ), f"{ent['file']}: field {f!r} always empty"
+
+
+def test_identifiers_pass_check_digits_except_listed_defects(data: DataSet) -> None:
+    invalid = data.defect_set("invalid_check_digit")
+    junk = data.defect_set("junk")
+    checked = bad = 0
+    for (etype, system, sid), attrs in data.canonical().items():
+        for attr, ok in CHECKS.items():
+            v = attrs.get(attr)
+            if v is None:
+                continue
+            v = str(v)
+            key = (etype, system, sid, attr)
+            checked += 1
+            if key in junk:
+                continue
+            if key in invalid:
+                bad += 1
+                assert not ok(v), f"listed as invalid but passes: {key} {v}"
+            else:
+                assert ok(v), f"identifier fails its check: {key} {v}"
+    assert checked > 500
+    assert 0 < bad <= 0.05 * checked
+
+
+def test_ein_prefixes_and_duns(data: DataSet) -> None:
+    junk = data.defect_set("junk")
+    bad_prefix = set("00 07 08 09 17 18 19 28 29 49 69 70 78 79 89 96 97".split())
+    n = 0
+    for (etype, system, sid), attrs in data.canonical().items():
+        if etype != "vendor":
+            continue
+        for attr, pattern in (("tax_id", r"\d{2}-?\d{7}"), ("duns", r"\d{9}")):
+            v = attrs.get(attr)
+            if v is None or (etype, system, sid, attr) in junk:
+                continue
+            assert re.fullmatch(pattern, v), (sid, attr, v)
+            if attr == "tax_id":
+                assert v[:2] not in bad_prefix
+                n += 1
+    assert n > 30
+    assert any(k[0] == "vendor" and k[3] in ("tax_id", "duns") for k in junk)
+
+
+def test_references_point_at_existing_records(data: DataSet) -> None:
+    ids = {
+        (s, e): {str(get_path(r, ent["source_id"], ent["format"])) for r in recs}
+        for (s, e), (ent, recs) in data.entities.items()
+    }
+    dangling = data.defect_set("dangling_ref")
+    total = bad = 0
+    for (etype, system, sid), attrs in data.canonical().items():
+        for (rtype, attr), target in REFERENCES.items():
+            if rtype != etype or attrs.get(attr) is None:
+                continue
+            total += 1
+            # the EHR has no cost centers of its own: it carries the ERP accounting unit key
+            tsys = "ERP" if (system, target) == ("EHR", "cost_center") else system
+            exists = attrs[attr] in ids[(tsys, target)]
+            if (etype, system, sid, attr) in dangling:
+                bad += 1
+                assert not exists
+            else:
+                assert exists, (etype, system, sid, attr, attrs[attr])
+    assert total > 500
+    assert 0 < bad <= 0.03 * total
+
+
+def test_duplicates_and_deletions_are_small_shares(data: DataSet) -> None:
+    per_system = Counter((r["system"], r["entity_key"]) for r in data.truth)
+    dups = sum(n - 1 for n in per_system.values())
+    assert 0.01 * len(data.truth) < dups < 0.08 * len(data.truth)
+    canon = data.canonical()
+    deleted = 0
+    for ent, recs in data.entities.values():
+        if "deleted" in ent:
+            f, eq = ent["deleted"]["field"], ent["deleted"]["equals"]
+            deleted += sum(1 for r in recs if get_path(r, f, ent["format"]) in eq)
+    assert 0 < deleted < 0.04 * len(canon)
+    systems_per_entity = Counter(
+        len({r["system"] for r in data.truth if r["entity_key"] == k})
+        for k in list(set(data.truth_key.values()))[:200]
+    )
+    assert systems_per_entity[1] > 0 and systems_per_entity[2] > 0
+
+
+def test_hard_negative_cost_centers_same_code_and_name_other_company(data: DataSet) -> None:
+    _ent, recs = data.entities[("ERP", "cost_center")]
+    by_code: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for r in recs:
+        key = data.truth_key[("cost_center", "ERP", r["AU_ID"])]
+        by_code[r["ACCT_UNIT"]].add((r["COMPANY"], key))
+    shared = [
+        c
+        for c, s in by_code.items()
+        if len({comp for comp, _ in s}) >= 2 and len({k for _, k in s}) >= 2
+    ]
+    assert len(shared) >= 3
+
+
+def test_hard_negative_departments_same_name_in_each_hospital(data: DataSet) -> None:
+    _ent, recs = data.entities[("EHR", "location")]
+    names: dict[str, set[str]] = defaultdict(set)
+    for r in recs:
+        if r["physicalType"] == "wa":
+            n = re.sub(r"^HH[NSE] ", "", r["name"]).lower()
+            names[n].add(data.truth_key[("location", "EHR", r["id"])])
+    assert any(len(keys) >= 3 for keys in names.values())
+
+
+def test_hard_negative_item_families(data: DataSet) -> None:
+    _ent, recs = data.entities[("PROCUREMENT", "item")]
+    fam: dict[tuple[str, str], dict[str, tuple[Any, Any]]] = defaultdict(dict)
+    for r in recs:
+        g = r["gtin"]
+        if not g or not g.isdigit():
+            continue
+        key = data.truth_key[("item", "PROCUREMENT", r["catalogItemId"])]
+        fam[(r["manufacturer"]["name"], g.zfill(14)[1:8])][key] = (r["size"], r["sterile"])
+    size_families = [f for f in fam.values() if len({s for s, _ in f.values()}) >= 2]
+    assert len(size_families) >= 5
+    sterile_pairs = [
+        f
+        for f in fam.values()
+        if any(s1 == s2 and st1 != st2 for s1, st1 in f.values() for s2, st2 in f.values())
+    ]
+    assert sterile_pairs
+
+
+def test_gtins_of_other_packaging_levels_across_systems(data: DataSet) -> None:
+    canon = data.canonical()
+    per_entity: dict[str, set[str]] = defaultdict(set)
+    for (etype, system, sid), attrs in canon.items():
+        g = attrs.get("gtin")
+        if etype == "item" and g and gs1_ok(str(g)):
+            per_entity[data.truth_key[(etype, system, sid)]].add(str(g).zfill(14))
+    levels = [
+        gs
+        for gs in per_entity.values()
+        if len({g[1:13] for g in gs}) == 1 and len({g[0] for g in gs}) >= 2
+    ]
+    assert len(levels) >= 10
+
+
+def test_hard_negative_vendors_and_renewed_contracts(data: DataSet) -> None:
+    _ent, recs = data.entities[("PROCUREMENT", "vendor")]
+    _ent, erp = data.entities[("ERP", "vendor")]
+    suffix = r"\b(INC|INCORPORATED|LLC|L L C|CORP|CORPORATION|CO|COMPANY|LTD|LIMITED|LP|L P)\b"
+
+    def norm(n: str) -> str:
+        n = re.sub(r"[^A-Z0-9& ]", " ", n.upper().split(" DBA ")[0])
+        return " ".join(re.sub(suffix, " ", n).split())
+
+    groups: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for r in recs:
+        groups[norm(r["supplierName"])].add(
+            (data.truth_key[("vendor", "PROCUREMENT", r["supplierId"])], r["remitTo"]["state"])
+        )
+    for r in erp:
+        groups[norm(r["VENDOR_VNAME"])].add(
+            (data.truth_key[("vendor", "ERP", r["VENDOR"])], r["STATE_PROV"])
+        )
+    twins = [g for g in groups.values() if len({k for k, _ in g}) >= 2]
+    assert twins, "no two true vendors share a name"
+    numbered = [
+        r
+        for r in recs + erp
+        if re.search(
+            r"HEALTH \d{3}\b", (r.get("supplierName") or r.get("VENDOR_VNAME") or "").upper()
+        )
+    ]
+    assert (
+        len(
+            {
+                data.truth_key.get(("vendor", "PROCUREMENT", r.get("supplierId", "")))
+                or data.truth_key[("vendor", "ERP", r["VENDOR"])]
+                for r in numbered
+            }
+        )
+        >= 2
+    )
+    _ent, ctr = data.entities[("PROCUREMENT", "contract")]
+    by_vendor_name: dict[tuple[str, str], set[str]] = defaultdict(set)
+    numbers: dict[str, set[str]] = defaultdict(set)
+    for r in ctr:
+        key = data.truth_key[("contract", "PROCUREMENT", r["contractId"])]
+        by_vendor_name[(r["supplierId"], r["title"].lower())].add(key)
+        numbers[key].add(r["contractNumber"])
+    renewals = [ks for ks in by_vendor_name.values() if len(ks) >= 2]
+    assert renewals
+    for ks in renewals:
+        nums = [numbers[k] for k in ks]
+        assert all(a.isdisjoint(b) for a in nums for b in nums if a is not b)
+
+
+def test_clinics_share_a_street_address_with_other_suites(data: DataSet) -> None:
+    _ent, recs = data.entities[("ERP", "location")]
+    fac = [r for r in recs if r["LOC_TYPE"] == "FAC" and r["LOCATION"].startswith("CL")]
+    by_street: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in fac:
+        line = f"{r['ADDR1']} {r['ADDR2']}"
+        street = re.split(r" (STE|BLDG|FL|RM|#)", line)[0]
+        by_street[(street, r["CITY"])].add(data.truth_key[("location", "ERP", r["LOCATION"])])
+    assert any(len(v) >= 2 for v in by_street.values())
+
+
+def test_generator_check_digit_helpers_match_domain_vectors(gen: Any) -> None:
+    import gen_ids  # put on sys.path by generate.py
+
+    for valid in ("8904000210037", "7300011000017", "96385074", "036000291452", "5790000121830"):
+        assert gen_ids.gs1_valid(valid) and gs1_ok(valid)
+    assert not gen_ids.gs1_valid("7350088110002")
+    assert gen_ids.gtin_with_indicator("5201234000001", 1) == "15201234000008"
+    assert gen_ids.gtin_with_indicator("5201234000001", 3) == "35201234000002"
+    assert gen_ids.gtin_with_indicator("036000291452", 1) == "10036000291459"
+    assert gen_ids.npi_valid("1234567893") and gen_ids.npi_valid("1558598797")
+    assert not gen_ids.npi_valid("1234567890")
+    assert gen_ids.npi_check_digit("123456789") == "3"
+    assert gen_ids.hibc_check_char("+A1234BJC5D6E71") == "K"
+    assert gen_ids.hibc_check_char("159AZ") == "H"
+
+
+def test_cli_prints_one_line_summary(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(GENERATE),
+            "--out",
+            str(tmp_path / "o"),
+            "--scale",
+            "0.1",
+            "--seed",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and "ERP.item=" in lines[0]
+    assert (tmp_path / "o" / "truth.csv").exists()
+
+
+def test_checked_in_data_set_is_small_and_current(gen: Any, tmp_path: Path) -> None:
+    checked_in = ROOT / "seed" / "data"
+    if not (checked_in / "truth.csv").exists():
+        pytest.skip("seed/data not generated")
+    size = sum(p.stat().st_size for p in checked_in.rglob("*") if p.is_file())
+    assert size < 3_000_000
+    gen.generate(tmp_path / "d", scale=1.0, seed=20261126)
+    assert digest(tmp_path / "d") == digest(checked_in), (
+        "seed/data is stale: python seed/generate.py --out seed/data --scale 1 --seed 20261126"
+    )
