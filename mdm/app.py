@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -70,6 +71,10 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         log.info("mdm hub serving with database %s", hub.database.engine.url.render_as_string())
+        # Everything built so far (schema, metadata, caches) lives as long as the process:
+        # keep it out of the collector's scans so large responses don't stall on full GCs.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

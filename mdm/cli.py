@@ -104,7 +104,7 @@ def load_command(
         table.add_row(
             system, entity, *[str(summary.counts[(system, entity, st)]) for st in statuses]
         )
-    Console().print(table)
+    Console(width=120).print(table)
     rejected = sum(summary.counts[(s, e, "rejected")] for s, e in keys)
     if rejected:
         console.print(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from mdm.errors import BatchTooLargeError, NotFoundError
@@ -68,11 +68,25 @@ def resolve_many(
     }
 
 
+_RESOLVE_ONE = _RESOLVE.where(
+    _sr.c.entity_type == bindparam("entity_type"),
+    _sr.c.system == bindparam("system"),
+    _sr.c.source_id == bindparam("source_id"),
+)
+
+
 def resolve(
     session: Session, entity_type: str, system: str, source_id: str
 ) -> CrosswalkEntry | None:
     """The golden record of one source record, or ``None`` if the hub has never seen it."""
-    return resolve_many(session, entity_type, system, [source_id]).get(source_id)
+    # The hottest path of all: one prebuilt statement, so only its parameters change.
+    row = session.connection().execute(
+        _RESOLVE_ONE, {"entity_type": entity_type, "system": system, "source_id": source_id}
+    ).first()
+    if row is None:
+        return None
+    _, deleted, public_id = row
+    return CrosswalkEntry(entity_type, system, source_id, None if deleted else public_id, deleted)
 
 
 def translate(

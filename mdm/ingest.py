@@ -177,7 +177,9 @@ class Ingestor:
         source_id = (record.source_id or "").strip()
         if not source_id:
             raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
-        std = standardize(spec, record.attributes, date_format=record.date_format)
+        std = standardize(
+            spec, record.attributes, system=record.system, date_format=record.date_format
+        )
         content_hash = _content_hash(record)
         row = session.scalar(
             select(SourceRecord).where(

@@ -39,6 +39,8 @@ class FieldRule:
     constant: Any = None
     transforms: tuple[str, ...] = ()
     values: Mapping[str, Any] | None = None
+    system: str | None = None  # a reference to a record of another system
+
 
     def apply(self, row: Mapping[str, Any]) -> Any:
         if not self.fields:
@@ -55,6 +57,8 @@ class FieldRule:
                 value = TRANSFORMS[name](value)
             if self.values is not None and value in self.values:
                 value = self.values[value]
+        if self.system is not None:
+            return {"system": self.system, "source_id": value}
         return value
 
 
@@ -158,8 +162,11 @@ def parse_mapping(
             raise fail(f"{key}.format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
         rules = {}
         for name, rule in (raw.get("attributes") or {}).items():
-            if spec.attribute(name) is None:
+            attribute = spec.attribute(name)
+            if attribute is None:
                 raise fail(f"{key}.attributes.{name}", f"{spec.name} has no attribute {name!r}")
+            if isinstance(rule, Mapping) and "system" in rule and attribute.reference is None:
+                raise fail(f"{key}.attributes.{name}", "system = ... is only for references")
             rules[name] = _parse_rule(rule, lambda m, n=name: fail(f"{key}.attributes.{n}", m))
         deleted = raw.get("deleted")
         deleted_field, deleted_values = None, ()
@@ -198,7 +205,9 @@ def _parse_rule(rule: Any, fail: Callable[[str], MappingError]) -> FieldRule:
     sources = [k for k in ("field", "fields", "constant") if k in rule]
     if len(sources) != 1:
         raise fail("needs exactly one of field, fields, constant")
-    unknown = set(rule) - {"field", "fields", "constant", "transform", "values", "separator"}
+    unknown = set(rule) - {
+        "field", "fields", "constant", "transform", "values", "separator", "system"
+    }
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")
     transforms = rule.get("transform", ())
@@ -218,4 +227,5 @@ def _parse_rule(rule: Any, fail: Callable[[str], MappingError]) -> FieldRule:
         separator=str(rule.get("separator", " ")),
         transforms=tuple(transforms),
         values=values,
+        system=str(rule["system"]) if "system" in rule else None,
     )

@@ -51,17 +51,29 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _read_fhir(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A FHIR Bundle or single resource (JSON), or NDJSON with one resource a line."""
     text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
     resources: list[Any]
-    if stripped.startswith("{") and '"resourceType"' in stripped[:200] and "\n{" not in stripped:
+    try:
         document = json.loads(text)
-        if document.get("resourceType") == "Bundle":
+    except json.JSONDecodeError as whole_error:
+        resources = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                resources.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise InvalidInputError(
+                    f"{path}: neither FHIR JSON nor NDJSON (line {whole_error.lineno}: "
+                    f"{whole_error.msg}; NDJSON line {number} does not parse)",
+                    field="file",
+                ) from None
+    else:
+        if isinstance(document, dict) and document.get("resourceType") == "Bundle":
             resources = [e.get("resource") for e in document.get("entry", [])]
         else:
             resources = [document]
-    else:
-        resources = [json.loads(line) for line in text.splitlines() if line.strip()]
     for number, resource in enumerate(resources, start=1):
         if isinstance(resource, dict):
             yield number, flatten_fhir(resource)

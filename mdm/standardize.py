@@ -48,13 +48,19 @@ class Standardized:
 
 
 def standardize(
-    spec: EntitySpec, attributes: Mapping[str, Any], *, date_format: str | None = None
+    spec: EntitySpec,
+    attributes: Mapping[str, Any],
+    *,
+    system: str = "",
+    date_format: str | None = None,
 ) -> Standardized:
     """Type and clean a record's canonical attributes.
 
     Wrong types and unknown attributes raise (the record is refused); invalid identifiers
     and unmapped coded values are kept out of ``values`` and reported as findings (the
-    record still lands, but they never match).
+    record still lands, but they never match). A reference is the referenced record's
+    source id in ``system``, or ``{"system": ..., "source_id": ...}`` for another system;
+    it is stored as that pair either way.
 
     Raises:
         InvalidAttributeError: unknown attribute, or a value of the wrong type.
@@ -69,7 +75,10 @@ def standardize(
             )
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
-        value = _standardize_value(spec, attribute, raw, findings, date_format)
+        if attribute.kind is AttributeKind.REFERENCE:
+            value = _reference(attribute.name, raw, system)
+        else:
+            value = _standardize_value(spec, attribute, raw, findings, date_format)
         if value is not None:
             values[name] = value
     return Standardized(values, tuple(findings))
@@ -111,14 +120,29 @@ def _standardize_value(
             )
         )
         return None
-    if kind is AttributeKind.REFERENCE:
-        return text
     if is_junk(text):
         findings.append(Finding(attribute.name, "JUNK_VALUE", f"{text!r} is a placeholder", text))
         return None
     if kind is AttributeKind.CODE:
         return _standardize_code(attribute, text, findings)
     return text
+
+
+def _reference(name: str, raw: Any, system: str) -> dict[str, str] | None:
+    field = f"attributes.{name}"
+    if isinstance(raw, Mapping):
+        other = str(raw.get("system") or system).strip()
+        source_id = raw.get("source_id", raw.get("sourceId"))
+        if not other or source_id is None:
+            raise InvalidAttributeError(
+                f"{field}: a reference object needs system and source_id", field=field
+            )
+        text = " ".join(str(source_id).split())
+        return {"system": other, "source_id": text} if text else None
+    if isinstance(raw, list | bool):
+        raise InvalidAttributeError(f"{field}: a reference is a source id", field=field)
+    text = " ".join(str(raw).split())
+    return {"system": system, "source_id": text} if text else None
 
 
 def _standardize_code(attribute: Attribute, text: str, findings: list[Finding]) -> str | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mdm.specs import AttributeKind, EntitySpec, SurvivorshipRule
+from mdm.specs import EntitySpec, SurvivorshipRule
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def survive(
     Per attribute: a steward override wins; otherwise the attribute's rule —
     ``source_priority`` takes the best-ranked system's value (unranked systems last),
     then the most recent; ``most_recent`` takes the most recently updated. Ties go to the
-    oldest record, so the result never depends on input order. Reference values become
+    oldest record, so the result never depends on input order. Reference values are
     ``{"system", "source_id"}`` pairs, resolved through the crosswalk when read.
     """
     attributes: dict[str, Any] = {}
@@ -74,10 +74,7 @@ def survive(
                     m.record_id,
                 ),
             )
-        value = best.values[attribute.name]
-        if attribute.kind is AttributeKind.REFERENCE:
-            value = {"system": best.system, "source_id": value}
-        attributes[attribute.name] = value
+        attributes[attribute.name] = best.values[attribute.name]
         lineage[attribute.name] = {
             "rule": attribute.rule.value,
             "source_record_id": best.record_id,

@@ -147,7 +147,7 @@ postal_code = "address.postalCode"
 gln = "identifier|urn:oid:1.3.88"
 npi = "identifier|http://hl7.org/fhir/sid/us-npi"
 hin = "identifier|urn:oid:2.16.840.1.113883.6.40"
-cost_center = "identifier|urn:mdm:ehr:cost-center"
+cost_center = {{ field = "identifier|urn:mdm:ehr:cost-center", system = "ERP" }}
 status = "status"
 
 [[entity]]

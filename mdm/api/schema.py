@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, Optional, TypeVar
 import strawberry
 from sqlalchemy import select
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -566,6 +567,11 @@ class Mutation:
 def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     """The schema for these entity specs, with caches and limits."""
     entity_types = build_entity_types(specs)
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
+    ]
+
     query = strawberry.type(
         type("Query", (QueryBase,), {"__module__": __name__, **_entity_fields(specs)})
     )
@@ -574,12 +580,15 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         types=[*entity_types, NotFoundError],
         extensions=[
-            ErrorCodes(),
-            ParserCache(maxsize=1000),
-            ValidationCache(maxsize=1000),
-            QueryDepthLimiter(max_depth=settings.max_query_depth),
-            MaxAliasesLimiter(max_alias_count=30),
-            MaxTokensLimiter(max_token_count=5000),
+            ErrorCodes,
+            # Their LRU caches are module-level, keyed by size: a fresh instance per request
+            # still hits the shared cache.
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
+            # Built once: their rule classes must be the same objects on every request, or
+            # the validation cache (keyed by the rules) never hits.
+            lambda: AddValidationRules(limit_rules),
+            lambda: MaxTokensLimiter(max_token_count=5000),
         ],
     )
 

@@ -25,6 +25,13 @@ class Database:
         self.url = url
         self.engine = create_engine_for(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: readers take no write lock (deferred BEGIN); writers take it up front.
+        self.read_engine = (
+            create_engine_for(url, echo=echo, for_writes=False)
+            if self.engine.dialect.name == "sqlite"
+            else self.engine
+        )
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -38,14 +45,17 @@ class Database:
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
-        with self._sessions() as session:
+        """A session for reads only (the seam for read replicas)."""
+        with self._read_sessions() as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
 
-def create_engine_for(url: str, *, echo: bool = False) -> Engine:
+def create_engine_for(url: str, *, echo: bool = False, for_writes: bool = True) -> Engine:
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
@@ -57,7 +67,8 @@ def create_engine_for(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so that
         # SAVEPOINTs and writes behave as on PostgreSQL.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        begin = "BEGIN IMMEDIATE" if for_writes else "BEGIN"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     kwargs["pool_pre_ping"] = True
     kwargs["pool_size"] = 10
