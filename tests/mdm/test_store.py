@@ -25,3 +25,14 @@ def test_schema_file_matches_code() -> None:
     assert committed == built, (
         "graphql/schema.graphql is out of date: run `mdm schema export` and commit it"
     )
+
+
+def test_example_operations_are_valid_against_the_schema() -> None:
+    from graphql import parse, validate
+
+    schema = parse_sdl((ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8"))
+    examples = sorted((ROOT / "graphql" / "examples").glob("*.graphql"))
+    assert len(examples) >= 5
+    for path in examples:
+        errors = validate(schema, parse(path.read_text(encoding="utf-8")))
+        assert not errors, f"{path.name}: {errors}"
