@@ -1,12 +1,57 @@
 """Pure matching primitives for healthcare master data.
 
-Identifier validation, text normalization and units of measure. This package
-depends only on the standard library, rapidfuzz and numpy; callers import from
-here, not from the modules inside.
+Identifier validation, text normalization, units of measure, and the matching
+engine built on them: comparisons with levels, a Fellegi–Sunter match model,
+parameter estimation, blocking, clustering and evaluation. This package
+depends only on the standard library, rapidfuzz, numpy and networkx; callers
+import from here, not from the modules inside.
 """
 
 from __future__ import annotations
 
+from matchers.blocking import (
+    BlockingKey,
+    BlockingRules,
+    CandidatePairs,
+    SkippedBlock,
+    candidate_pairs,
+    count_description_tokens,
+    description_tokens_key,
+    exact_key,
+    gtin_family_key,
+    name_prefix_key,
+    pair_completeness,
+    part_number_key,
+    phonetic_key,
+    postal_prefix_and_name_key,
+    soundex,
+    token_sort_key,
+)
+from matchers.clustering import Clustering, cluster
+from matchers.comparisons import (
+    AddressComparison,
+    Column,
+    Comparison,
+    DescriptionComparison,
+    ExactComparison,
+    FuzzyTextComparison,
+    GtinComparison,
+    IdentifierComparison,
+    NumericComparison,
+    OrganizationNameComparison,
+    PartNumberComparison,
+    PhoneComparison,
+    PostalCodeComparison,
+    part_number_stems,
+)
+from matchers.estimation import (
+    EstimationResult,
+    LabelledPair,
+    estimate_m,
+    estimate_u,
+    update_from_labels,
+)
+from matchers.evaluation import ClusterEvaluation, evaluate_clusters
 from matchers.identifiers import (
     IDENTIFIER_KINDS,
     IdentifierCheck,
@@ -17,6 +62,18 @@ from matchers.identifiers import (
     hibc_check_character,
 )
 from matchers.junk import is_junk
+from matchers.scoring import (
+    Contribution,
+    Level,
+    MatchModel,
+    PairScore,
+    PreparedRecords,
+    ScoredPairs,
+    compare_pairs,
+    prepare_records,
+    probability,
+    score_many,
+)
 from matchers.text import (
     AddressLine,
     ItemFeatures,
@@ -69,4 +126,53 @@ __all__ = [
     "parse_pack",
     "sorted_token_key",
     "token_set",
+    "AddressComparison",
+    "BlockingKey",
+    "BlockingRules",
+    "CandidatePairs",
+    "ClusterEvaluation",
+    "Clustering",
+    "Column",
+    "Comparison",
+    "Contribution",
+    "DescriptionComparison",
+    "EstimationResult",
+    "ExactComparison",
+    "FuzzyTextComparison",
+    "GtinComparison",
+    "IdentifierComparison",
+    "LabelledPair",
+    "Level",
+    "MatchModel",
+    "NumericComparison",
+    "OrganizationNameComparison",
+    "PairScore",
+    "PartNumberComparison",
+    "PhoneComparison",
+    "PostalCodeComparison",
+    "PreparedRecords",
+    "ScoredPairs",
+    "SkippedBlock",
+    "candidate_pairs",
+    "cluster",
+    "compare_pairs",
+    "count_description_tokens",
+    "description_tokens_key",
+    "estimate_m",
+    "estimate_u",
+    "evaluate_clusters",
+    "exact_key",
+    "gtin_family_key",
+    "name_prefix_key",
+    "pair_completeness",
+    "part_number_key",
+    "part_number_stems",
+    "phonetic_key",
+    "postal_prefix_and_name_key",
+    "prepare_records",
+    "probability",
+    "score_many",
+    "soundex",
+    "token_sort_key",
+    "update_from_labels",
 ]

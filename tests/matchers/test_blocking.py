@@ -25,18 +25,59 @@ from matchers import (
 @pytest.mark.parametrize(
     ("key", "left", "right"),
     [
-        pytest.param(exact_key("tax_id", "ein"), {"tax_id": "41-2847561"}, {"tax_id": "412847561"}, id="ein"),
-        pytest.param(name_prefix_key(n=6), {"name": "The Northwind Surgical Inc"}, {"name": "NORTHWIND SURGICAL"}, id="prefix"),
-        pytest.param(token_sort_key(), {"name": "Surgical Northwind"}, {"name": "Northwind Surgical LLC"}, id="token-sort"),
-        pytest.param(phonetic_key(), {"name": "Smith Medical"}, {"name": "Smyth Medicals"}, id="soundex"),
-        pytest.param(phonetic_key(), {"name": "Acme Co", "dba_name": "x"}, {"name": "X dba Akme Co"}, id="soundex-trade-name"),
-        pytest.param(postal_prefix_and_name_key(), {"postal_code": "02139", "name": "Acme"}, {"postal_code": "02142-1111", "name": "ACME INC"}, id="postal-name"),
-        pytest.param(gtin_family_key(), {"gtin": "10036000291459"}, {"gtin": "036000291452"}, id="gtin-family"),
-        pytest.param(part_number_key(), {"part_number": "N88-30-L"}, {"part_number": "n8830"}, id="part-stem"),
-        pytest.param(part_number_key(manufacturer_attribute="manufacturer"), {"part_number": "AB.1", "manufacturer": "Acme Inc"}, {"part_number": "ab1", "manufacturer": "ACME"}, id="part-manufacturer"),
-        pytest.param(description_tokens_key(), {"description": "CATH FOLEY 14FR 10ML 10/BX"}, {"description": "Foley Catheter 14 Fr 10 ml"}, id="description"),
+        pytest.param(
+            exact_key("tax_id", "ein"), {"tax_id": "41-2847561"}, {"tax_id": "412847561"}, id="ein"
+        ),
+        pytest.param(
+            name_prefix_key(n=6),
+            {"name": "The Northwind Surgical Inc"},
+            {"name": "NORTHWIND SURGICAL"},
+            id="prefix",
+        ),
+        pytest.param(
+            token_sort_key(),
+            {"name": "Surgical Northwind"},
+            {"name": "Northwind Surgical LLC"},
+            id="token-sort",
+        ),
+        pytest.param(
+            phonetic_key(), {"name": "Smith Medical"}, {"name": "Smyth Medicals"}, id="soundex"
+        ),
+        pytest.param(
+            phonetic_key(),
+            {"name": "Acme Co", "dba_name": "x"},
+            {"name": "X dba Akme Co"},
+            id="soundex-trade-name",
+        ),
+        pytest.param(
+            postal_prefix_and_name_key(),
+            {"postal_code": "02139", "name": "Acme"},
+            {"postal_code": "02142-1111", "name": "ACME INC"},
+            id="postal-name",
+        ),
+        pytest.param(
+            gtin_family_key(),
+            {"gtin": "10036000291459"},
+            {"gtin": "036000291452"},
+            id="gtin-family",
+        ),
+        pytest.param(
+            part_number_key(), {"part_number": "N88-30-L"}, {"part_number": "n8830"}, id="part-stem"
+        ),
+        pytest.param(
+            part_number_key(manufacturer_attribute="manufacturer"),
+            {"part_number": "AB.1", "manufacturer": "Acme Inc"},
+            {"part_number": "ab1", "manufacturer": "ACME"},
+            id="part-manufacturer",
+        ),
+        pytest.param(
+            description_tokens_key(),
+            {"description": "CATH FOLEY 14FR 10ML 10/BX"},
+            {"description": "Foley Catheter 14 Fr 10 ml"},
+            id="description",
+        ),
     ],
-)  # fmt: skip
+)
 def test_related_records_share_a_key(
     key: BlockingKey, left: dict[str, Any], right: dict[str, Any]
 ) -> None:
@@ -46,12 +87,21 @@ def test_related_records_share_a_key(
 @pytest.mark.parametrize(
     ("key", "left", "right"),
     [
-        pytest.param(exact_key("tax_id", "ein"), {"tax_id": "41-2847561"}, {"tax_id": "41-2847562"}, id="ein"),
-        pytest.param(gtin_family_key(), {"gtin": "8904000210037"}, {"gtin": "036000291452"}, id="gtin"),
-        pytest.param(part_number_key(manufacturer_attribute="manufacturer"), {"part_number": "AB1", "manufacturer": "Acme"}, {"part_number": "AB1", "manufacturer": "Zenith"}, id="part-other-maker"),
+        pytest.param(
+            exact_key("tax_id", "ein"), {"tax_id": "41-2847561"}, {"tax_id": "41-2847562"}, id="ein"
+        ),
+        pytest.param(
+            gtin_family_key(), {"gtin": "8904000210037"}, {"gtin": "036000291452"}, id="gtin"
+        ),
+        pytest.param(
+            part_number_key(manufacturer_attribute="manufacturer"),
+            {"part_number": "AB1", "manufacturer": "Acme"},
+            {"part_number": "AB1", "manufacturer": "Zenith"},
+            id="part-other-maker",
+        ),
         pytest.param(phonetic_key(), {"name": "Acme"}, {"name": "Zenith"}, id="soundex"),
     ],
-)  # fmt: skip
+)
 def test_unrelated_records_do_not(
     key: BlockingKey, left: dict[str, Any], right: dict[str, Any]
 ) -> None:

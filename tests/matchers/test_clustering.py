@@ -15,35 +15,45 @@ Edge = tuple[str, str, float]
     ("nodes", "edges", "expected"),
     [
         pytest.param(
-            "ABCD", [("A", "B", 0.99), ("C", "D", 0.97), ("B", "C", 0.2)],
-            [("A", "B"), ("C", "D")], id="below-threshold-does-not-link",
+            "ABCD",
+            [("A", "B", 0.99), ("C", "D", 0.97), ("B", "C", 0.2)],
+            [("A", "B"), ("C", "D")],
+            id="below-threshold-does-not-link",
         ),
         pytest.param(
-            "ABC", [("A", "B", 0.99), ("B", "C", 0.95), ("A", "C", 0.01)],
-            [("A", "B"), ("C",)], id="chain-with-disagreeing-ends-is-cut-at-weakest-link",
+            "ABC",
+            [("A", "B", 0.99), ("B", "C", 0.95), ("A", "C", 0.01)],
+            [("A", "B"), ("C",)],
+            id="chain-with-disagreeing-ends-is-cut-at-weakest-link",
         ),
         pytest.param(
-            "ABC", [("A", "B", 0.99), ("B", "C", 0.95)],
-            [("A", "B", "C")], id="transitive-triple-without-counter-evidence-stays",
+            "ABC",
+            [("A", "B", 0.99), ("B", "C", 0.95)],
+            [("A", "B", "C")],
+            id="transitive-triple-without-counter-evidence-stays",
         ),
         pytest.param(
             "ABCDEFGH",
             [(a, b, 0.95) for a, b in zip("ABCDEFG", "BCDEFGH", strict=True)],
-            None, id="long-chain-is-split",
+            None,
+            id="long-chain-is-split",
         ),
         pytest.param(
             "ABCDEF",
             [(a, b, 0.97) for a, b in [("A", "B"), ("A", "C"), ("B", "C")]]
             + [(a, b, 0.96) for a, b in [("D", "E"), ("D", "F"), ("E", "F")]]
             + [("C", "D", 0.9)],
-            [("A", "B", "C"), ("D", "E", "F")], id="two-triangles-joined-by-one-bridge",
+            [("A", "B", "C"), ("D", "E", "F")],
+            id="two-triangles-joined-by-one-bridge",
         ),
         pytest.param(
-            "ABCD", [(a, b, 0.99) for a, b in ["AB", "AC", "AD", "BC", "BD", "CD"]],
-            [("A", "B", "C", "D")], id="clique-kept",
+            "ABCD",
+            [(a, b, 0.99) for a, b in ["AB", "AC", "AD", "BC", "BD", "CD"]],
+            [("A", "B", "C", "D")],
+            id="clique-kept",
         ),
     ],
-)  # fmt: skip
+)
 def test_clusters(nodes: str, edges: list[Edge], expected: list[tuple[str, ...]] | None) -> None:
     result = cluster(list(nodes), edges, threshold=0.8)
     if expected is None:

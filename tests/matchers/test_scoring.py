@@ -96,7 +96,10 @@ CASES = [
     pytest.param(
         item_model(),
         ({"description": "GAUZE SPONGE 4X4IN STRL"}, {"description": "Gauze Sponge 4x4in sterile"}),
-        ({"description": "GAUZE SPONGE 4X4IN STRL"}, {"description": "GAUZE SPONGE 4X4IN NON-STERILE"}),
+        (
+            {"description": "GAUZE SPONGE 4X4IN STRL"},
+            {"description": "GAUZE SPONGE 4X4IN NON-STERILE"},
+        ),
         id="sterile-vs-non-sterile",
     ),
     pytest.param(
@@ -114,7 +117,7 @@ CASES = [
         ({**GLOVE, "part_number": "N8830L"}, {**GLOVE, "part_number": "N8830M"}),
         id="manufacturer-and-part-number",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("model", "positive", "negative"), CASES)

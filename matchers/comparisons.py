@@ -1,0 +1,851 @@
+"""Comparisons: how two records agree on one attribute, as ordered levels.
+
+Each comparison turns a pair of records into a level index (0 = strongest
+agreement) or None when a value is missing on either side. Values are
+normalized once per record (``prepare``) and, for bulk scoring, encoded once
+per record set (``encode``) so that many pairs are compared with numpy and
+rapidfuzz instead of Python loops (``batch_levels``).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import JaroWinkler
+
+from matchers.identifiers import check_identifier, gtin_family
+from matchers.junk import is_junk
+from matchers.text import (
+    extract_item_features,
+    fold,
+    normalize_description,
+    normalize_organization_name,
+    normalize_phone,
+    normalize_postal_code,
+    parse_address_line,
+)
+from matchers.units import find_pack
+
+F = TypeVar("F")
+IndexArray = NDArray[np.intp]
+LevelArray = NDArray[np.int8]
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class Column(Generic[F]):
+    """Prepared values of one comparison for a record set.
+
+    Attributes:
+        features: The output of ``prepare`` for each record, in record order.
+        codes: Named integer encodings of the features (``-1`` for missing),
+            shared with the column of the other record set so equal values
+            get equal codes on both sides.
+    """
+
+    features: Sequence[F | None]
+    codes: Mapping[str, NDArray[np.int64]] = field(default_factory=dict)
+
+
+class Comparison(ABC, Generic[F]):
+    """Base of all comparisons.
+
+    Subclasses set ``name``, ``attributes``, ``levels`` (strongest agreement
+    first) and ``default_parameters`` (an ``(m, u)`` pair per level, from domain
+    knowledge, so a model scores sensibly before any estimation), and implement
+    ``prepare`` and ``compare`` (``level`` adds the missing-value rule).
+    ``encode`` and ``batch_levels`` may be overridden for speed; they must
+    agree with ``level``.
+    """
+
+    name: str
+    attributes: tuple[str, ...]
+    levels: tuple[str, ...]
+    default_parameters: tuple[tuple[float, float], ...]
+
+    @abstractmethod
+    def prepare(self, record: Mapping[str, Any]) -> F | None:
+        """Normalize the compared values of one record; None when missing."""
+
+    @abstractmethod
+    def compare(self, left: F, right: F) -> int:
+        """Level index for two prepared, present values."""
+
+    def level(self, left: F | None, right: F | None) -> int | None:
+        """Level index of a prepared pair, or None when either value is missing."""
+        if left is None or right is None:
+            return None
+        return self.compare(left, right)
+
+    def encode(
+        self, left: Sequence[F | None], right: Sequence[F | None]
+    ) -> tuple[Column[F], Column[F]]:
+        """Column form of two record sets' prepared values (shared encodings)."""
+        return Column(left), Column(right)
+
+    def batch_levels(
+        self, left: Column[F], right: Column[F], left_index: IndexArray, right_index: IndexArray
+    ) -> LevelArray:
+        """Levels of many pairs (``-1`` where a value is missing)."""
+        lf, rf = left.features, right.features
+        out = np.empty(len(left_index), dtype=np.int8)
+        for k, (i, j) in enumerate(zip(left_index.tolist(), right_index.tolist(), strict=True)):
+            found = self.level(lf[i], rf[j])
+            out[k] = MISSING if found is None else found
+        return out
+
+    def value(self, record: Mapping[str, Any]) -> str | None:
+        """The raw compared value(s) of a record, for explanations."""
+        values = [str(record[a]) for a in self.attributes if record.get(a) not in (None, "")]
+        return " / ".join(values) if values else None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, attributes={self.attributes!r})"
+
+
+def _text(record: Mapping[str, Any], attribute: str) -> str | None:
+    raw = record.get(attribute)
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    return None if not text or is_junk(text) else text
+
+
+def _factorize(
+    left: Sequence[Hashable | None], right: Sequence[Hashable | None]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    table: dict[Hashable, int] = {}
+
+    def codes(values: Sequence[Hashable | None]) -> NDArray[np.int64]:
+        return np.fromiter(
+            (MISSING if v is None else table.setdefault(v, len(table)) for v in values),
+            dtype=np.int64,
+            count=len(values),
+        )
+
+    left_codes = codes(left)
+    return left_codes, (left_codes if right is left else codes(right))
+
+
+def _gather(values: Sequence[str | None], index: IndexArray) -> list[str]:
+    return [values[i] or "" for i in index.tolist()]
+
+
+def _similarity(
+    left: list[str], right: list[str], scorer: Any, scale: float = 1.0
+) -> NDArray[np.float64]:
+    if not left:
+        return np.empty(0, dtype=np.float64)
+    scores = process.cpdist(left, right, scorer=scorer, workers=1, dtype=np.float64)
+    return np.asarray(scores, dtype=np.float64) / scale
+
+
+def _flags(values: Sequence[F | None], test: Callable[[F], bool]) -> NDArray[np.int64]:
+    return np.fromiter(
+        (v is not None and test(v) for v in values), dtype=np.int64, count=len(values)
+    )
+
+
+class _CodedComparison(Comparison[F]):
+    """Comparisons decided by equality of derived keys (exact, identifiers...)."""
+
+    def keys(self, value: F) -> tuple[Hashable, ...]:
+        return (value,)
+
+    def encode(
+        self, left: Sequence[F | None], right: Sequence[F | None]
+    ) -> tuple[Column[F], Column[F]]:
+        n_keys = len(self.levels) - 1
+        left_codes: dict[str, NDArray[np.int64]] = {}
+        right_codes: dict[str, NDArray[np.int64]] = {}
+        left_keys = [None if v is None else self.keys(v) for v in left]
+        right_keys = (
+            left_keys if right is left else [None if v is None else self.keys(v) for v in right]
+        )
+        for k in range(n_keys):
+            lk = [None if v is None else v[k] for v in left_keys]
+            rk = lk if right is left else [None if v is None else v[k] for v in right_keys]
+            left_codes[f"key{k}"], right_codes[f"key{k}"] = _factorize(lk, rk)
+        return Column(left, left_codes), Column(right, right_codes)
+
+    def compare(self, left: F, right: F) -> int:
+        for k, (a, b) in enumerate(zip(self.keys(left), self.keys(right), strict=True)):
+            if a is not None and a == b:
+                return k
+        return len(self.levels) - 1
+
+    def batch_levels(
+        self, left: Column[F], right: Column[F], left_index: IndexArray, right_index: IndexArray
+    ) -> LevelArray:
+        first = left.codes["key0"][left_index]
+        out = np.full(len(left_index), len(self.levels) - 1, dtype=np.int8)
+        missing = (first == MISSING) | (right.codes["key0"][right_index] == MISSING)
+        for k in reversed(range(len(self.levels) - 1)):
+            lc = left.codes[f"key{k}"][left_index]
+            rc = right.codes[f"key{k}"][right_index]
+            out[(lc == rc) & (lc != MISSING)] = k
+        out[missing] = MISSING
+        return out
+
+
+class ExactComparison(_CodedComparison[str]):
+    """Exact agreement of a coded value, compared case- and punctuation-insensitively.
+
+    Levels: ``exact``, ``different``.
+    """
+
+    def __init__(
+        self,
+        attribute: str,
+        *,
+        name: str | None = None,
+        parameters: Sequence[tuple[float, float]] = ((0.9, 0.02), (0.1, 0.98)),
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "different")
+        self.default_parameters = tuple(parameters)
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return (fold(text) or None) if text else None
+
+
+class IdentifierComparison(_CodedComparison[str]):
+    """A validated identifier (GTIN, GLN, DUNS, EIN, NPI, contract number...).
+
+    Values are validated and normalized with ``check_identifier``; invalid
+    values count as missing. Disagreement of a unique identifier is strong
+    negative evidence.
+
+    Levels: ``exact``, ``different``.
+    """
+
+    def __init__(
+        self,
+        attribute: str,
+        kind: str,
+        *,
+        name: str | None = None,
+        parameters: Sequence[tuple[float, float]] = ((0.97, 1e-5), (0.03, 1 - 1e-5)),
+    ) -> None:
+        check_identifier(kind, "0")  # fail fast on an unknown kind
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.kind = kind
+        self.levels = ("exact", "different")
+        self.default_parameters = tuple(parameters)
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return check_identifier(self.kind, text).normalized if text else None
+
+
+class GtinComparison(_CodedComparison[tuple[str, str]]):
+    """GTIN of an item, aware of pack levels (``gtin_family``).
+
+    Levels: ``exact`` (equal GTIN-14), ``same_family`` (the same product at
+    another packaging level), ``different``.
+    """
+
+    def __init__(self, attribute: str = "gtin", *, name: str | None = None) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "same_family", "different")
+        self.default_parameters = ((0.9, 1e-6), (0.04, 1e-5), (0.06, 1 - 1.1e-5))
+
+    def prepare(self, record: Mapping[str, Any]) -> tuple[str, str] | None:
+        text = _text(record, self.attributes[0])
+        gtin = check_identifier("gtin", text).normalized if text else None
+        return (gtin, gtin_family(gtin)) if gtin else None
+
+    def keys(self, value: tuple[str, str]) -> tuple[Hashable, ...]:
+        return value
+
+
+class PhoneComparison(_CodedComparison[str]):
+    """North American phone numbers as 10 digits.
+
+    Levels: ``exact``, ``different``.
+    """
+
+    def __init__(self, attribute: str = "phone", *, name: str | None = None) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "different")
+        self.default_parameters = ((0.7, 1e-5), (0.3, 1 - 1e-5))
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return normalize_phone(text) if text else None
+
+
+class PostalCodeComparison(_CodedComparison[str]):
+    """US ZIP (5 digits) or Canadian postal codes.
+
+    Levels: ``exact``, ``same_prefix`` (first 3 characters: sectional center
+    or forward sortation area), ``different``.
+    """
+
+    def __init__(self, attribute: str = "postal_code", *, name: str | None = None) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "same_prefix", "different")
+        self.default_parameters = ((0.9, 0.002), (0.05, 0.02), (0.05, 0.978))
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return normalize_postal_code(text) if text else None
+
+    def keys(self, value: str) -> tuple[Hashable, ...]:
+        return (value, value[:3])
+
+
+_PART_SEPARATOR = re.compile(r"[\s\-./_]+")
+_SIZE_SUFFIXES = ("XXXL", "XXL", "XL", "XS", "LRG", "LG", "MED", "MD", "SML", "SM", "S", "M", "L")
+
+
+def part_number_stems(raw: str) -> frozenset[str]:
+    """Normalized forms of a catalog number with a trailing size or pack suffix removed.
+
+    A suffix is a last separated segment of at most 4 characters
+    (``"AB-123-100"`` -> ``AB123``) or a size code after a digit
+    (``"AB123XL"`` -> ``AB123``). Such suffixes often encode size, so a stem
+    match is weaker evidence than an exact match.
+
+    Args:
+        raw: The part number as received.
+
+    Returns:
+        The stems, possibly empty; never the full normalized value.
+    """
+    full = check_identifier("part_number", raw).normalized
+    if full is None:
+        return frozenset()
+    stems: set[str] = set()
+    segments = [s for s in _PART_SEPARATOR.split(raw.upper().strip()) if s]
+    if len(segments) > 1 and len(re.sub(r"[^0-9A-Z]", "", segments[-1])) <= 4:
+        stems.add(re.sub(r"[^0-9A-Z]", "", "".join(segments[:-1])))
+    for suffix in _SIZE_SUFFIXES:
+        stem = full[: -len(suffix)]
+        if full.endswith(suffix) and stem[-1:].isdigit():
+            stems.add(stem)
+            break
+    return frozenset(s for s in stems if len(s) >= 3 and s != full)
+
+
+class PartNumberComparison(Comparison[tuple[str, frozenset[str]]]):
+    """Manufacturer catalog number, compared without spaces, hyphens and dots.
+
+    Levels: ``exact``, ``suffix_removed`` (one is the other without a trailing
+    size-or-pack suffix; weaker, because suffixes often encode size),
+    ``different``. Two numbers with different suffixes on one stem
+    (``AB123-S`` vs ``AB123-L``) are ``different``.
+    """
+
+    def __init__(self, attribute: str = "part_number", *, name: str | None = None) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "suffix_removed", "different")
+        self.default_parameters = ((0.85, 1e-4), (0.05, 2e-4), (0.10, 1 - 3e-4))
+
+    def prepare(self, record: Mapping[str, Any]) -> tuple[str, frozenset[str]] | None:
+        text = _text(record, self.attributes[0])
+        full = check_identifier("part_number", text).normalized if text else None
+        return (full, part_number_stems(text or "")) if full else None
+
+    def compare(self, left: tuple[str, frozenset[str]], right: tuple[str, frozenset[str]]) -> int:
+        if left[0] == right[0]:
+            return 0
+        if left[0] in right[1] or right[0] in left[1]:
+            return 1
+        return 2
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class _Name:
+    legal: str
+    names: frozenset[str]
+    words: str
+    numbers: tuple[str, ...]
+
+
+class OrganizationNameComparison(Comparison[_Name]):
+    """Vendor, manufacturer or facility names (``normalize_organization_name``).
+
+    Levels: ``exact`` (equal legal names), ``trade_name`` (a legal name equals
+    the other's trade name, or trade names agree), ``jaro_winkler_0.95``,
+    ``token_set_0.90``, ``token_set_0.80``, ``different``. Names equal except
+    for different numbers (numbered subsidiaries, "X Health 200" vs
+    "X Health 414") are ``different``.
+    """
+
+    def __init__(
+        self,
+        attribute: str = "name",
+        trade_name_attribute: str | None = "dba_name",
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,) + ((trade_name_attribute,) if trade_name_attribute else ())
+        self.levels = (
+            "exact", "trade_name", "jaro_winkler_0.95", "token_set_0.90", "token_set_0.80",
+            "different",
+        )  # fmt: skip
+        self.default_parameters = (
+            (0.70, 1e-4), (0.05, 2e-5), (0.12, 5e-4), (0.06, 2e-3), (0.04, 0.01), (0.03, 0.98738),
+        )  # fmt: skip
+
+    def prepare(self, record: Mapping[str, Any]) -> _Name | None:
+        texts = [t for t in (_text(record, a) for a in self.attributes) if t]
+        if not texts:
+            return None
+        parsed = [normalize_organization_name(t) for t in texts]
+        names = {n for p in parsed for n in (p.legal, *p.trade_names) if n}
+        legal = parsed[0].legal or next(iter(sorted(names)), "")
+        if not legal:
+            return None
+        words = " ".join(_DIGITS.sub(" ", legal).split())
+        return _Name(legal, frozenset(names), words, tuple(_DIGITS.findall(legal)))
+
+    def compare(self, left: _Name, right: _Name) -> int:
+        if left.legal == right.legal:
+            return 0
+        if left.names & right.names:
+            return 1
+        if _is_numbered_sibling(left, right):
+            return 5
+        if JaroWinkler.normalized_similarity(left.legal, right.legal) >= 0.95:
+            return 2
+        ratio = fuzz.token_set_ratio(left.legal, right.legal)
+        return 3 if ratio >= 90 else 4 if ratio >= 80 else 5
+
+    def encode(
+        self, left: Sequence[_Name | None], right: Sequence[_Name | None]
+    ) -> tuple[Column[_Name], Column[_Name]]:
+        getters: dict[str, Callable[[_Name], Hashable]] = {
+            "legal": lambda v: v.legal,
+            "words": lambda v: v.words,
+            "numbers": lambda v: v.numbers or None,
+        }
+        codes = {
+            k: _factorize([g(v) if v else None for v in left], [g(v) if v else None for v in right])
+            for k, g in getters.items()
+        }
+        left_codes = {k: c[0] for k, c in codes.items()}
+        right_codes = {k: c[1] for k, c in codes.items()}
+        left_codes["has_trade"] = _flags(left, lambda v: v.names != {v.legal})
+        right_codes["has_trade"] = _flags(right, lambda v: v.names != {v.legal})
+        return Column(left, left_codes), Column(right, right_codes)
+
+    def batch_levels(
+        self,
+        left: Column[_Name],
+        right: Column[_Name],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        def pair(key: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+            return left.codes[key][left_index], right.codes[key][right_index]
+
+        legal_l, legal_r = pair("legal")
+        words_l, words_r = pair("words")
+        numbers_l, numbers_r = pair("numbers")
+        trade_l, trade_r = pair("has_trade")
+        out = np.full(len(left_index), 5, dtype=np.int8)
+        present = (legal_l != MISSING) & (legal_r != MISSING)
+        exact = present & (legal_l == legal_r)
+        sibling = (
+            (words_l == words_r) & (numbers_l != MISSING) & (numbers_r != MISSING)
+            & (numbers_l != numbers_r)
+        )  # fmt: skip
+        fuzzy = np.flatnonzero(present & ~exact & ~sibling)
+        lf, rf = left.features, right.features
+        ls = [lf[i].legal for i in left_index[fuzzy].tolist()]
+        rs = [rf[j].legal for j in right_index[fuzzy].tolist()]
+        jw = _similarity(ls, rs, JaroWinkler.normalized_similarity)
+        ts = _similarity(ls, rs, fuzz.token_set_ratio)
+        out[fuzzy] = np.select([jw >= 0.95, ts >= 90, ts >= 80], [2, 3, 4], 5)
+        traded = np.flatnonzero(present & ~exact & ((trade_l == 1) | (trade_r == 1)))
+        for k in traded.tolist():
+            a, b = lf[int(left_index[k])], rf[int(right_index[k])]
+            if a is not None and b is not None and a.names & b.names:
+                out[k] = 1
+        out[exact] = 0
+        out[~present] = MISSING
+        return out
+
+
+def _is_numbered_sibling(left: _Name, right: _Name) -> bool:
+    return (
+        left.words == right.words
+        and bool(left.numbers)
+        and bool(right.numbers)
+        and left.numbers != right.numbers
+    )
+
+
+@dataclass(frozen=True)
+class _Address:
+    primary: str
+    unit: str | None
+    is_po_box: bool
+    number: str | None
+    text: str
+
+
+class AddressComparison(Comparison[_Address]):
+    """Street address lines (``parse_address_line``, USPS Publication 28 forms).
+
+    Levels: ``exact`` (same primary address and unit), ``other_unit`` (same
+    primary address, different unit: two clinics in one building, weak
+    negative evidence), ``token_set_0.90``, ``different``. A PO box or lockbox
+    never agrees with a physical address above ``different``, nor do two
+    addresses with different house numbers.
+    """
+
+    def __init__(
+        self,
+        attribute: str = "address_line1",
+        unit_attribute: str | None = "address_line2",
+        *,
+        name: str | None = None,
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,) + ((unit_attribute,) if unit_attribute else ())
+        self.levels = ("exact", "other_unit", "token_set_0.90", "different")
+        # "other_unit" is rare among random pairs, but among pairs that reach this
+        # level (one building) sites are usually distinct: keep its weight below 0.
+        self.default_parameters = ((0.75, 1e-4), (0.02, 0.03), (0.15, 0.005), (0.08, 0.9649))
+
+    def prepare(self, record: Mapping[str, Any]) -> _Address | None:
+        line = " ".join(t for t in (_text(record, a) for a in self.attributes) if t)
+        if not line:
+            return None
+        parsed = parse_address_line(line)
+        if not parsed.primary:
+            return None
+        first = parsed.primary.split()[0]
+        number = first if first[:1].isdigit() else None
+        text = " ".join(p for p in (parsed.primary, parsed.unit) if p)
+        return _Address(parsed.primary, parsed.unit, parsed.is_po_box, number, text)
+
+    def compare(self, left: _Address, right: _Address) -> int:
+        if left.primary == right.primary:
+            if left.unit == right.unit:
+                return 0
+            if left.unit and right.unit:
+                return 1
+        if left.is_po_box != right.is_po_box:
+            return 3
+        if left.number and right.number and left.number != right.number:
+            return 3
+        return 2 if fuzz.token_set_ratio(left.text, right.text) >= 90 else 3
+
+    def encode(
+        self, left: Sequence[_Address | None], right: Sequence[_Address | None]
+    ) -> tuple[Column[_Address], Column[_Address]]:
+        getters: dict[str, Callable[[_Address], Hashable]] = {
+            "primary": lambda v: v.primary,
+            "full": lambda v: (v.primary, v.unit),
+            "number": lambda v: v.number,
+        }
+        codes = {
+            k: _factorize([g(v) if v else None for v in left], [g(v) if v else None for v in right])
+            for k, g in getters.items()
+        }
+        left_codes = {k: c[0] for k, c in codes.items()}
+        right_codes = {k: c[1] for k, c in codes.items()}
+        for side, values in ((left_codes, left), (right_codes, right)):
+            side["has_unit"] = _flags(values, lambda v: v.unit is not None)
+            side["po_box"] = _flags(values, lambda v: v.is_po_box)
+        return Column(left, left_codes), Column(right, right_codes)
+
+    def batch_levels(
+        self,
+        left: Column[_Address],
+        right: Column[_Address],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        def pair(key: str) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+            return left.codes[key][left_index], right.codes[key][right_index]
+
+        primary_l, primary_r = pair("primary")
+        full_l, full_r = pair("full")
+        number_l, number_r = pair("number")
+        unit_l, unit_r = pair("has_unit")
+        po_l, po_r = pair("po_box")
+        present = (primary_l != MISSING) & (primary_r != MISSING)
+        exact = present & (full_l == full_r)
+        other_unit = present & ~exact & (primary_l == primary_r) & (unit_l == 1) & (unit_r == 1)
+        blocked = (po_l != po_r) | (
+            (number_l != MISSING) & (number_r != MISSING) & (number_l != number_r)
+        )
+        fuzzy = np.flatnonzero(present & ~exact & ~other_unit & ~blocked)
+        lf, rf = left.features, right.features
+        ls = [lf[i].text for i in left_index[fuzzy].tolist()]
+        rs = [rf[j].text for j in right_index[fuzzy].tolist()]
+        out = np.full(len(left_index), 3, dtype=np.int8)
+        out[fuzzy] = np.where(_similarity(ls, rs, fuzz.token_set_ratio) >= 90, 2, 3)
+        out[other_unit] = 1
+        out[exact] = 0
+        out[~present] = MISSING
+        return out
+
+
+_FEATURE_FIELDS = (
+    "size", "french", "gauge", "volume_ml", "length_mm", "sterile", "latex_free", "powder_free",
+    "laterality", "patient_size", "pack",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Description:
+    text: str
+    features: tuple[Hashable, ...]
+
+
+class DescriptionComparison(Comparison[_Description]):
+    """Item descriptions (``normalize_description``, ``extract_item_features``).
+
+    Levels: ``token_set_0.95``, ``token_set_0.85``, ``token_set_0.70``,
+    ``different``, ``features_conflict``. The last is a strong negative level
+    that wins over any text similarity: both descriptions state a size, French
+    size, gauge, volume, length, sterility, latex, powder, laterality, patient
+    size or pack quantity (``find_pack``) and the two differ.
+    """
+
+    def __init__(
+        self,
+        attribute: str = "description",
+        *,
+        name: str | None = None,
+        unspsc_attribute: str | None = None,
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.unspsc_attribute = unspsc_attribute
+        self.levels = (
+            "token_set_0.95",
+            "token_set_0.85",
+            "token_set_0.70",
+            "different",
+            "features_conflict",
+        )
+        self.default_parameters = (
+            (0.55, 0.002),
+            (0.25, 0.01),
+            (0.12, 0.05),
+            (0.075, 0.838),
+            (0.005, 0.1),
+        )
+
+    def prepare(self, record: Mapping[str, Any]) -> _Description | None:
+        text = _text(record, self.attributes[0])
+        if not text:
+            return None
+        unspsc = _text(record, self.unspsc_attribute) if self.unspsc_attribute else None
+        normalized = normalize_description(text, unspsc=unspsc)
+        found = extract_item_features(normalized, unspsc=unspsc)
+        pack = find_pack(normalized)
+        values = {
+            **{f: getattr(found, f, None) for f in _FEATURE_FIELDS[:-1]},
+            "pack": pack and pack.label,
+        }
+        return (
+            _Description(normalized, tuple(values[f] for f in _FEATURE_FIELDS))
+            if normalized
+            else None
+        )
+
+    def compare(self, left: _Description, right: _Description) -> int:
+        if any(
+            a is not None and b is not None and a != b
+            for a, b in zip(left.features, right.features, strict=True)
+        ):
+            return 4
+        ratio = fuzz.token_set_ratio(left.text, right.text)
+        return 0 if ratio >= 95 else 1 if ratio >= 85 else 2 if ratio >= 70 else 3
+
+    def encode(
+        self, left: Sequence[_Description | None], right: Sequence[_Description | None]
+    ) -> tuple[Column[_Description], Column[_Description]]:
+        left_codes: dict[str, NDArray[np.int64]] = {}
+        right_codes: dict[str, NDArray[np.int64]] = {}
+        left_codes["text"], right_codes["text"] = _factorize(
+            [v and v.text for v in left], [v and v.text for v in right]
+        )
+        for k, f in enumerate(_FEATURE_FIELDS):
+            left_codes[f], right_codes[f] = _factorize(
+                [v and v.features[k] for v in left], [v and v.features[k] for v in right]
+            )
+        return Column(left, left_codes), Column(right, right_codes)
+
+    def batch_levels(
+        self,
+        left: Column[_Description],
+        right: Column[_Description],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        text_l, text_r = left.codes["text"][left_index], right.codes["text"][right_index]
+        present = (text_l != MISSING) & (text_r != MISSING)
+        conflict = np.zeros(len(left_index), dtype=bool)
+        for f in _FEATURE_FIELDS:
+            fl, fr = left.codes[f][left_index], right.codes[f][right_index]
+            conflict |= (fl != MISSING) & (fr != MISSING) & (fl != fr)
+        fuzzy = np.flatnonzero(present & ~conflict & (text_l != text_r))
+        lf, rf = left.features, right.features
+        ls = [lf[i].text for i in left_index[fuzzy].tolist()]
+        rs = [rf[j].text for j in right_index[fuzzy].tolist()]
+        ratio = _similarity(ls, rs, fuzz.token_set_ratio)
+        out = np.zeros(len(left_index), dtype=np.int8)
+        out[fuzzy] = np.select([ratio >= 95, ratio >= 85, ratio >= 70], [0, 1, 2], 3)
+        out[conflict] = 4
+        out[~present] = MISSING
+        return out
+
+
+class NumericComparison(Comparison[float]):
+    """Numbers such as pack quantity or price, by relative difference.
+
+    Levels: one per tolerance (``equal`` for 0, else ``within_5%``...), then
+    ``different``.
+    """
+
+    def __init__(
+        self, attribute: str, tolerances: Sequence[float] = (0.0, 0.05), *, name: str | None = None
+    ) -> None:
+        if list(tolerances) != sorted(tolerances) or not tolerances or tolerances[0] < 0:
+            raise ValueError(f"tolerances must be ascending and non-negative, got {tolerances!r}")
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.tolerances = tuple(float(t) for t in tolerances)
+        self.levels = (
+            *(("equal" if t == 0 else f"within_{t * 100:g}%") for t in self.tolerances),
+            "different",
+        )
+        self.default_parameters = _graded_parameters(len(self.tolerances), 0.8, 0.05)
+
+    def prepare(self, record: Mapping[str, Any]) -> float | None:
+        raw = record.get(self.attributes[0])
+        try:
+            value = float(raw) if raw is not None and str(raw).strip() else None
+        except ValueError:
+            return None
+        return value if value is not None and np.isfinite(value) else None
+
+    def compare(self, left: float, right: float) -> int:
+        difference = _relative_difference(np.array([left]), np.array([right]))[0]
+        return next(
+            (k for k, t in enumerate(self.tolerances) if difference <= t), len(self.tolerances)
+        )
+
+    def batch_levels(
+        self,
+        left: Column[float],
+        right: Column[float],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        lv = np.array([np.nan if v is None else v for v in left.features], dtype=np.float64)[
+            left_index
+        ]
+        rv = np.array([np.nan if v is None else v for v in right.features], dtype=np.float64)[
+            right_index
+        ]
+        difference = _relative_difference(lv, rv)
+        out = np.full(len(left_index), len(self.tolerances), dtype=np.int8)
+        for k in reversed(range(len(self.tolerances))):
+            out[difference <= self.tolerances[k]] = k
+        out[np.isnan(lv) | np.isnan(rv)] = MISSING
+        return out
+
+
+def _relative_difference(
+    left: NDArray[np.float64], right: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    scale = np.maximum(np.abs(left), np.abs(right))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        difference = np.abs(left - right) / scale
+    return np.where(left == right, 0.0, difference)
+
+
+class FuzzyTextComparison(Comparison[str]):
+    """Generic short text (names of places, cost centers) by string similarity.
+
+    Similarity is the larger of Jaro-Winkler and token-set ratio on folded
+    text. Levels: ``exact``, one ``similarity_<t>`` per threshold, ``different``.
+    """
+
+    def __init__(
+        self, attribute: str, thresholds: Sequence[float] = (0.95, 0.85), *, name: str | None = None
+    ) -> None:
+        if list(thresholds) != sorted(thresholds, reverse=True) or not all(
+            0 < t <= 1 for t in thresholds
+        ):
+            raise ValueError(f"thresholds must be descending in (0, 1], got {thresholds!r}")
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.levels = ("exact", *(f"similarity_{t:g}" for t in self.thresholds), "different")
+        self.default_parameters = _graded_parameters(len(self.thresholds) + 1, 0.75, 0.001)
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return (fold(text) or None) if text else None
+
+    def compare(self, left: str, right: str) -> int:
+        if left == right:
+            return 0
+        score = max(
+            JaroWinkler.normalized_similarity(left, right), fuzz.token_set_ratio(left, right) / 100
+        )
+        return 1 + next(
+            (k for k, t in enumerate(self.thresholds) if score >= t), len(self.thresholds)
+        )
+
+    def batch_levels(
+        self, left: Column[str], right: Column[str], left_index: IndexArray, right_index: IndexArray
+    ) -> LevelArray:
+        ls = [left.features[i] for i in left_index.tolist()]
+        rs = [right.features[j] for j in right_index.tolist()]
+        present = np.fromiter(
+            (a is not None and b is not None for a, b in zip(ls, rs, strict=True)), bool, len(ls)
+        )
+        exact = np.fromiter((a == b for a, b in zip(ls, rs, strict=True)), bool, len(ls)) & present
+        a = [s or "" for s in ls]
+        b = [s or "" for s in rs]
+        score = np.maximum(
+            _similarity(a, b, JaroWinkler.normalized_similarity),
+            _similarity(a, b, fuzz.token_set_ratio, 100.0),
+        )
+        out = np.full(len(ls), len(self.levels) - 1, dtype=np.int8)
+        for k in reversed(range(len(self.thresholds))):
+            out[score >= self.thresholds[k]] = k + 1
+        out[exact] = 0
+        out[~present] = MISSING
+        return out
+
+
+def _graded_parameters(
+    n_agreeing: int, top_m: float, top_u: float
+) -> tuple[tuple[float, float], ...]:
+    # The first level takes top_m; the rest of the agreement mass (and all but 5%)
+    # is spread evenly, while u grows fourfold per level, the remainder on "different".
+    rest = (0.95 - top_m) / max(n_agreeing - 1, 1)
+    m = [top_m] + [rest] * (n_agreeing - 1)
+    u = [top_u * 4**k for k in range(n_agreeing)]
+    return (*zip(m, u, strict=True), (1 - sum(m), 1 - sum(u)))

@@ -1,0 +1,343 @@
+"""Fellegi–Sunter match model: level parameters, pair scores and their explanation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matchers.comparisons import Column, Comparison
+
+MODEL_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Level:
+    """Parameters of one comparison level.
+
+    Attributes:
+        name: The level name, as listed by the comparison.
+        m: Probability of this level among true matches.
+        u: Probability of this level among non-matches.
+    """
+
+    name: str
+    m: float
+    u: float
+
+    def __post_init__(self) -> None:
+        if not (0 < self.m < 1 and 0 < self.u < 1):
+            raise ValueError(
+                f"level {self.name!r}: m and u must be in (0, 1), got {self.m}, {self.u}"
+            )
+
+    @property
+    def weight(self) -> float:
+        """Match weight, ``log2(m / u)``: the level's Bayes factor in bits."""
+        return math.log2(self.m / self.u)
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one comparison added to a pair's score.
+
+    Attributes:
+        comparison: The comparison name.
+        attributes: The attributes it reads.
+        left_value: The left record's raw value(s), or None.
+        right_value: The right record's raw value(s), or None.
+        level: The level reached, or None when a value is missing.
+        weight: The level's match weight (0 when missing).
+    """
+
+    comparison: str
+    attributes: tuple[str, ...]
+    left_value: str | None
+    right_value: str | None
+    level: str | None
+    weight: float
+
+
+@dataclass(frozen=True)
+class PairScore:
+    """Score of one pair with its field-by-field explanation.
+
+    Attributes:
+        match_weight: Prior weight plus the sum of contribution weights.
+        match_probability: ``2**w / (1 + 2**w)`` for the match weight ``w``.
+        prior_weight: ``log2(prior / (1 - prior))``.
+        contributions: One per comparison, in model order.
+    """
+
+    match_weight: float
+    match_probability: float
+    prior_weight: float
+    contributions: tuple[Contribution, ...]
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """Comparisons with their level parameters and a prior match probability.
+
+    Args:
+        comparisons: The comparisons, with distinct names.
+        parameters: Levels per comparison name; comparisons not listed use
+            their ``default_parameters``.
+        prior: Probability that two records drawn at random match (lambda).
+
+    Example:
+        >>> model = MatchModel([IdentifierComparison("tax_id", "ein")])
+        >>> model.score({"tax_id": "41-2847561"}, {"tax_id": "412847561"}).match_weight > 0
+        True
+    """
+
+    comparisons: Sequence[Comparison[Any]]
+    parameters: Mapping[str, Sequence[Level]] = field(default_factory=dict)
+    prior: float = 1e-4
+
+    def __post_init__(self) -> None:
+        comparisons = tuple(self.comparisons)
+        names = [c.name for c in comparisons]
+        if len(set(names)) != len(names):
+            raise ValueError(f"comparison names must be distinct, got {names}")
+        unknown = set(self.parameters) - set(names)
+        if unknown:
+            raise ValueError(f"parameters for unknown comparisons: {sorted(unknown)}")
+        if not 0 < self.prior < 1:
+            raise ValueError(f"prior must be in (0, 1), got {self.prior}")
+        parameters: dict[str, tuple[Level, ...]] = {}
+        for comparison in comparisons:
+            given = self.parameters.get(comparison.name)
+            levels = (
+                tuple(given)
+                if given is not None
+                else tuple(
+                    Level(name, m, u)
+                    for name, (m, u) in zip(
+                        comparison.levels, comparison.default_parameters, strict=True
+                    )
+                )
+            )
+            if tuple(level.name for level in levels) != comparison.levels:
+                raise ValueError(
+                    f"{comparison.name}: levels {[lv.name for lv in levels]} do not match "
+                    f"{list(comparison.levels)}"
+                )
+            parameters[comparison.name] = levels
+        object.__setattr__(self, "comparisons", comparisons)
+        object.__setattr__(self, "parameters", parameters)
+
+    @property
+    def prior_weight(self) -> float:
+        """``log2(prior / (1 - prior))``."""
+        return math.log2(self.prior / (1 - self.prior))
+
+    def levels_of(self, name: str) -> tuple[Level, ...]:
+        """The levels of the comparison called ``name``."""
+        return tuple(self.parameters[name])
+
+    def weight_table(self) -> list[NDArray[np.float64]]:
+        """Per comparison, level weights with a trailing 0 (indexed by -1 = missing)."""
+        return [
+            np.array([lv.weight for lv in self.parameters[c.name]] + [0.0], dtype=np.float64)
+            for c in self.comparisons
+        ]
+
+    def with_parameters(
+        self, parameters: Mapping[str, Sequence[Level]], prior: float | None = None
+    ) -> MatchModel:
+        """A copy with some comparisons' levels (and optionally the prior) replaced."""
+        merged = {**self.parameters, **parameters}
+        return MatchModel(self.comparisons, merged, self.prior if prior is None else prior)
+
+    def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
+        """Score one pair of records and explain the score."""
+        contributions = []
+        for comparison in self.comparisons:
+            found = comparison.level(comparison.prepare(left), comparison.prepare(right))
+            level = None if found is None else self.parameters[comparison.name][found]
+            contributions.append(
+                Contribution(
+                    comparison.name,
+                    comparison.attributes,
+                    comparison.value(left),
+                    comparison.value(right),
+                    None if level is None else level.name,
+                    0.0 if level is None else level.weight,
+                )
+            )
+        weight = self.prior_weight + sum(c.weight for c in contributions)
+        return PairScore(weight, probability(weight), self.prior_weight, tuple(contributions))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form of the parameters, for storing a versioned model."""
+        return {
+            "format": MODEL_FORMAT,
+            "prior": self.prior,
+            "comparisons": [
+                {
+                    "name": c.name,
+                    "type": type(c).__name__,
+                    "attributes": list(c.attributes),
+                    "levels": [
+                        {"name": lv.name, "m": lv.m, "u": lv.u} for lv in self.parameters[c.name]
+                    ],
+                }
+                for c in self.comparisons
+            ],
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], comparisons: Sequence[Comparison[Any]]
+    ) -> MatchModel:
+        """Rebuild a model from ``to_dict`` output and the same comparisons.
+
+        Raises:
+            ValueError: If the stored model does not fit the comparisons.
+        """
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"unsupported model format {data.get('format')!r}")
+        stored = {c["name"]: c for c in data["comparisons"]}
+        names = [c.name for c in comparisons]
+        if sorted(stored) != sorted(names):
+            raise ValueError(f"stored comparisons {sorted(stored)} differ from {sorted(names)}")
+        for comparison in comparisons:
+            entry = stored[comparison.name]
+            if entry["type"] != type(comparison).__name__:
+                raise ValueError(f"{comparison.name}: stored as {entry['type']}")
+        parameters = {
+            name: [Level(lv["name"], float(lv["m"]), float(lv["u"])) for lv in entry["levels"]]
+            for name, entry in stored.items()
+        }
+        return cls(comparisons, parameters, float(data["prior"]))
+
+
+@dataclass(frozen=True)
+class ScoredPairs:
+    """Scores of many pairs, as arrays aligned with the input pairs.
+
+    Attributes:
+        left_index: Index of each pair's left record.
+        right_index: Index of each pair's right record.
+        levels: ``(n_pairs, n_comparisons)`` level indices, ``-1`` for missing.
+        match_weight: Total match weight per pair (prior included).
+        match_probability: Match probability per pair.
+    """
+
+    left_index: NDArray[np.intp]
+    right_index: NDArray[np.intp]
+    levels: NDArray[np.int8]
+    match_weight: NDArray[np.float64]
+    match_probability: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PreparedRecords:
+    """Records of both sides prepared and encoded once for each comparison."""
+
+    left: tuple[Column[Any], ...]
+    right: tuple[Column[Any], ...]
+
+
+def probability(weight: float) -> float:
+    """Match probability for a match weight (bits of log-odds)."""
+    return 1.0 / (1.0 + 2.0 ** (-weight)) if weight > -1000 else 0.0
+
+
+def prepare_records(
+    comparisons: Sequence[Comparison[Any]],
+    left_records: Sequence[Mapping[str, Any]],
+    right_records: Sequence[Mapping[str, Any]] | None = None,
+) -> PreparedRecords:
+    """Prepare and encode two record sets (or one, for deduplication) once.
+
+    Args:
+        comparisons: The comparisons to prepare for.
+        left_records: The left records.
+        right_records: The right records; None (or the same object) to compare
+            ``left_records`` with themselves.
+    """
+    same = right_records is None or right_records is left_records
+    left_columns, right_columns = [], []
+    for comparison in comparisons:
+        left = [comparison.prepare(r) for r in left_records]
+        right = left if same else [comparison.prepare(r) for r in right_records or ()]
+        lc, rc = comparison.encode(left, right)
+        left_columns.append(lc)
+        right_columns.append(rc)
+    return PreparedRecords(tuple(left_columns), tuple(right_columns))
+
+
+def compare_pairs(
+    comparisons: Sequence[Comparison[Any]],
+    prepared: PreparedRecords,
+    pairs: Iterable[tuple[int, int]] | NDArray[np.integer[Any]],
+    *,
+    batch_size: int = 65_536,
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.int8]]:
+    """Level matrix of many pairs of prepared records.
+
+    Returns:
+        Left indices, right indices and the ``(n_pairs, n_comparisons)`` levels
+        (``-1`` where a value is missing).
+    """
+    index = _pair_array(pairs)
+    levels = np.empty((len(index), len(comparisons)), dtype=np.int8)
+    for start in range(0, len(index), batch_size):
+        li, ri = index[start : start + batch_size, 0], index[start : start + batch_size, 1]
+        for k, comparison in enumerate(comparisons):
+            levels[start : start + len(li), k] = comparison.batch_levels(
+                prepared.left[k], prepared.right[k], li, ri
+            )
+    return index[:, 0].copy(), index[:, 1].copy(), levels
+
+
+def score_many(
+    model: MatchModel,
+    left_records: Sequence[Mapping[str, Any]],
+    right_records: Sequence[Mapping[str, Any]] | None,
+    pairs: Iterable[tuple[int, int]] | NDArray[np.integer[Any]],
+    *,
+    prepared: PreparedRecords | None = None,
+    batch_size: int = 65_536,
+) -> ScoredPairs:
+    """Score many candidate pairs in vectorized batches.
+
+    Args:
+        model: The match model.
+        left_records: Records indexed by the first element of each pair.
+        right_records: Records indexed by the second element; None to
+            deduplicate ``left_records``.
+        pairs: ``(left_index, right_index)`` pairs or an ``(n, 2)`` array.
+        prepared: Output of ``prepare_records`` to reuse across calls.
+        batch_size: Pairs compared per vectorized batch.
+
+    Returns:
+        Levels, match weights and probabilities aligned with ``pairs``.
+    """
+    if prepared is None:
+        prepared = prepare_records(model.comparisons, left_records, right_records)
+    li, ri, levels = compare_pairs(model.comparisons, prepared, pairs, batch_size=batch_size)
+    weight = np.full(len(li), model.prior_weight, dtype=np.float64)
+    for k, table in enumerate(model.weight_table()):
+        weight += table[levels[:, k]]
+    with np.errstate(over="ignore"):
+        chance = 1.0 / (1.0 + np.exp2(-weight))
+    return ScoredPairs(li, ri, levels, weight, chance)
+
+
+def _pair_array(pairs: Iterable[tuple[int, int]] | NDArray[np.integer[Any]]) -> NDArray[np.intp]:
+    if isinstance(pairs, np.ndarray):
+        array = pairs.astype(np.intp, copy=False)
+    else:
+        array = np.array(list(pairs), dtype=np.intp)
+    if array.size == 0:
+        return np.empty((0, 2), dtype=np.intp)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"pairs must have shape (n, 2), got {array.shape}")
+    return array
