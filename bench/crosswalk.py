@@ -127,7 +127,9 @@ def main() -> None:
 
     rng = random.Random(7)
     single_ids = [f"V{rng.randrange(args.golden)}" for _ in range(args.singles)]
-    batch_ids = [[f"V{rng.randrange(args.golden)}" for _ in range(1000)] for _ in range(args.batches)]
+    batch_ids = [
+        [f"V{rng.randrange(args.golden)}" for _ in range(1000)] for _ in range(args.batches)
+    ]
 
     # Raw indexed select, same data, same machine, same run: the baseline.
     raw_single_stmt = text(
@@ -141,7 +143,9 @@ def main() -> None:
     )
     with database.engine.connect() as conn:
         it = iter(single_ids)
-        raw_single = timed(lambda: conn.execute(raw_single_stmt, {"id": next(it)}).all(), len(single_ids))
+        raw_single = timed(
+            lambda: conn.execute(raw_single_stmt, {"id": next(it)}).all(), len(single_ids)
+        )
         bt = iter(batch_ids)
         raw_batch = timed(
             lambda: conn.execute(raw_batch_stmt.where(SourceRecord.source_id.in_(next(bt)))).all(),
@@ -170,11 +174,15 @@ def main() -> None:
         with httpx.Client(base_url=base, headers=headers) as client:
 
             def single(source_id: str) -> None:
-                body = client.post("/graphql", json={"query": SINGLE, "variables": {"id": source_id}}).json()
+                body = client.post(
+                    "/graphql", json={"query": SINGLE, "variables": {"id": source_id}}
+                ).json()
                 assert body["data"]["crosswalk"]["goldenId"], body
 
             def batch(ids: list[str]) -> None:
-                body = client.post("/graphql", json={"query": BATCH, "variables": {"ids": ids}}).json()
+                body = client.post(
+                    "/graphql", json={"query": BATCH, "variables": {"ids": ids}}
+                ).json()
                 assert len(body["data"]["crosswalkBatch"]) == 1000, body
 
             for source_id in single_ids[:200]:  # warm-up: caches, connections
@@ -202,7 +210,8 @@ def main() -> None:
             f"{statistics.fmean(samples):>10.3f}"
         )
     print(
-        f"\nratio GraphQL/raw p50: single {percentile(http_single, 50) / percentile(raw_single, 50):.0f}x, "
+        f"\nratio GraphQL/raw p50: "
+        f"single {percentile(http_single, 50) / percentile(raw_single, 50):.0f}x, "
         f"batch {percentile(http_batch, 50) / percentile(raw_batch, 50):.1f}x"
     )
     print(

@@ -25,7 +25,7 @@ from mdm.settings import Settings
 log = logging.getLogger("mdm.app")
 
 
-class HubGraphQL(GraphQL):  # type: ignore[type-arg]
+class HubGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view, with bearer-token authentication and the hub's context."""
 
     def __init__(self, hub: Hub, verifier: TokenVerifier, **kwargs: Any) -> None:

@@ -31,7 +31,9 @@ class Role(IntEnum):
             return cls[name.strip().upper()]
         except KeyError:
             known = ", ".join(r.name.lower() for r in cls)
-            raise InvalidInputError(f"unknown role {name!r} (one of {known})", field="role") from None
+            raise InvalidInputError(
+                f"unknown role {name!r} (one of {known})", field="role"
+            ) from None
 
 
 @dataclass(frozen=True)

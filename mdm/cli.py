@@ -44,6 +44,7 @@ def _settings(**overrides: Any) -> Settings:
         return Settings.from_env(**overrides)
     except MdmError as error:
         _fail(error)
+        raise
 
 
 def _fail(error: MdmError) -> Any:

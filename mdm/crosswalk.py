@@ -30,9 +30,8 @@ class CrosswalkEntry:
     is_deleted: bool
 
 
-_RESOLVE = (
-    select(_sr.c.source_id, _sr.c.is_deleted, _gr.c.public_id)
-    .select_from(_sr.outerjoin(_gr, _gr.c.id == _sr.c.golden_id))
+_RESOLVE = select(_sr.c.source_id, _sr.c.is_deleted, _gr.c.public_id).select_from(
+    _sr.outerjoin(_gr, _gr.c.id == _sr.c.golden_id)
 )
 
 
@@ -80,9 +79,13 @@ def resolve(
 ) -> CrosswalkEntry | None:
     """The golden record of one source record, or ``None`` if the hub has never seen it."""
     # The hottest path of all: one prebuilt statement, so only its parameters change.
-    row = session.connection().execute(
-        _RESOLVE_ONE, {"entity_type": entity_type, "system": system, "source_id": source_id}
-    ).first()
+    row = (
+        session.connection()
+        .execute(
+            _RESOLVE_ONE, {"entity_type": entity_type, "system": system, "source_id": source_id}
+        )
+        .first()
+    )
     if row is None:
         return None
     _, deleted, public_id = row

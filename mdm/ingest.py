@@ -19,11 +19,18 @@ from sqlalchemy.orm import Session
 
 from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
-from mdm.matching import Action, ExactIdentifierMatcher, Matcher, MatchDecision
+from mdm.matching import Action, ExactIdentifierMatcher, MatchDecision, Matcher
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import match_keys, standardize
-from mdm.store import GoldenRecord, IngestRejection, MatchCandidate, MatchKeyRow, SourceRecord
-from mdm.store import utcnow
+from mdm.store import (
+    GoldenRecord,
+    IngestRejection,
+    MatchCandidate,
+    MatchKeyRow,
+    SourceRecord,
+    utcnow,
+)
+from mdm.store.locks import lock_for_matching
 from mdm.systems import SystemDirectory
 
 log = logging.getLogger(__name__)
@@ -127,9 +134,7 @@ class Ingestor:
                     self.ingest(session, record, actor=actor, correlation_id=correlation_id)
                 )
             except MdmError as error:
-                outcomes.append(
-                    self.reject(session, record, error, correlation_id=correlation_id)
-                )
+                outcomes.append(self.reject(session, record, error, correlation_id=correlation_id))
         return outcomes
 
     def reject(
@@ -176,11 +181,14 @@ class Ingestor:
         self.systems.require(session, record.system)
         source_id = (record.source_id or "").strip()
         if not source_id:
-            raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
+            raise MissingSourceIdError(
+                "sourceId is required and must not be blank", field="sourceId"
+            )
         std = standardize(
             spec, record.attributes, system=record.system, date_format=record.date_format
         )
         content_hash = _content_hash(record)
+        lock_for_matching(session)
         row = session.scalar(
             select(SourceRecord).where(
                 SourceRecord.entity_type == spec.name,
@@ -326,4 +334,5 @@ def _content_hash(record: RecordInput) -> str:
 
 
 def _jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(dict(attributes), default=str))
+    value: dict[str, Any] = json.loads(json.dumps(dict(attributes), default=str))
+    return value

@@ -40,7 +40,9 @@ def find_mappings(path: Path) -> list[Path]:
     return [path]
 
 
-def plan_load(paths: Iterable[Path], ingestor: Ingestor) -> list[tuple[SystemMapping, EntityMapping]]:
+def plan_load(
+    paths: Iterable[Path], ingestor: Ingestor
+) -> list[tuple[SystemMapping, EntityMapping]]:
     """Every (system, entity file) to load, parents before children (spec registry order)."""
     mappings = [load_mapping(p, ingestor.specs) for p in paths]
     order = {name: i for i, name in enumerate(ingestor.specs)}

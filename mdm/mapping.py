@@ -41,7 +41,6 @@ class FieldRule:
     values: Mapping[str, Any] | None = None
     system: str | None = None  # a reference to a record of another system
 
-
     def apply(self, row: Mapping[str, Any]) -> Any:
         if not self.fields:
             return self.constant
@@ -49,8 +48,8 @@ class FieldRule:
         present = [p for p in parts if p not in (None, "")]
         if not present:
             return None
-        value: Any = present[0] if len(self.fields) == 1 else self.separator.join(
-            str(p) for p in present
+        value: Any = (
+            present[0] if len(self.fields) == 1 else self.separator.join(str(p) for p in present)
         )
         if isinstance(value, str):
             for name in self.transforms:
@@ -144,7 +143,7 @@ def parse_mapping(
 
     system = document.get("system")
     if not isinstance(system, Mapping) or not isinstance(system.get("code"), str):
-        raise fail("system.code", "missing (a [system] table with code = \"...\")")
+        raise fail("system.code", 'missing (a [system] table with code = "...")')
     entities = []
     raw_entities = document.get("entity", [])
     if not isinstance(raw_entities, list):
@@ -167,12 +166,13 @@ def parse_mapping(
                 raise fail(f"{key}.attributes.{name}", f"{spec.name} has no attribute {name!r}")
             if isinstance(rule, Mapping) and "system" in rule and attribute.reference is None:
                 raise fail(f"{key}.attributes.{name}", "system = ... is only for references")
-            rules[name] = _parse_rule(rule, lambda m, n=name: fail(f"{key}.attributes.{n}", m))
+            rules[name] = _parse_rule(rule, f"{key}.attributes.{name}", fail)
         deleted = raw.get("deleted")
-        deleted_field, deleted_values = None, ()
+        deleted_field: str | None = None
+        deleted_values: tuple[str, ...] = ()
         if deleted is not None:
             if not isinstance(deleted, Mapping) or "field" not in deleted:
-                raise fail(f"{key}.deleted", "must be { field = \"...\", equals = [...] }")
+                raise fail(f"{key}.deleted", 'must be { field = "...", equals = [...] }')
             deleted_field = str(deleted["field"])
             deleted_values = tuple(str(v) for v in deleted.get("equals", []))
         file = raw.get("file")
@@ -197,7 +197,10 @@ def parse_mapping(
     )
 
 
-def _parse_rule(rule: Any, fail: Callable[[str], MappingError]) -> FieldRule:
+def _parse_rule(rule: Any, where: str, fail_at: Callable[[str, str], MappingError]) -> FieldRule:
+    def fail(message: str) -> MappingError:
+        return fail_at(where, message)
+
     if isinstance(rule, str):
         return FieldRule(fields=(rule,))
     if not isinstance(rule, Mapping):
@@ -206,7 +209,13 @@ def _parse_rule(rule: Any, fail: Callable[[str], MappingError]) -> FieldRule:
     if len(sources) != 1:
         raise fail("needs exactly one of field, fields, constant")
     unknown = set(rule) - {
-        "field", "fields", "constant", "transform", "values", "separator", "system"
+        "field",
+        "fields",
+        "constant",
+        "transform",
+        "values",
+        "separator",
+        "system",
     }
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")

@@ -72,7 +72,8 @@ class ExactIdentifierMatcher:
         ).all()
         shared: dict[int, set[str]] = defaultdict(set)
         for golden_id, key in hits:
-            shared[golden_id].add(key)
+            if golden_id is not None:
+                shared[golden_id].add(key)
         if not shared:
             return MatchDecision(Action.NEW, explanation={"reason": "no shared identifier"})
         blocked = self._cannot_link(session, record, list(shared))
@@ -128,7 +129,8 @@ class ExactIdentifierMatcher:
         ).all()
         theirs: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         for golden_id, key in rows:
-            theirs[golden_id][_key_name(key)].add(key)
+            if golden_id is not None:
+                theirs[golden_id][_key_name(key)].add(key)
         conflicts: dict[int, set[str]] = {}
         for golden_id, by_name in theirs.items():
             for key in mine:

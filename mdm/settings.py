@@ -32,9 +32,7 @@ class Settings:
     token_cache_seconds: float = 30.0
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from the environment, then apply explicit overrides.
 
         Args:

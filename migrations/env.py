@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from mdm.store.database import create_engine_for
 from mdm.store.models import Base
 

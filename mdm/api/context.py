@@ -59,9 +59,9 @@ class Context:
                 )
                 .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
                 .where(
-                    tuple_(SourceRecord.entity_type, SourceRecord.system, SourceRecord.source_id).in_(
-                        list(keys)
-                    )
+                    tuple_(
+                        SourceRecord.entity_type, SourceRecord.system, SourceRecord.source_id
+                    ).in_(list(keys))
                 )
             ).all()
         found = {(t, s, i): g for t, s, i, g in rows}

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Optional, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from sqlalchemy import select
 from strawberry.extensions import (
     AddValidationRules,
@@ -19,7 +20,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.scalars import JSON
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from mdm import crosswalk
 from mdm.api.errors import ErrorCodes, InvalidInputError, NotFoundError, error_code, user_error
@@ -71,7 +72,9 @@ class Connection(Generic[T]):
         return [e.node for e in self.edges]
 
 
-@strawberry.input(description="Golden attribute equality, e.g. {name: \"taxId\", value: \"12-3456789\"}.")
+@strawberry.input(
+    description='Golden attribute equality, e.g. {name: "taxId", value: "12-3456789"}.'
+)
 class AttributeEquals:
     name: str
     value: str
@@ -145,7 +148,12 @@ class IngestOutcomeType:
     rejection_id: strawberry.ID | None
 
 
-@strawberry.input(description="One source record. Give canonical `attributes`, or the system's own `fields` (mapped by its registered mapping).")
+@strawberry.input(
+    description=(
+        "One source record. Give canonical `attributes`, or the system's own `fields` "
+        "(mapped by its registered mapping)."
+    )
+)
 class SourceRecordInput:
     entity_type: str
     system: str
@@ -230,11 +238,12 @@ def _to_input(info: Info, record: SourceRecordInput) -> RecordInput:
     if record.fields is not None:
         if not isinstance(record.fields, dict):
             raise InvalidInput("fields must be a JSON object", field="fields")
-        return hub.map_native(
+        mapped: RecordInput = hub.map_native(
             NativeRecord(spec.name, record.system, record.fields, record.deleted),
             record.source_id,
         )
-    attributes = record.attributes or {}
+        return mapped
+    attributes: Any = record.attributes or {}
     if not isinstance(attributes, dict):
         raise InvalidInput("attributes must be a JSON object", field="attributes")
     return RecordInput(
@@ -245,6 +254,10 @@ def _to_input(info: Info, record: SourceRecordInput) -> RecordInput:
         is_deleted=record.deleted,
         origin=f"graphql {info.context.request_id}",
     )
+
+
+def _as_mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {"value": value} if value else {}
 
 
 def _page(
@@ -491,19 +504,24 @@ class Mutation:
                         entity_type=input.entity_type,
                         system=input.system,
                         source_id=input.source_id or "",
-                        attributes=input.attributes or input.fields or {},
+                        attributes=_as_mapping(input.attributes or input.fields),
                         is_deleted=input.deleted,
                         origin=f"graphql {ctx.request_id}",
                     ),
                     error,
                     correlation_id=ctx.request_id,
                 )
-            return InvalidInputError(code=error_code(error), message=error.message, field=error.field)
+            return InvalidInputError(
+                code=error_code(error), message=error.message, field=error.field
+            )
         return IngestRecordSuccess(outcome=_outcome(outcome))
 
     @strawberry.mutation(
         permission_classes=[IsIntegrator],
-        description="Ingest up to the batch limit of records; each lands whole or is rejected with its reason.",
+        description=(
+            "Ingest up to the batch limit of records; each lands whole or is rejected "
+            "with its reason."
+        ),
     )
     def ingest_records(self, info: Info, records: list[SourceRecordInput]) -> IngestRecordsResult:
         ctx = info.context
@@ -527,7 +545,7 @@ class Mutation:
                         entity_type=item.entity_type,
                         system=item.system,
                         source_id=item.source_id or "",
-                        attributes=item.attributes or item.fields or {},
+                        attributes=_as_mapping(item.attributes or item.fields),
                         is_deleted=item.deleted,
                     )
                 )
@@ -560,8 +578,25 @@ class Mutation:
                     code=system.code, name=system.name, has_mapping=bool(system.mapping)
                 )
         except MdmError as error:
-            return InvalidInputError(code=error_code(error), message=error.message, field=error.field)
+            return InvalidInputError(
+                code=error_code(error), message=error.message, field=error.field
+            )
         return RegisterSourceSystemSuccess(system=result)
+
+
+class HubSchema(strawberry.Schema):
+    """Logs only unexpected errors: expected ones are the caller's, and carry a code."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if (error.extensions or {}).get("code") == "INTERNAL":
+                continue  # already logged with its traceback and request id by ErrorCodes
+            if isinstance(error.original_error, Exception) and not isinstance(
+                error.original_error, MdmError | GraphQLError
+            ):
+                super().process_errors([error], execution_context)
 
 
 def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
@@ -575,7 +610,7 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     query = strawberry.type(
         type("Query", (QueryBase,), {"__module__": __name__, **_entity_fields(specs)})
     )
-    return strawberry.Schema(
+    return HubSchema(
         query=query,
         mutation=Mutation,
         types=[*entity_types, NotFoundError],

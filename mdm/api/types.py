@@ -66,11 +66,11 @@ class SourceRecord:
 
     @strawberry.field(description="Attributes as delivered (canonical names).")
     def raw(self) -> JSON:
-        return self.row.raw
+        return self.row.raw  # type: ignore[return-value]
 
     @strawberry.field(description="Attributes after standardization; invalid identifiers left out.")
     def standardized(self) -> JSON:
-        return self.row.standardized
+        return self.row.standardized  # type: ignore[return-value]
 
     @strawberry.field
     def findings(self) -> list[Finding]:
@@ -116,7 +116,12 @@ class GoldenRecord(Node):
     def entity_type(self) -> str:
         return self.row.entity_type
 
-    @strawberry.field(description="Life cycle of the golden record (the entity's own `status`, where it has one, is an attribute).")
+    @strawberry.field(
+        description=(
+            "Life cycle of the golden record (the entity's own `status`, where it has "
+            "one, is an attribute)."
+        )
+    )
     def record_status(self) -> GoldenStatus:
         return GoldenStatus(self.row.status)
 
@@ -134,7 +139,7 @@ class GoldenRecord(Node):
 
     @strawberry.field(description="All golden attributes as one JSON object.")
     def attributes(self) -> JSON:
-        return self.row.attributes
+        return self.row.attributes  # type: ignore[return-value]
 
     @strawberry.field(description="Per attribute: the source record and rule that gave the value.")
     def lineage(self) -> list[LineageEntry]:
@@ -210,8 +215,18 @@ def _reference_source_field(name: str) -> Any:
 def build_entity_types(specs: SpecRegistry) -> list[type]:
     """One GraphQL object type per entity spec, implementing ``GoldenRecord`` and ``Node``."""
     built = []
-    reserved = {"id", "entity_type", "record_status", "version", "created_at", "updated_at",
-                "attributes", "lineage", "source_records", "row"}
+    reserved = {
+        "id",
+        "entity_type",
+        "record_status",
+        "version",
+        "created_at",
+        "updated_at",
+        "attributes",
+        "lineage",
+        "source_records",
+        "row",
+    }
     for spec in specs.values():
         clash = reserved & {a.name for a in spec.attributes}
         if clash:

@@ -38,7 +38,9 @@ def ingest(server: Server, role: str = "integrator", **record: object) -> dict:
 
 def test_no_token_or_bad_token_is_401(server: Server) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
-        response = httpx.post(f"{server.url}/graphql", json={"query": "{ sourceSystems { code } }"}, headers=headers)
+        response = httpx.post(
+            f"{server.url}/graphql", json={"query": "{ sourceSystems { code } }"}, headers=headers
+        )
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
@@ -119,19 +121,30 @@ def test_ingest_then_crosswalk_and_translate(server: Server) -> None:
         role="reader",
     )["data"]["vendor"]
     assert record["name"] == "Northwind Surgical Inc"
-    assert {"attribute": "name", "rule": "source_priority", "system": "ERP", "sourceId": erp_id} in record["lineage"]
+    assert {
+        "attribute": "name",
+        "rule": "source_priority",
+        "system": "ERP",
+        "sourceId": erp_id,
+    } in record["lineage"]
     assert sorted(s["system"] for s in record["sourceRecords"]) == ["ERP", "PROCUREMENT"]
 
 
 def test_references_resolve_to_golden_records(server: Server) -> None:
     mfr, item = unique("V"), unique("I")
-    ingest(server, entityType="vendor", system="ERP", sourceId=mfr, attributes={"name": "Acme Gloves"})
+    ingest(
+        server, entityType="vendor", system="ERP", sourceId=mfr, attributes={"name": "Acme Gloves"}
+    )
     created = ingest(
         server,
         entityType="item",
         system="ERP",
         sourceId=item,
-        attributes={"description": "GLOVE EXAM NITRILE LG 100/BX", "manufacturer": mfr, "pack_quantity": "100"},
+        attributes={
+            "description": "GLOVE EXAM NITRILE LG 100/BX",
+            "manufacturer": mfr,
+            "pack_quantity": "100",
+        },
     )
     body = server.query(
         """query($id: ID!) { item(id: $id) { description packQuantity
@@ -160,9 +173,11 @@ def test_bad_input_returns_typed_error_with_code_and_field(server: Server) -> No
     )
     assert (bad_type["code"], bad_type["field"]) == ("INVALID_ATTRIBUTE", "attributes.price")
     rejections = server.query("{ ingestRejections(first: 5) { code field system } }")
-    assert {"code": "INVALID_ATTRIBUTE", "field": "attributes.price", "system": "ERP"} in rejections[
-        "data"
-    ]["ingestRejections"]
+    assert {
+        "code": "INVALID_ATTRIBUTE",
+        "field": "attributes.price",
+        "system": "ERP",
+    } in rejections["data"]["ingestRejections"]
 
 
 def test_invalid_identifier_is_flagged_in_the_outcome(server: Server) -> None:
@@ -186,8 +201,18 @@ def test_batch_ingest_reports_each_record(server: Server) -> None:
              ... on InvalidInputError { code } } }""",
         {
             "records": [
-                {"entityType": "vendor", "system": "ERP", "sourceId": ok_id, "attributes": {"name": "A"}},
-                {"entityType": "vendor", "system": "ERP", "sourceId": "", "attributes": {"name": "B"}},
+                {
+                    "entityType": "vendor",
+                    "system": "ERP",
+                    "sourceId": ok_id,
+                    "attributes": {"name": "A"},
+                },
+                {
+                    "entityType": "vendor",
+                    "system": "ERP",
+                    "sourceId": "",
+                    "attributes": {"name": "B"},
+                },
                 {"entityType": "nope", "system": "ERP", "sourceId": "1", "attributes": {}},
             ]
         },
@@ -211,15 +236,22 @@ def test_oversize_batch_is_refused_whole(server: Server) -> None:
         {"records": records},
     )
     assert body["data"]["ingestRecords"] == {"code": "BATCH_TOO_LARGE", "field": "records"}
-    probe = server.query(CROSSWALK, {"type": "vendor", "system": "ERP", "id": records[0]["sourceId"]})
+    probe = server.query(
+        CROSSWALK, {"type": "vendor", "system": "ERP", "id": records[0]["sourceId"]}
+    )
     assert probe["data"]["crosswalk"] is None
 
 
 def test_list_pagination_with_keyset_cursors(server: Server) -> None:
     marker = unique("PAGE")
     for n in range(5):
-        ingest(server, entityType="contract", system="ERP", sourceId=f"{marker}-{n}",
-               attributes={"name": marker, "contract_number": f"{marker}{n}"})
+        ingest(
+            server,
+            entityType="contract",
+            system="ERP",
+            sourceId=f"{marker}-{n}",
+            attributes={"name": marker, "contract_number": f"{marker}{n}"},
+        )
     seen: list[str] = []
     after = None
     while True:
@@ -242,13 +274,28 @@ def test_list_pagination_with_keyset_cursors(server: Server) -> None:
 def test_merged_id_redirects_to_survivor(server: Server) -> None:
     erp, proc = unique("V"), unique("S")
     tax_id = f"{uuid.uuid4().int % 10**7 + 52 * 10**7:09d}"
-    a = ingest(server, entityType="vendor", system="ERP", sourceId=erp,
-               attributes={"name": "Acme", "tax_id": tax_id})["outcome"]["goldenId"]
-    b = ingest(server, entityType="vendor", system="PROCUREMENT", sourceId=proc,
-               attributes={"name": "Acme"})["outcome"]["goldenId"]
+    a = ingest(
+        server,
+        entityType="vendor",
+        system="ERP",
+        sourceId=erp,
+        attributes={"name": "Acme", "tax_id": tax_id},
+    )["outcome"]["goldenId"]
+    b = ingest(
+        server,
+        entityType="vendor",
+        system="PROCUREMENT",
+        sourceId=proc,
+        attributes={"name": "Acme"},
+    )["outcome"]["goldenId"]
     assert a != b
-    ingest(server, entityType="vendor", system="PROCUREMENT", sourceId=proc,
-           attributes={"name": "Acme", "tax_id": tax_id})
+    ingest(
+        server,
+        entityType="vendor",
+        system="PROCUREMENT",
+        sourceId=proc,
+        attributes={"name": "Acme", "tax_id": tax_id},
+    )
     body = server.query("query($id: ID!) { goldenRecord(id: $id) { id } }", {"id": b})
     assert body["data"]["goldenRecord"]["id"] == a
     proc_entry = server.query(CROSSWALK, {"type": "vendor", "system": "PROCUREMENT", "id": proc})

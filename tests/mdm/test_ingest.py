@@ -178,9 +178,15 @@ def test_wrong_attribute_is_refused_and_nothing_written(
 @pytest.mark.parametrize(
     ("record", "code", "field"),
     [
-        pytest.param(RecordInput("vendor", "SAP", "1", {}), "UNKNOWN_SYSTEM", "system", id="system"),
-        pytest.param(RecordInput("patient", "ERP", "1", {}), "UNKNOWN_ENTITY_TYPE", "entityType", id="type"),
-        pytest.param(RecordInput("vendor", "ERP", "  ", {}), "MISSING_SOURCE_ID", "sourceId", id="source-id"),
+        pytest.param(
+            RecordInput("vendor", "SAP", "1", {}), "UNKNOWN_SYSTEM", "system", id="system"
+        ),
+        pytest.param(
+            RecordInput("patient", "ERP", "1", {}), "UNKNOWN_ENTITY_TYPE", "entityType", id="type"
+        ),
+        pytest.param(
+            RecordInput("vendor", "ERP", "  ", {}), "MISSING_SOURCE_ID", "sourceId", id="source-id"
+        ),
     ],
 )
 def test_bad_envelope_is_refused(hub: Hub, record: RecordInput, code: str, field: str) -> None:
@@ -222,8 +228,32 @@ def test_oversize_batch_writes_nothing(hub: Hub) -> None:
 
 
 def test_cost_center_code_matches_only_within_its_company(hub: Hub) -> None:
-    a = ingest(hub, RecordInput("cost_center", "ERP", "1000-4010", {"company": "1000", "code": "4010", "name": "Pharmacy"}))
-    b = ingest(hub, RecordInput("cost_center", "ERP", "2000-4010", {"company": "2000", "code": "4010", "name": "Pharmacy"}))
-    c = ingest(hub, RecordInput("cost_center", "PROCUREMENT", "CC-1", {"company": "1000", "code": "4010", "name": "PHARMACY"}))
+    a = ingest(
+        hub,
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "1000-4010",
+            {"company": "1000", "code": "4010", "name": "Pharmacy"},
+        ),
+    )
+    b = ingest(
+        hub,
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "2000-4010",
+            {"company": "2000", "code": "4010", "name": "Pharmacy"},
+        ),
+    )
+    c = ingest(
+        hub,
+        RecordInput(
+            "cost_center",
+            "PROCUREMENT",
+            "CC-1",
+            {"company": "1000", "code": "4010", "name": "PHARMACY"},
+        ),
+    )
     assert a.golden_id != b.golden_id
     assert c.golden_id == a.golden_id

@@ -36,15 +36,21 @@ def test_seed_loads_whole_and_exact_matches_are_never_wrong(hub: Hub) -> None:
     with hub.database.read_session() as session:
         assert session.scalar(select(IngestRejection)) is None
         rows = session.execute(
-            select(SourceRecord.entity_type, SourceRecord.system, SourceRecord.source_id,
-                   SourceRecord.golden_id).where(SourceRecord.is_deleted.is_(False))
+            select(
+                SourceRecord.entity_type,
+                SourceRecord.system,
+                SourceRecord.source_id,
+                SourceRecord.golden_id,
+            ).where(SourceRecord.is_deleted.is_(False))
         ).all()
         references = session.scalars(
             select(GoldenRecord.attributes).where(GoldenRecord.entity_type == "location")
         ).all()
     by_type: dict[str, list[tuple[str, int]]] = {}
     for entity_type, system, source_id, golden_id in rows:
-        by_type.setdefault(entity_type, []).append((truth[(entity_type, system, source_id)], golden_id))
+        by_type.setdefault(entity_type, []).append(
+            (truth[(entity_type, system, source_id)], golden_id)
+        )
     assert set(by_type) == {"vendor", "item", "location", "cost_center", "contract"}
     for entity_type, members in by_type.items():
         together = _pairs(Counter(members))
@@ -90,26 +96,46 @@ def test_loading_twice_changes_nothing(hub: Hub, tmp_path: Path) -> None:
             id="no-source-id",
         ),
         pytest.param(
-            {"system": {"code": "X"}, "entity": [{"type": "vendor", "source_id": "ID",
-                                                   "attributes": {"colour": "C"}}]},
+            {
+                "system": {"code": "X"},
+                "entity": [{"type": "vendor", "source_id": "ID", "attributes": {"colour": "C"}}],
+            },
             "entity[0].attributes.colour",
             id="unknown-attribute",
         ),
         pytest.param(
-            {"system": {"code": "X"}, "entity": [{"type": "vendor", "source_id": "ID",
-                                                   "attributes": {"name": {"field": "N", "transform": ["shout"]}}}]},
+            {
+                "system": {"code": "X"},
+                "entity": [
+                    {
+                        "type": "vendor",
+                        "source_id": "ID",
+                        "attributes": {"name": {"field": "N", "transform": ["shout"]}},
+                    }
+                ],
+            },
             "entity[0].attributes.name",
             id="unknown-transform",
         ),
         pytest.param(
-            {"system": {"code": "X"}, "entity": [{"type": "vendor", "source_id": "ID",
-                                                   "format": "xml"}]},
+            {
+                "system": {"code": "X"},
+                "entity": [{"type": "vendor", "source_id": "ID", "format": "xml"}],
+            },
             "entity[0].format",
             id="unknown-format",
         ),
         pytest.param(
-            {"system": {"code": "X"}, "entity": [{"type": "vendor", "source_id": "ID",
-                                                   "attributes": {"name": {"field": "N", "system": "ERP"}}}]},
+            {
+                "system": {"code": "X"},
+                "entity": [
+                    {
+                        "type": "vendor",
+                        "source_id": "ID",
+                        "attributes": {"name": {"field": "N", "system": "ERP"}},
+                    }
+                ],
+            },
             "entity[0].attributes.name",
             id="system-on-non-reference",
         ),
@@ -139,8 +165,11 @@ def test_mapping_rules_transform_and_map_values() -> None:
                     "type": "cost_center",
                     "source_id": "id",
                     "attributes": {
-                        "company": {"field": "co", "transform": ["strip", "upper"],
-                                    "values": {"HHN": "1000"}},
+                        "company": {
+                            "field": "co",
+                            "transform": ["strip", "upper"],
+                            "values": {"HHN": "1000"},
+                        },
                         "name": {"fields": ["dept", "sub"], "separator": " - "},
                         "status": {"constant": "ACTIVE"},
                         "location": {"field": "loc.id", "system": "ERP"},
