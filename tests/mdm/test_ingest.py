@@ -58,7 +58,11 @@ def test_changed_content_makes_a_new_version(hub: Hub) -> None:
         assert golden.attributes["city"] == "Cambridge"
         assert golden.version == 2
         kinds = session.scalars(select(ChangeEvent.kind).order_by(ChangeEvent.seq)).all()
+        history = session.execute(
+            select(GoldenHistory.version, GoldenHistory.attributes).order_by(GoldenHistory.version)
+        ).all()
     assert kinds == ["created", "updated"]
+    assert [(v, a["city"]) for v, a in history] == [(1, "Boston"), (2, "Cambridge")]
 
 
 def test_shared_valid_identifier_joins_one_golden_record(hub: Hub) -> None:
