@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, select, text
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,6 +86,9 @@ def populate(database: Database, n: int) -> None:
                 if i % 2 == 0
             ]
             session.execute(insert(SourceRecord), rows)
+    with database.engine.connect() as conn:  # fresh statistics, as a live database has
+        conn.execute(text("ANALYZE"))
+        conn.commit()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -117,6 +121,33 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="mdm-bench-"))
     url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    drop = throwaway_postgres(url)
+    try:
+        run(args, url)
+    finally:
+        drop()
+
+
+def throwaway_postgres(url: str) -> Callable[[], None]:
+    """For a PostgreSQL URL: create its database fresh, and return how to drop it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return lambda: None
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = parsed.database
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return drop
+
+
+def run(args: argparse.Namespace, url: str) -> None:
     upgrade(url)
     database = Database(url)
     started = time.perf_counter()
