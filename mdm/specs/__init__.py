@@ -10,6 +10,7 @@ from mdm.specs.base import (
     AttributeKind,
     EntitySpec,
     MatchKey,
+    MatchSettings,
     Standardizer,
     SurvivorshipRule,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "AttributeKind",
     "EntitySpec",
     "MatchKey",
+    "MatchSettings",
     "SpecRegistry",
     "Standardizer",
     "SurvivorshipRule",

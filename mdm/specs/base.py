@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+from matchers import BlockingKey, Comparison
 
 
 class AttributeKind(StrEnum):
@@ -84,6 +87,27 @@ class MatchKey:
 
 
 @dataclass(frozen=True)
+class MatchSettings:
+    """How records of one entity type are compared, blocked and decided.
+
+    Args:
+        comparisons: the comparison library entries scored for each candidate pair.
+        blocking: named blocking keys; records sharing a key are candidates.
+        prior: prior probability that two random records of this type match.
+        auto_threshold: match probability at or above which a record joins a golden record.
+        review_threshold: at or above this (and below auto), a steward decides.
+        max_block_size: blocks larger than this are skipped (too common to tell anything).
+    """
+
+    comparisons: tuple[Comparison[Any], ...]
+    blocking: tuple[tuple[str, BlockingKey], ...]
+    prior: float = 1e-4
+    auto_threshold: float = 0.99
+    review_threshold: float = 0.80
+    max_block_size: int = 200
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """Everything the shared pipeline needs to know about one entity type."""
 
@@ -96,6 +120,7 @@ class EntitySpec:
     match_keys: tuple[MatchKey, ...]
     source_priority: tuple[str, ...] = ("ERP", "PROCUREMENT", "EHR")
     description: str = ""
+    matching: MatchSettings | None = None
     _by_name: dict[str, Attribute] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -108,6 +133,11 @@ class EntitySpec:
                 raise ValueError(f"spec {self.name}: match key {key.name} names {missing}")
         if self.display_attribute not in by_name:
             raise ValueError(f"spec {self.name}: display attribute {self.display_attribute}")
+        if self.matching is not None:
+            for comparison in self.matching.comparisons:
+                unknown = [a for a in comparison.attributes if a not in by_name]
+                if unknown:
+                    raise ValueError(f"spec {self.name}: {comparison.name} reads {unknown}")
         self._by_name.update(by_name)
 
     def attribute(self, name: str) -> Attribute | None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from mdm.specs.base import Attribute, EntitySpec, MatchKey
+from matchers import (
+    ExactComparison,
+    FuzzyTextComparison,
+    IdentifierComparison,
+    exact_key,
+    token_sort_key,
+)
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings
 from mdm.specs.base import AttributeKind as K
 
 CONTRACT = EntitySpec(
@@ -24,4 +31,17 @@ CONTRACT = EntitySpec(
     ),
     match_keys=(MatchKey("contract_number", ("contract_number",)),),
     source_priority=("PROCUREMENT", "ERP", "EHR"),
+    matching=MatchSettings(
+        comparisons=(
+            IdentifierComparison("contract_number", "contract_number"),
+            FuzzyTextComparison("name"),
+            ExactComparison("gpo"),
+            ExactComparison("effective_date"),
+            ExactComparison("expiration_date"),
+        ),
+        blocking=(
+            ("contract_number", exact_key("contract_number")),
+            ("name_tokens", token_sort_key("name")),
+        ),
+    ),
 )

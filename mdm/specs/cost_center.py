@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from mdm.specs.base import Attribute, EntitySpec, MatchKey
+from matchers import (
+    ExactComparison,
+    FuzzyTextComparison,
+    IdentifierComparison,
+    exact_key,
+    token_sort_key,
+)
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings
 from mdm.specs.base import AttributeKind as K
 
 COST_CENTER = EntitySpec(
@@ -21,4 +28,15 @@ COST_CENTER = EntitySpec(
     ),
     match_keys=(MatchKey("company_code", ("company", "code")),),
     source_priority=("ERP", "PROCUREMENT", "EHR"),
+    matching=MatchSettings(
+        comparisons=(
+            ExactComparison("company"),
+            IdentifierComparison("code", "code"),
+            FuzzyTextComparison("name"),
+        ),
+        blocking=(
+            ("code", exact_key("code")),
+            ("name_tokens", token_sort_key("name")),
+        ),
+    ),
 )

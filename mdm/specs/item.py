@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, Standardizer
+from matchers import (
+    DescriptionComparison,
+    ExactComparison,
+    FuzzyTextComparison,
+    GtinComparison,
+    NumericComparison,
+    PartNumberComparison,
+    description_tokens_key,
+    exact_key,
+    gtin_family_key,
+    part_number_key,
+)
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
 from mdm.specs.base import AttributeKind as K
 
 ITEM = EntitySpec(
@@ -42,4 +54,20 @@ ITEM = EntitySpec(
         MatchKey("hibc", ("hibc",)),
     ),
     source_priority=("ERP", "PROCUREMENT", "EHR"),
+    matching=MatchSettings(
+        comparisons=(
+            GtinComparison("gtin"),
+            PartNumberComparison("manufacturer_part_number"),
+            DescriptionComparison("description", unspsc_attribute="unspsc"),
+            FuzzyTextComparison("manufacturer_name"),
+            NumericComparison("pack_quantity"),
+            ExactComparison("uom"),
+        ),
+        blocking=(
+            ("gtin", exact_key("gtin")),
+            ("gtin_family", gtin_family_key("gtin")),
+            ("part_number", part_number_key("manufacturer_part_number")),
+            ("description", description_tokens_key("description")),
+        ),
+    ),
 )

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, Standardizer
+from matchers import (
+    AddressComparison,
+    ExactComparison,
+    FuzzyTextComparison,
+    IdentifierComparison,
+    PostalCodeComparison,
+    exact_key,
+    name_prefix_key,
+    postal_prefix_and_name_key,
+    token_sort_key,
+)
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
 from mdm.specs.base import AttributeKind as K
 
 LOCATION = EntitySpec(
@@ -33,4 +44,21 @@ LOCATION = EntitySpec(
         MatchKey("npi", ("npi",)),
     ),
     source_priority=("EHR", "ERP", "PROCUREMENT"),
+    matching=MatchSettings(
+        comparisons=(
+            IdentifierComparison("gln", "gln"),
+            IdentifierComparison("npi", "npi"),
+            FuzzyTextComparison("name"),
+            AddressComparison("address_line1", unit_attribute="address_line2"),
+            PostalCodeComparison("postal_code"),
+            ExactComparison("location_type"),
+        ),
+        blocking=(
+            ("gln", exact_key("gln")),
+            ("npi", exact_key("npi")),
+            ("name_prefix", name_prefix_key("name", 6)),
+            ("name_tokens", token_sort_key("name")),
+            ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
+        ),
+    ),
 )

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, Standardizer
+from matchers import (
+    AddressComparison,
+    IdentifierComparison,
+    OrganizationNameComparison,
+    PhoneComparison,
+    PostalCodeComparison,
+    exact_key,
+    name_prefix_key,
+    phonetic_key,
+    postal_prefix_and_name_key,
+    token_sort_key,
+)
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
 from mdm.specs.base import AttributeKind as K
 
 VENDOR = EntitySpec(
@@ -41,4 +53,22 @@ VENDOR = EntitySpec(
         MatchKey("gln", ("gln",), unique=False),
     ),
     source_priority=("ERP", "PROCUREMENT", "EHR"),
+    matching=MatchSettings(
+        comparisons=(
+            OrganizationNameComparison("name", trade_name_attribute="dba_name"),
+            IdentifierComparison("tax_id", "ein"),
+            IdentifierComparison("duns", "duns"),
+            AddressComparison("address_line1", unit_attribute="address_line2"),
+            PostalCodeComparison("postal_code"),
+            PhoneComparison("phone"),
+        ),
+        blocking=(
+            ("tax_id", exact_key("tax_id")),
+            ("duns", exact_key("duns")),
+            ("name_prefix", name_prefix_key("name", 6)),
+            ("name_tokens", token_sort_key("name")),
+            ("name_sound", phonetic_key("name")),
+            ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
+        ),
+    ),
 )

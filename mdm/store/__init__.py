@@ -18,9 +18,11 @@ from mdm.store.models import (
     IngestRejection,
     MatchCandidate,
     MatchKeyRow,
+    MatchModelVersion,
     SourceRecord,
     SourceSystem,
     Transcoding,
+    TruthLabel,
     utcnow,
 )
 
@@ -39,9 +41,11 @@ __all__ = [
     "IngestRejection",
     "MatchCandidate",
     "MatchKeyRow",
+    "MatchModelVersion",
     "SourceRecord",
     "SourceSystem",
     "Transcoding",
+    "TruthLabel",
     "create_engine_for",
     "upgrade",
     "utcnow",

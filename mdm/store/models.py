@@ -280,3 +280,37 @@ class IngestRejection(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class TruthLabel(Base):
+    """Ground truth for measuring match quality: which real-world entity a record is."""
+
+    __tablename__ = "truth_label"
+    __table_args__ = (
+        UniqueConstraint("entity_type", "system", "source_id", name="uq_truth_label_record"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    system: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(200))
+    entity_key: Mapped[str] = mapped_column(String(200))
+
+
+class MatchModelVersion(Base):
+    """A versioned set of match parameters and thresholds for one entity type."""
+
+    __tablename__ = "match_model"
+    __table_args__ = (UniqueConstraint("entity_type", "version", name="uq_match_model_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    auto_threshold: Mapped[float] = mapped_column(Float)
+    review_threshold: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(40))  # defaults | em | labels | manual
+    notes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
