@@ -25,8 +25,10 @@ from matchers.blocking import (
     phonetic_key,
     postal_prefix_and_name_key,
     soundex,
+    street_address_key,
     token_sort_key,
 )
+from matchers.catalog import ManufacturerPartComparison
 from matchers.clustering import Clustering, cluster
 from matchers.comparisons import (
     AddressComparison,
@@ -80,6 +82,7 @@ from matchers.text import (
     OrganizationName,
     extract_item_features,
     fold,
+    is_same_maker,
     normalize_address_line,
     normalize_description,
     normalize_organization_name,
@@ -97,8 +100,14 @@ from matchers.units import (
     normalize_uom,
     parse_pack,
 )
+from matchers.vocabulary import UnitNameComparison, normalize_unit_name
 
 __all__ = [
+    "street_address_key",
+    "UnitNameComparison",
+    "is_same_maker",
+    "normalize_unit_name",
+    "ManufacturerPartComparison",
     "CANONICAL_UOMS",
     "CODE_LISTS",
     "IDENTIFIER_KINDS",

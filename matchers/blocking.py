@@ -23,6 +23,7 @@ from matchers.text import (
     normalize_description,
     normalize_organization_name,
     normalize_postal_code,
+    parse_address_line,
     sorted_token_key,
     token_set,
 )
@@ -125,6 +126,29 @@ def postal_prefix_and_name_key(
             f"{area}|{name.replace(' ', '')[:name_length]}"
             for name in _names(record, name_attribute)
         }
+
+    return keys
+
+
+def street_address_key(
+    line_attribute: str = "address_line1", postal_attribute: str = "postal_code"
+) -> BlockingKey:
+    """The street address (Pub 28 form, without the unit) with the 5-digit postal code.
+
+    Everything at one building meets: the departments of a hospital, two clinics in
+    different suites. PO boxes make no key (a lockbox is no place).
+    """
+
+    def keys(record: Mapping[str, Any]) -> set[str]:
+        line = _text(record, line_attribute)
+        postal_text = _text(record, postal_attribute)
+        postal = normalize_postal_code(postal_text) if postal_text else None
+        if not line or not postal:
+            return set()
+        address = parse_address_line(line)
+        if address.is_po_box or not address.primary:
+            return set()
+        return {f"{postal[:5]}|{address.primary}"}
 
     return keys
 

@@ -13,6 +13,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -25,6 +26,7 @@ from matchers.junk import is_junk
 from matchers.text import (
     extract_item_features,
     fold,
+    is_same_maker,
     normalize_description,
     normalize_organization_name,
     normalize_phone,
@@ -32,6 +34,9 @@ from matchers.text import (
     parse_address_line,
 )
 from matchers.units import find_pack
+
+# Normalizers are pure and see the same values again and again: cache them.
+_CACHE_SIZE = 1 << 16
 
 F = TypeVar("F")
 IndexArray = NDArray[np.intp]
@@ -312,6 +317,7 @@ _PART_SEPARATOR = re.compile(r"[\s\-./_]+")
 _SIZE_SUFFIXES = ("XXXL", "XXL", "XL", "XS", "LRG", "LG", "MED", "MD", "SML", "SM", "S", "M", "L")
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def part_number_stems(raw: str) -> frozenset[str]:
     """Normalized forms of a catalog number with a trailing size or pack suffix removed.
 
@@ -429,7 +435,9 @@ class OrganizationNameComparison(Comparison[_Name]):
         if JaroWinkler.normalized_similarity(left.legal, right.legal) >= 0.95:
             return 2
         ratio = fuzz.token_set_ratio(left.legal, right.legal)
-        return 3 if ratio >= 90 else 4 if ratio >= 80 else 5
+        if ratio >= 90 or is_same_maker(left.legal, right.legal):
+            return 3  # "YARROW LABS" abbreviates "YARROW LABORATORIES"
+        return 4 if ratio >= 80 else 5
 
     def encode(
         self, left: Sequence[_Name | None], right: Sequence[_Name | None]
@@ -477,6 +485,9 @@ class OrganizationNameComparison(Comparison[_Name]):
         jw = _similarity(ls, rs, JaroWinkler.normalized_similarity)
         ts = _similarity(ls, rs, fuzz.token_set_ratio)
         out[fuzzy] = np.select([jw >= 0.95, ts >= 90, ts >= 80], [2, 3, 4], 5)
+        for k, a, b in zip(fuzzy.tolist(), ls, rs, strict=True):
+            if out[k] >= 4 and is_same_maker(a, b):
+                out[k] = 3
         traded = np.flatnonzero(present & ~exact & ((trade_l == 1) | (trade_r == 1)))
         for k in traded.tolist():
             a, b = lf[int(left_index[k])], rf[int(right_index[k])]
@@ -510,9 +521,10 @@ class AddressComparison(Comparison[_Address]):
 
     Levels: ``exact`` (same primary address and unit), ``other_unit`` (same
     primary address, different unit: two clinics in one building, weak
-    negative evidence), ``token_set_0.90``, ``different``. A PO box or lockbox
-    never agrees with a physical address above ``different``, nor do two
-    addresses with different house numbers.
+    negative evidence), ``token_set_0.90``, ``different``. Two addresses with
+    different house numbers are ``different``. A PO box or lockbox against a
+    physical address is not compared at all (missing): a remit-to lockbox says
+    nothing for or against the supplier's site.
     """
 
     def __init__(
@@ -541,14 +553,17 @@ class AddressComparison(Comparison[_Address]):
         text = " ".join(p for p in (parsed.primary, parsed.unit) if p)
         return _Address(parsed.primary, parsed.unit, parsed.is_po_box, number, text)
 
+    def level(self, left: _Address | None, right: _Address | None) -> int | None:
+        if left is None or right is None or left.is_po_box != right.is_po_box:
+            return None
+        return self.compare(left, right)
+
     def compare(self, left: _Address, right: _Address) -> int:
         if left.primary == right.primary:
             if left.unit == right.unit:
                 return 0
             if left.unit and right.unit:
                 return 1
-        if left.is_po_box != right.is_po_box:
-            return 3
         if left.number and right.number and left.number != right.number:
             return 3
         return 2 if fuzz.token_set_ratio(left.text, right.text) >= 90 else 3
@@ -590,9 +605,7 @@ class AddressComparison(Comparison[_Address]):
         present = (primary_l != MISSING) & (primary_r != MISSING)
         exact = present & (full_l == full_r)
         other_unit = present & ~exact & (primary_l == primary_r) & (unit_l == 1) & (unit_r == 1)
-        blocked = (po_l != po_r) | (
-            (number_l != MISSING) & (number_r != MISSING) & (number_l != number_r)
-        )
+        blocked = (number_l != MISSING) & (number_r != MISSING) & (number_l != number_r)
         fuzzy = np.flatnonzero(present & ~exact & ~other_unit & ~blocked)
         lf, rf = left.features, right.features
         ls = [lf[i].text for i in left_index[fuzzy].tolist()]
@@ -601,7 +614,7 @@ class AddressComparison(Comparison[_Address]):
         out[fuzzy] = np.where(_similarity(ls, rs, fuzz.token_set_ratio) >= 90, 2, 3)
         out[other_unit] = 1
         out[exact] = 0
-        out[~present] = MISSING
+        out[~present | (po_l != po_r)] = MISSING
         return out
 
 
@@ -787,11 +800,18 @@ class FuzzyTextComparison(Comparison[str]):
     """Generic short text (names of places, cost centers) by string similarity.
 
     Similarity is the larger of Jaro-Winkler and token-set ratio on folded
-    text. Levels: ``exact``, one ``similarity_<t>`` per threshold, ``different``.
+    text (``use_jaro_winkler=False``: token-set ratio alone, for names whose shared
+    prefix says little, such as "HHN ICU" and "HHN LAB"). Levels: ``exact``, one
+    ``similarity_<t>`` per threshold, ``different``.
     """
 
     def __init__(
-        self, attribute: str, thresholds: Sequence[float] = (0.95, 0.85), *, name: str | None = None
+        self,
+        attribute: str,
+        thresholds: Sequence[float] = (0.95, 0.85),
+        *,
+        name: str | None = None,
+        use_jaro_winkler: bool = True,
     ) -> None:
         if list(thresholds) != sorted(thresholds, reverse=True) or not all(
             0 < t <= 1 for t in thresholds
@@ -800,19 +820,24 @@ class FuzzyTextComparison(Comparison[str]):
         self.name = name or attribute
         self.attributes = (attribute,)
         self.thresholds = tuple(float(t) for t in thresholds)
+        self.use_jaro_winkler = use_jaro_winkler
         self.levels = ("exact", *(f"similarity_{t:g}" for t in self.thresholds), "different")
         self.default_parameters = _graded_parameters(len(self.thresholds) + 1, 0.75, 0.001)
 
     def prepare(self, record: Mapping[str, Any]) -> str | None:
         text = _text(record, self.attributes[0])
-        return (fold(text) or None) if text else None
+        return (self.normalize(text) or None) if text else None
+
+    def normalize(self, text: str) -> str:
+        """How values are normalized before comparing (subclasses change this)."""
+        return fold(text)
 
     def compare(self, left: str, right: str) -> int:
         if left == right:
             return 0
-        score = max(
-            JaroWinkler.normalized_similarity(left, right), fuzz.token_set_ratio(left, right) / 100
-        )
+        score = fuzz.token_set_ratio(left, right) / 100
+        if self.use_jaro_winkler:
+            score = max(score, JaroWinkler.normalized_similarity(left, right))
         return 1 + next(
             (k for k, t in enumerate(self.thresholds) if score >= t), len(self.thresholds)
         )
@@ -828,10 +853,9 @@ class FuzzyTextComparison(Comparison[str]):
         exact = np.fromiter((a == b for a, b in zip(ls, rs, strict=True)), bool, len(ls)) & present
         a = [s or "" for s in ls]
         b = [s or "" for s in rs]
-        score = np.maximum(
-            _similarity(a, b, JaroWinkler.normalized_similarity),
-            _similarity(a, b, fuzz.token_set_ratio, 100.0),
-        )
+        score = _similarity(a, b, fuzz.token_set_ratio, 100.0)
+        if self.use_jaro_winkler:
+            score = np.maximum(score, _similarity(a, b, JaroWinkler.normalized_similarity))
         out = np.full(len(ls), len(self.levels) - 1, dtype=np.int8)
         for k in reversed(range(len(self.thresholds))):
             out[score >= self.thresholds[k]] = k + 1

@@ -10,8 +10,12 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from matchers.junk import is_junk
+
+# Normalizers are pure and see the same values again and again: cache them.
+_CACHE_SIZE = 1 << 16
 
 IDENTIFIER_KINDS: frozenset[str] = frozenset(
     {
@@ -73,6 +77,7 @@ class _Invalid(Exception):
         self.detail = detail
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def check_identifier(kind: str, raw: str) -> IdentifierCheck:
     """Validate an identifier and return its canonical form.
 
@@ -141,6 +146,7 @@ def gtin_indicator(gtin14: str) -> int:
     return int(_require_gtin(gtin14)[0])
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def gtin_family(gtin14: str) -> str:
     """Key shared by all pack levels of one product.
 

@@ -154,11 +154,26 @@ class MatchModel:
         merged = {**self.parameters, **parameters}
         return MatchModel(self.comparisons, merged, self.prior if prior is None else prior)
 
+    def prepare(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
+        """A record's prepared values, one per comparison, for ``score_prepared``."""
+        return tuple(c.prepare(record) for c in self.comparisons)
+
     def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
         """Score one pair of records and explain the score."""
+        return self.score_prepared(left, right, self.prepare(left), self.prepare(right))
+
+    def score_prepared(
+        self,
+        left: Mapping[str, Any],
+        right: Mapping[str, Any],
+        left_prepared: Sequence[Any],
+        right_prepared: Sequence[Any],
+    ) -> PairScore:
+        """``score`` with both records' values already prepared (``prepare``), so a record
+        compared with many others is normalized once."""
         contributions = []
-        for comparison in self.comparisons:
-            found = comparison.level(comparison.prepare(left), comparison.prepare(right))
+        for comparison, lp, rp in zip(self.comparisons, left_prepared, right_prepared, strict=True):
+            found = comparison.level(lp, rp)
             level = None if found is None else self.parameters[comparison.name][found]
             contributions.append(
                 Contribution(

@@ -6,12 +6,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import TypeVar
 
+from rapidfuzz import fuzz
+
 from matchers.junk import is_junk
 from matchers.units import find_pack_spans
+
+# Normalizers are pure and see the same values again and again: cache them.
+_CACHE_SIZE = 1 << 16
 
 _SPECIAL_LETTERS = str.maketrans(
     {"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l",
@@ -24,6 +29,7 @@ _NUMBER = r"\d+(?:\.\d+)?"
 _T = TypeVar("_T")
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def fold(text: str) -> str:
     """Fold text to upper-case ASCII words for comparison.
 
@@ -106,6 +112,7 @@ class OrganizationName:
     suffixes: tuple[str, ...]
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_organization_name(name: str) -> OrganizationName:
     """Normalize a vendor, manufacturer or facility name.
 
@@ -192,6 +199,7 @@ def normalize_address_line(line: str) -> str:
     return " ".join(p for p in (address.primary, address.unit) if p)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def parse_address_line(line: str) -> AddressLine:
     """Split a street line into primary address and secondary unit.
 
@@ -240,6 +248,7 @@ def _abbreviate_street(tokens: list[str]) -> list[str]:
     return result
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_postal_code(value: str) -> str | None:
     """Normalize a US ZIP code or Canadian postal code.
 
@@ -273,6 +282,7 @@ def normalize_postal_code(value: str) -> str | None:
 _EXTENSION = re.compile(r"\s*(?:EXTENSION|EXT|X|#)\.?\s*\d{1,6}\s*$")
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_phone(value: str) -> str | None:
     """Normalize a North American (NANP) phone number to 10 digits.
 
@@ -349,6 +359,7 @@ class ItemFeatures:
     patient_size: str | None
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def normalize_description(text: str, *, unspsc: str | None = None) -> str:
     """Normalize an item description for comparison.
 
@@ -374,6 +385,7 @@ def normalize_description(text: str, *, unspsc: str | None = None) -> str:
     return " ".join(_description_tokens(text, unspsc))
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def extract_item_features(text: str, *, unspsc: str | None = None) -> ItemFeatures:
     """Pull hard-negative evidence (size, gauge, sterility...) from a description.
 
@@ -429,6 +441,12 @@ def _description_tokens(text: str, unspsc: str | None) -> list[str]:
     upper = _MIXED_FRACTION.sub(_decimal_fraction, upper)
     upper = re.sub(r'(\d)\s*"', r"\1IN ", upper)
     upper = re.sub(r"\bNON[\s\-]*STERILE\b", "NONSTERILE", upper)
+    # "X-S", "X-LG", "XX-L", "2X-L": one size word, not a letter and a size.
+    upper = re.sub(
+        r"\b(X{1,3}|[23]X)[\s\-]+(S|SM|SML|SMALL|L|LG|LRG|LARGE)\b",
+        lambda m: _joined_size(m[1], m[2]),
+        upper,
+    )
     tokens: list[str] = []
     position = 0
     for start, end, pack in find_pack_spans(upper):
@@ -437,6 +455,12 @@ def _description_tokens(text: str, unspsc: str | None) -> list[str]:
         position = end
     tokens += _word_tokens(upper[position:])
     return _expand(_join_measures(tokens), unspsc)
+
+
+def _joined_size(prefix: str, size: str) -> str:
+    extra = {"X": 1, "XX": 2, "XXX": 3, "2X": 2, "3X": 3}[prefix]
+    word = "SMALL" if size.startswith("S") else "LARGE"
+    return "X" * extra + word
 
 
 def _word_tokens(text: str) -> list[str]:
@@ -541,3 +565,40 @@ def _pub28() -> dict[str, dict[str, str]]:
     for kind, word, abbreviation in _load_table("usps_pub28.tsv"):
         tables[kind][word] = abbreviation
     return tables
+
+
+_SAME_MAKER = 85.0
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    """``MED`` of ``MEDICAL``, ``LABS`` of ``LABORATORIES``: same first letter, in order."""
+    if short == long:
+        return True
+    if len(short) < 2 or short[0] != long[0] or len(short) > len(long):
+        return False
+    rest = iter(long)
+    return all(ch in rest for ch in short)
+
+
+def is_same_maker(left: str, right: str) -> bool:
+    """Whether two normalized company names name the same maker, abbreviations allowed.
+
+    Either the names are close as token sets, or every word of the shorter name
+    abbreviates a word of the longer one, in order, starting with the first word.
+    """
+    if fuzz.token_set_ratio(left, right) >= _SAME_MAKER:
+        return True
+    a, b = left.split(), right.split()
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if not short or short[0] != long[0]:
+        return False
+    position = 0
+    for word in short:
+        while position < len(long) and not (
+            _abbreviates(word, long[position]) or _abbreviates(long[position], word)
+        ):
+            position += 1
+        if position == len(long):
+            return False
+        position += 1
+    return True

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from mdm.errors import MdmError
 from mdm.settings import Settings
+
+if TYPE_CHECKING:
+    from mdm.quality import PairExample, QualityReport
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT / "seed"
@@ -27,11 +30,13 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 schema_app = typer.Typer(help="The GraphQL contract.", no_args_is_help=True)
 seed_app = typer.Typer(help="Sample data.", no_args_is_help=True)
 system_app = typer.Typer(help="Source systems.", no_args_is_help=True)
+truth_app = typer.Typer(help="Ground truth for measuring match quality.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(token_app, name="token")
 app.add_typer(schema_app, name="schema")
 app.add_typer(seed_app, name="seed")
 app.add_typer(system_app, name="system")
+app.add_typer(truth_app, name="truth")
 
 console = Console(stderr=True)
 DatabaseUrl = Annotated[
@@ -151,6 +156,147 @@ def system_add(code: str, name: str, database_url: DatabaseUrl = None) -> None:
     finally:
         database.dispose()
     console.print(f"system {code} registered")
+
+
+@truth_app.command("load")
+def truth_load(
+    path: Annotated[Path, typer.Argument(help="A truth.csv, or a folder holding one.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Store truth labels (entity_type,system,source_id,entity_key); all or nothing."""
+    from mdm.specs import DEFAULT_SPECS
+    from mdm.store import Database
+    from mdm.truth import TruthFile, store_truth
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        truth = TruthFile(path, DEFAULT_SPECS)
+        with database.session() as session:
+            written = store_truth(session, truth, DEFAULT_SPECS)
+    except MdmError as error:
+        _fail(error)
+    finally:
+        database.dispose()
+    counts = ", ".join(f"{n} {entity_type}" for entity_type, n in written.items() if n)
+    console.print(f"truth labels stored from {truth.path}: {counts or 'none'}")
+
+
+@app.command("quality")
+def quality_command(
+    truth_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--truth", help="A truth.csv or a folder holding one (default: stored labels)."
+        ),
+    ] = None,
+    entity_type: Annotated[
+        str | None, typer.Option("--entity-type", help="Only this entity type.")
+    ] = None,
+    examples: Annotated[
+        int, typer.Option(min=0, help="False merges and missed matches to show per type.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Match quality of the golden records against the truth, per entity type."""
+    from mdm.quality import quality_report
+    from mdm.specs import DEFAULT_SPECS
+    from mdm.store import Database
+    from mdm.truth import StoredTruth, TruthFile, TruthSource
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            truth: TruthSource = (
+                TruthFile(truth_path, DEFAULT_SPECS)
+                if truth_path is not None
+                else StoredTruth(session)
+            )
+            report = quality_report(
+                session, DEFAULT_SPECS, truth, examples=examples, entity_type=entity_type
+            )
+    except MdmError as error:
+        _fail(error)
+    finally:
+        database.dispose()
+    if all(q.records == 0 for q in report.entity_types):
+        console.print(
+            "[yellow]no labelled records[/yellow]: load truth with `mdm truth load PATH` "
+            "or pass --truth PATH"
+        )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        _print_quality(report)
+
+
+def _print_quality(report: QualityReport) -> None:
+    out = Console(width=160)
+    table = Table(title="match quality")
+    columns = [
+        "entity",
+        "records",
+        "unlabelled",
+        "golden",
+        "true",
+        "pair P",
+        "pair R",
+        "pair F1",
+        "B3 P",
+        "B3 R",
+        "B3 F1",
+        "blocking",
+        "review",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    for q in report.entity_types:
+        completeness = "-" if q.pair_completeness is None else f"{q.pair_completeness:.3f}"
+        table.add_row(
+            q.entity_type,
+            str(q.records),
+            str(q.unlabelled),
+            str(q.golden_records),
+            str(q.true_entities),
+            *(f"{v:.3f}" for v in (q.pairwise.precision, q.pairwise.recall, q.pairwise.f1)),
+            *(f"{v:.3f}" for v in (q.bcubed.precision, q.bcubed.recall, q.bcubed.f1)),
+            completeness,
+            str(q.pending_review),
+        )
+    out.print(table)
+    out.print("blocking: share of true pairs that share a blocking key (pair completeness)")
+    for q in report.entity_types:
+        for kind, pairs in (("false merge", q.false_merges), ("missed match", q.missed_matches)):
+            for pair in pairs:
+                _print_pair(out, f"{q.entity_type} {kind}", pair)
+
+
+def _print_pair(out: Console, kind: str, pair: PairExample) -> None:
+    out.print()
+    out.print(f"[bold]{kind}[/bold]", end="")
+    if pair.match_weight is not None and pair.match_probability is not None:
+        out.print(
+            f"  weight {pair.match_weight:.2f}, probability {pair.match_probability:.3f}", end=""
+        )
+    out.print()
+    for side in (pair.left, pair.right):
+        out.print(
+            f"  {side.system} {side.source_id}  golden {side.golden_id or '-'}  "
+            f"truth {side.entity_key}",
+            highlight=False,
+        )
+    table = Table(show_edge=False)
+    for column in ("comparison", "left", "right", "level", "weight"):
+        table.add_column(column, justify="right" if column == "weight" else "left")
+    for c in pair.explanation:
+        table.add_row(
+            c.comparison,
+            c.left_value or "",
+            c.right_value or "",
+            c.level or "(missing)",
+            f"{c.weight:+.2f}",
+        )
+    out.print(table)
 
 
 @app.command("serve")

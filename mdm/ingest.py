@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
-from mdm.matching import Action, ExactIdentifierMatcher, MatchDecision, Matcher
+from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
-from mdm.standardize import match_keys, standardize
+from mdm.standardize import BLOCKING_PREFIX, blocking_keys, is_comparable, match_keys, standardize
 from mdm.store import (
     GoldenRecord,
     IngestRejection,
@@ -81,7 +81,7 @@ class Ingestor:
         max_batch_size: int = 1000,
     ) -> None:
         self.specs = specs
-        self.matcher: Matcher = matcher or ExactIdentifierMatcher()
+        self.matcher: Matcher = matcher or ScoringMatcher()
         self.systems = SystemDirectory()
         self.max_batch_size = max_batch_size
 
@@ -135,6 +135,9 @@ class Ingestor:
                 )
             except MdmError as error:
                 outcomes.append(self.reject(session, record, error, correlation_id=correlation_id))
+            # Everything of this record is flushed; dropping it from the identity map keeps
+            # each flush proportional to one record, not to the whole batch.
+            session.expunge_all()
         return outcomes
 
     def reject(
@@ -201,6 +204,15 @@ class Ingestor:
             return self._outcome(IngestStatus.UNCHANGED, spec, row, golden)
         now = utcnow()
         findings = [f.to_dict() for f in std.findings]
+        if not record.is_deleted and not is_comparable(spec, std.values):
+            findings.append(
+                {
+                    "attribute": None,
+                    "code": "NOTHING_COMPARABLE",
+                    "message": "no attribute that matching compares has a usable value",
+                    "value": None,
+                }
+            )
         if row is None:
             row = SourceRecord(
                 entity_type=spec.name,
@@ -223,6 +235,7 @@ class Ingestor:
         session.flush()
 
         keys = [] if record.is_deleted else match_keys(spec, std.values)
+        keys += [] if record.is_deleted else blocking_keys(spec, std.values)
         self._replace_keys(session, spec, row, keys)
         golden = self._place(session, spec, row, keys, ctx)
         return self._outcome(status, spec, row, golden)
@@ -250,6 +263,11 @@ class Ingestor:
         if decision.action is Action.JOIN and decision.golden_id is not None:
             target = session.get(GoldenRecord, decision.golden_id)
             assert target is not None
+            for other_id in decision.merge:
+                # The record is sure of both: they are one entity.
+                other = session.get(GoldenRecord, other_id)
+                if other is not None and other.status == "active" and other.id != target.id:
+                    merge_golden(session, spec, target, other, ctx)
             if current is not None and current.id != target.id:
                 # A record alone in its golden record now matches another: fold it in.
                 merge_golden(session, spec, target, current, ctx)
@@ -286,7 +304,10 @@ class Ingestor:
     ) -> None:
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id == row.id))
         for key in keys:
-            session.add(MatchKeyRow(entity_type=spec.name, key=key, source_record_id=row.id))
+            kind = "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier"
+            session.add(
+                MatchKeyRow(entity_type=spec.name, key=key, kind=kind, source_record_id=row.id)
+            )
         session.flush()
 
     @staticmethod

@@ -7,15 +7,17 @@ unique identifier disagrees; fuzzy scoring plugs in as another ``Matcher``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from mdm.specs import EntitySpec
+from matchers import MatchModel, PairScore
+from mdm.match_models import MatchModels
+from mdm.specs import EntitySpec, MatchSettings
 from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
 
 
@@ -39,6 +41,7 @@ class MatchDecision:
     golden_id: int | None = None
     explanation: dict[str, Any] = field(default_factory=dict)
     review: tuple[Candidate, ...] = ()  # unsure candidates, for a data steward
+    merge: tuple[int, ...] = ()  # other golden records the record bridges to, sure ones
 
 
 class Matcher(Protocol):
@@ -138,3 +141,205 @@ class ExactIdentifierMatcher:
                 if values and key not in values:
                     conflicts.setdefault(golden_id, set()).add(_key_name(key))
         return conflicts
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    record_id: int
+    golden_id: int
+    version: int
+    values: dict[str, Any]
+
+
+def candidate_records(
+    session: Session, spec: EntitySpec, record_id: int | None, keys: list[str], max_block: int
+) -> list[CandidateRecord]:
+    """Placed, live records sharing a key with the record; keys held by more than
+    ``max_block`` records are too common to say anything and are skipped."""
+    if not keys:
+        return []
+    sizes = session.execute(
+        select(MatchKeyRow.key, func.count())
+        .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(keys))
+        .group_by(MatchKeyRow.key)
+    ).all()
+    usable = [key for key, size in sizes if size <= max_block]
+    if not usable:
+        return []
+    sharing = select(MatchKeyRow.source_record_id).where(
+        MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(usable)
+    )
+    query = select(
+        SourceRecord.id, SourceRecord.golden_id, SourceRecord.version, SourceRecord.standardized
+    ).where(
+        SourceRecord.id.in_(sharing),
+        SourceRecord.golden_id.is_not(None),
+        SourceRecord.is_deleted.is_(False),
+    )
+    if record_id is not None:
+        query = query.where(SourceRecord.id != record_id)
+    return [
+        CandidateRecord(rid, gid, version, dict(values))
+        for rid, gid, version, values in session.execute(query.order_by(SourceRecord.id))
+        if gid is not None
+    ]
+
+
+def cannot_link_goldens(session: Session, record_id: int | None, golden_ids: list[int]) -> set[int]:
+    """Golden records a steward said this record does not belong to."""
+    if record_id is None or not golden_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(MatchCandidate.golden_id).where(
+                MatchCandidate.source_record_id == record_id,
+                MatchCandidate.golden_id.in_(golden_ids),
+                MatchCandidate.status == "rejected",
+            )
+        )
+    )
+
+
+def goldens_cannot_link(session: Session, a: int, b: int) -> bool:
+    """Whether a steward rejected any member of one golden record for the other."""
+    members_a = select(SourceRecord.id).where(SourceRecord.golden_id == a)
+    members_b = select(SourceRecord.id).where(SourceRecord.golden_id == b)
+    found = session.scalar(
+        select(MatchCandidate.id)
+        .where(
+            MatchCandidate.status == "rejected",
+            or_(
+                (MatchCandidate.golden_id == a) & MatchCandidate.source_record_id.in_(members_b),
+                (MatchCandidate.golden_id == b) & MatchCandidate.source_record_id.in_(members_a),
+            ),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def judge(
+    settings: MatchSettings, pair: PairScore, auto_threshold: float, review_threshold: float
+) -> tuple[float, list[str]]:
+    """The pair's match probability after the spec's rules, and what decided it.
+
+    A decisive rule that holds accepts the pair (at least the auto threshold). Otherwise
+    a vetoed pair is held just below the review threshold: never merged, and not put
+    before a steward as a likely match.
+    """
+    hit = {(c.comparison, c.level) for c in pair.contributions if c.level is not None}
+    for rule in settings.decisive:
+        if all(condition in hit for condition in rule):
+            return max(pair.match_probability, auto_threshold), []
+    vetoed_by = [f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit]
+    if not vetoed_by:
+        return pair.match_probability, []
+    return min(pair.match_probability, review_threshold * 0.999), vetoed_by
+
+
+class ScoringMatcher:
+    """Blocking keys -> candidate records -> Fellegi–Sunter scores -> decision.
+
+    A golden record's score is its best-scoring member's. At or above the entity type's
+    auto threshold the record joins it; in the review band a candidate is stored for a
+    steward; below, the record starts a golden record of its own. A record sure of two
+    golden records bridges them: they are merged unless a steward's rejection forbids it,
+    and then the bridge goes to review. Entity types without match settings fall back to
+    exact identifiers.
+    """
+
+    def __init__(self, models: MatchModels | None = None, cache_size: int = 200_000) -> None:
+        self.models = models or MatchModels()
+        self.exact = ExactIdentifierMatcher()
+        # Prepared (normalized) values of stored records, by (record id, version): a record
+        # is normalized once, however many newcomers it is compared with.
+        self._prepared: OrderedDict[tuple[str, int, int], tuple[Any, ...]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def _prepare(
+        self, model: MatchModel, entity_type: str, candidate: CandidateRecord
+    ) -> tuple[Any, ...]:
+        key = (entity_type, candidate.record_id, candidate.version)
+        found = self._prepared.get(key)
+        if found is None:
+            found = model.prepare(candidate.values)
+            self._prepared[key] = found
+            if len(self._prepared) > self._cache_size:
+                self._prepared.popitem(last=False)
+        return found
+
+    def decide(
+        self, session: Session, spec: EntitySpec, record: SourceRecord, keys: list[str]
+    ) -> MatchDecision:
+        if spec.matching is None:
+            return self.exact.decide(session, spec, record, keys)
+        scored = self.score(session, spec, record.standardized, record.id, keys)
+        active = self.models.active(session, spec)
+        blocked = cannot_link_goldens(session, record.id, [c.golden_id for c in scored])
+        open_ = [c for c in scored if c.golden_id not in blocked]
+        sure = [c for c in open_ if c.score >= active.auto_threshold]
+        unsure = [c for c in open_ if active.review_threshold <= c.score < active.auto_threshold]
+        if not sure:
+            reason = "no candidate" if not scored else "no candidate above the auto threshold"
+            return MatchDecision(Action.NEW, explanation={"reason": reason}, review=tuple(unsure))
+        best, others = sure[0], sure[1:]
+        bridged = [
+            c for c in others if not goldens_cannot_link(session, best.golden_id, c.golden_id)
+        ]
+        refused = [c for c in others if c not in bridged]
+        return MatchDecision(
+            Action.JOIN,
+            best.golden_id,
+            best.explanation,
+            review=tuple(refused + unsure),
+            merge=tuple(c.golden_id for c in bridged),
+        )
+
+    def score(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        values: dict[str, Any],
+        record_id: int | None,
+        keys: list[str],
+    ) -> list[Candidate]:
+        """Every candidate golden record with its best member's score, best first."""
+        assert spec.matching is not None
+        active = self.models.active(session, spec)
+        mine = active.model.prepare(values)
+        best: dict[int, Candidate] = {}
+        for candidate in candidate_records(
+            session, spec, record_id, keys, spec.matching.max_block_size
+        ):
+            theirs = self._prepare(active.model, spec.name, candidate)
+            pair = active.model.score_prepared(values, candidate.values, mine, theirs)
+            probability, vetoed_by = judge(
+                spec.matching, pair, active.auto_threshold, active.review_threshold
+            )
+            current = best.get(candidate.golden_id)
+            if current is not None and current.score >= probability:
+                continue
+            best[candidate.golden_id] = Candidate(
+                candidate.golden_id,
+                probability,
+                {
+                    "rule": "score",
+                    "vetoed_by": vetoed_by,
+                    "model_version": active.version,
+                    "match_weight": round(pair.match_weight, 3),
+                    "match_probability": pair.match_probability,
+                    "prior_weight": round(pair.prior_weight, 3),
+                    "best_member": candidate.record_id,
+                    "contributions": [
+                        {
+                            "comparison": c.comparison,
+                            "left": c.left_value,
+                            "right": c.right_value,
+                            "level": c.level,
+                            "weight": round(c.weight, 3),
+                        }
+                        for c in pair.contributions
+                    ],
+                },
+            )
+        return sorted(best.values(), key=lambda c: (-c.score, c.golden_id))

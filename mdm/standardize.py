@@ -14,6 +14,7 @@ from matchers import (
     normalize_phone,
     normalize_postal_code,
     normalize_uom,
+    parse_pack,
 )
 from mdm.errors import InvalidAttributeError
 from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
@@ -150,6 +151,9 @@ def _standardize_code(attribute: Attribute, text: str, findings: list[Finding]) 
     if standardizer is Standardizer.UOM:
         uom = normalize_uom(text)
         if uom is None:
+            pack = parse_pack(text)  # "Box of 100": the unit is the pack's
+            uom = pack.pack_unit if pack is not None else None
+        if uom is None:
             findings.append(
                 Finding(attribute.name, "UNMAPPED_VALUE", f"unknown unit of measure {text!r}", text)
             )
@@ -228,3 +232,25 @@ def match_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
         if all(p not in (None, "") for p in parts):
             keys.append(f"{key.name}:" + "|".join(str(p).upper() for p in parts))
     return keys
+
+
+BLOCKING_PREFIX = "b:"
+
+
+def blocking_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
+    """The blocking keys of a standardized record, as ``b:rule:value`` strings."""
+    if spec.matching is None:
+        return []
+    keys = set()
+    for rule, key in spec.matching.blocking:
+        for value in key(values):
+            if value:
+                keys.add(f"{BLOCKING_PREFIX}{rule}:{value}"[:300])
+    return sorted(keys)
+
+
+def is_comparable(spec: EntitySpec, values: Mapping[str, Any]) -> bool:
+    """Whether any compared attribute has a value (a record with none can't be matched)."""
+    if spec.matching is None:
+        return bool(match_keys(spec, values))
+    return any(values.get(a) is not None for c in spec.matching.comparisons for a in c.attributes)

@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext, Info
 from mdm import crosswalk
 from mdm.api.errors import ErrorCodes, InvalidInputError, NotFoundError, error_code, user_error
 from mdm.api.permissions import IsAdmin, IsIntegrator, IsReader
+from mdm.api.quality import QualityQuery
 from mdm.api.types import (
     ENTITY_TYPES,
     Finding,
@@ -608,7 +609,7 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     ]
 
     query = strawberry.type(
-        type("Query", (QueryBase,), {"__module__": __name__, **_entity_fields(specs)})
+        type("Query", (QueryBase, QualityQuery), {"__module__": __name__, **_entity_fields(specs)})
     )
     return HubSchema(
         query=query,

@@ -13,6 +13,7 @@ from mdm.specs.base import (
     MatchSettings,
     Standardizer,
     SurvivorshipRule,
+    all_of,
 )
 from mdm.specs.contract import CONTRACT
 from mdm.specs.cost_center import COST_CENTER
@@ -29,6 +30,7 @@ __all__ = [
     "SpecRegistry",
     "Standardizer",
     "SurvivorshipRule",
+    "all_of",
     "DEFAULT_SPECS",
     "get_spec",
 ]

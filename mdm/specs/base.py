@@ -86,6 +86,11 @@ class MatchKey:
     unique: bool = True
 
 
+def all_of(*conditions: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """A decisive rule: every ``(comparison, level)`` condition must hold."""
+    return conditions
+
+
 @dataclass(frozen=True)
 class MatchSettings:
     """How records of one entity type are compared, blocked and decided.
@@ -97,6 +102,14 @@ class MatchSettings:
         auto_threshold: match probability at or above which a record joins a golden record.
         review_threshold: at or above this (and below auto), a steward decides.
         max_block_size: blocks larger than this are skipped (too common to tell anything).
+        vetoes: ``(comparison, level)`` pairs that say "not the same thing" whatever else
+            agrees (a different tax id, a different size): such a pair is never merged
+            automatically; at best a steward sees it. Weights add up evidence as if the
+            comparisons were independent, and descriptive ones (name, address, maker) are
+            not: a veto is the domain's answer to that over-counting.
+        decisive: rules, each a set of ``(comparison, level)`` conditions that together say
+            "the same thing" (an equal GTIN-14; company and code equal for a cost center):
+            the pair is accepted, whatever the weights and vetoes say.
     """
 
     comparisons: tuple[Comparison[Any], ...]
@@ -105,6 +118,8 @@ class MatchSettings:
     auto_threshold: float = 0.99
     review_threshold: float = 0.80
     max_block_size: int = 200
+    vetoes: tuple[tuple[str, str], ...] = ()
+    decisive: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,10 +149,15 @@ class EntitySpec:
         if self.display_attribute not in by_name:
             raise ValueError(f"spec {self.name}: display attribute {self.display_attribute}")
         if self.matching is not None:
+            levels = {c.name: c.levels for c in self.matching.comparisons}
             for comparison in self.matching.comparisons:
                 unknown = [a for a in comparison.attributes if a not in by_name]
                 if unknown:
                     raise ValueError(f"spec {self.name}: {comparison.name} reads {unknown}")
+            conditions = [c for rule in self.matching.decisive for c in rule]
+            for name, level in [*self.matching.vetoes, *conditions]:
+                if level not in levels.get(name, ()):
+                    raise ValueError(f"spec {self.name}: no level {name}.{level}")
         self._by_name.update(by_name)
 
     def attribute(self, name: str) -> Attribute | None:

@@ -9,7 +9,7 @@ from matchers import (
     exact_key,
     token_sort_key,
 )
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, all_of
 from mdm.specs.base import AttributeKind as K
 
 CONTRACT = EntitySpec(
@@ -43,5 +43,8 @@ CONTRACT = EntitySpec(
             ("contract_number", exact_key("contract_number")),
             ("name_tokens", token_sort_key("name")),
         ),
+        # A renewal has a new number: same vendor and name, another contract.
+        vetoes=(("contract_number", "different"),),
+        decisive=(all_of(("contract_number", "exact")),),
     ),
 )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from matchers import (
     ExactComparison,
-    FuzzyTextComparison,
     IdentifierComparison,
+    UnitNameComparison,
     exact_key,
     token_sort_key,
 )
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, all_of
 from mdm.specs.base import AttributeKind as K
 
 COST_CENTER = EntitySpec(
@@ -32,11 +32,14 @@ COST_CENTER = EntitySpec(
         comparisons=(
             ExactComparison("company"),
             IdentifierComparison("code", "code"),
-            FuzzyTextComparison("name"),
+            UnitNameComparison("name"),
         ),
         blocking=(
             ("code", exact_key("code")),
             ("name_tokens", token_sort_key("name")),
         ),
+        # A cost-center code is unique only within its company.
+        vetoes=(("company", "different"), ("code", "different")),
+        decisive=(all_of(("company", "exact"), ("code", "exact")),),
     ),
 )

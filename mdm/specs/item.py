@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from matchers import (
     DescriptionComparison,
-    ExactComparison,
     FuzzyTextComparison,
     GtinComparison,
-    NumericComparison,
-    PartNumberComparison,
+    ManufacturerPartComparison,
     description_tokens_key,
     exact_key,
     gtin_family_key,
     part_number_key,
 )
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
 from mdm.specs.base import AttributeKind as K
 
 ITEM = EntitySpec(
@@ -57,17 +55,29 @@ ITEM = EntitySpec(
     matching=MatchSettings(
         comparisons=(
             GtinComparison("gtin"),
-            PartNumberComparison("manufacturer_part_number"),
+            ManufacturerPartComparison("manufacturer_part_number", "manufacturer_name"),
             DescriptionComparison("description", unspsc_attribute="unspsc"),
             FuzzyTextComparison("manufacturer_name"),
-            NumericComparison("pack_quantity"),
-            ExactComparison("uom"),
         ),
         blocking=(
             ("gtin", exact_key("gtin")),
             ("gtin_family", gtin_family_key("gtin")),
             ("part_number", part_number_key("manufacturer_part_number")),
             ("description", description_tokens_key("description")),
+        ),
+        # Another GTIN family, another catalog number or another size/sterility/latex is
+        # another product. The same product at another packaging level (each, box, case)
+        # keeps its GTIN family and catalog number, so pack quantity and UOM, which
+        # differ between systems that buy and issue at different levels, are not compared.
+        vetoes=(
+            ("gtin", "different"),
+            ("manufacturer_part", "different"),
+            ("manufacturer_part", "exact_other_maker"),
+            ("description", "features_conflict"),
+        ),
+        decisive=(
+            all_of(("gtin", "exact")),
+            all_of(("manufacturer_part", "exact_same_maker")),
         ),
     ),
 )

@@ -5,15 +5,16 @@ from __future__ import annotations
 from matchers import (
     AddressComparison,
     ExactComparison,
-    FuzzyTextComparison,
     IdentifierComparison,
     PostalCodeComparison,
+    UnitNameComparison,
     exact_key,
     name_prefix_key,
     postal_prefix_and_name_key,
+    street_address_key,
     token_sort_key,
 )
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
 from mdm.specs.base import AttributeKind as K
 
 LOCATION = EntitySpec(
@@ -48,7 +49,7 @@ LOCATION = EntitySpec(
         comparisons=(
             IdentifierComparison("gln", "gln"),
             IdentifierComparison("npi", "npi"),
-            FuzzyTextComparison("name"),
+            UnitNameComparison("name"),
             AddressComparison("address_line1", unit_attribute="address_line2"),
             PostalCodeComparison("postal_code"),
             ExactComparison("location_type"),
@@ -59,6 +60,20 @@ LOCATION = EntitySpec(
             ("name_prefix", name_prefix_key("name", 6)),
             ("name_tokens", token_sort_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
+            ("street", street_address_key("address_line1", "postal_code")),
+        ),
+        # Departments of one hospital share its address (and often its NPI and GLN): the
+        # name and the type tell them apart, so an identifier is decisive only with both.
+        vetoes=(
+            ("gln", "different"),
+            ("npi", "different"),
+            ("location_type", "different"),
+            ("name", "different"),
+            ("address_line1", "other_unit"),
+        ),
+        decisive=(
+            all_of(("gln", "exact"), ("location_type", "exact"), ("name", "exact")),
+            all_of(("npi", "exact"), ("location_type", "exact"), ("name", "exact")),
         ),
     ),
 )

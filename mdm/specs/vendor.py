@@ -14,7 +14,7 @@ from matchers import (
     postal_prefix_and_name_key,
     token_sort_key,
 )
-from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer
+from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
 from mdm.specs.base import AttributeKind as K
 
 VENDOR = EntitySpec(
@@ -70,5 +70,8 @@ VENDOR = EntitySpec(
             ("name_sound", phonetic_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
         ),
+        # One legal entity, one tax id; DUNS and GLN identify sites, so they may differ.
+        vetoes=(("tax_id", "different"),),
+        decisive=(all_of(("tax_id", "exact")),),
     ),
 )

@@ -124,27 +124,66 @@ def test_soft_delete_reruns_survivorship_and_retires_empty_golden(hub: Hub) -> N
     assert kinds[-1] == "retired"
 
 
-def test_unique_identifier_conflict_goes_to_review(hub: Hub) -> None:
-    # Same DUNS but different tax ids: not the same vendor for sure -> a steward decides.
+def test_different_tax_ids_are_never_merged_whatever_else_agrees(hub: Hub) -> None:
+    # Same name and DUNS (a site) but different tax ids: two legal entities.
     a = ingest(hub, vendor("ERP", "V1", name="Acme", tax_id="41-2847561", duns="150483782"))
     b = ingest(hub, vendor("PROCUREMENT", "S1", name="Acme", tax_id="52-1938476", duns="150483782"))
     assert a.golden_id != b.golden_id
     with hub.database.read_session() as session:
-        candidate = session.scalar(select(MatchCandidate))
-        assert candidate is not None
-        assert candidate.status == "pending"
-        assert candidate.explanation["agreed"] == ["duns:150483782"]
-        assert candidate.explanation["disagreed"] == ["tax_id"]
+        assert session.scalar(select(MatchCandidate)) is None
 
 
-def test_record_bridging_two_goldens_joins_one_and_queues_the_other(hub: Hub) -> None:
-    a = ingest(hub, vendor("ERP", "V1", name="Acme", tax_id="41-2847561"))
-    b = ingest(hub, vendor("EHR", "O1", name="Acme", duns="150483782"))
-    c = ingest(hub, vendor("PROCUREMENT", "S1", name="Acme", tax_id="41-2847561", duns="150483782"))
+def test_record_sure_of_two_golden_records_merges_them(hub: Hub) -> None:
+    a = ingest(hub, vendor("ERP", "V1", name="Acme Medical", tax_id="41-2847561"))
+    b = ingest(hub, vendor("EHR", "O1", name="Acme Medical", duns="150483782"))
+    assert a.golden_id != b.golden_id  # a name alone is not enough
+    c = ingest(
+        hub,
+        vendor("PROCUREMENT", "S1", name="Acme Medical", tax_id="41-2847561", duns="150483782"),
+    )
     assert c.golden_id in {a.golden_id, b.golden_id}
     with hub.database.read_session() as session:
-        pending = session.scalars(select(MatchCandidate).where(MatchCandidate.status == "pending"))
-        assert len(pending.all()) == 1
+        goldens = session.scalars(
+            select(SourceRecord.golden_id).where(SourceRecord.entity_type == "vendor").distinct()
+        ).all()
+        kinds = session.scalars(select(ChangeEvent.kind)).all()
+    assert len(goldens) == 1
+    assert "merged" in kinds
+
+
+def test_bridge_across_a_steward_rejection_goes_to_review(hub: Hub) -> None:
+    a = ingest(hub, vendor("ERP", "V1", name="Acme Medical", tax_id="41-2847561"))
+    b = ingest(hub, vendor("EHR", "O1", name="Acme Medical", duns="150483782"))
+    with hub.database.session() as session:
+        o1 = session.scalar(select(SourceRecord).where(SourceRecord.source_id == "O1"))
+        golden_a = session.scalar(select(GoldenRecord).where(GoldenRecord.public_id == a.golden_id))
+        assert o1 is not None and golden_a is not None
+        session.add(
+            MatchCandidate(
+                entity_type="vendor",
+                source_record_id=o1.id,
+                golden_id=golden_a.id,
+                score=0.5,
+                explanation={},
+                status="rejected",
+                decided_by="steward",
+                reason="different company",
+            )
+        )
+    c = ingest(
+        hub,
+        vendor("PROCUREMENT", "S1", name="Acme Medical", tax_id="41-2847561", duns="150483782"),
+    )
+    with hub.database.read_session() as session:
+        goldens = session.scalars(
+            select(SourceRecord.golden_id).where(SourceRecord.entity_type == "vendor").distinct()
+        ).all()
+        pending = session.scalars(
+            select(MatchCandidate).where(MatchCandidate.status == "pending")
+        ).all()
+    assert len(goldens) == 2  # the rejection holds
+    assert c.golden_id in {a.golden_id, b.golden_id}
+    assert len(pending) == 1
 
 
 def test_a_lone_record_that_gains_an_identifier_folds_into_its_match(hub: Hub) -> None:

@@ -24,7 +24,7 @@ def _pairs(counter: Counter) -> int:
     return sum(n * (n - 1) // 2 for n in counter.values())
 
 
-def test_seed_loads_whole_and_exact_matches_are_never_wrong(hub: Hub) -> None:
+def test_seed_loads_whole_and_matches_to_target_quality(hub: Hub) -> None:
     summary = load(hub.database, hub.ingestor, find_mappings(SEED))
     truth = {}
     with (SEED / "truth.csv").open() as handle:
@@ -55,9 +55,13 @@ def test_seed_loads_whole_and_exact_matches_are_never_wrong(hub: Hub) -> None:
     for entity_type, members in by_type.items():
         together = _pairs(Counter(members))
         predicted = _pairs(Counter(g for _, g in members))
-        # Exact identifier matching: whatever it merges must be right.
-        assert predicted > 0, entity_type
-        assert together / predicted >= 0.99, (entity_type, together, predicted)
+        true = _pairs(Counter(t for t, _ in members))
+        precision = together / predicted if predicted else 1.0
+        recall = together / true if true else 1.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        # The matching targets: F1 >= 0.97 per type; a false merge costs more than a miss.
+        assert precision >= 0.99, (entity_type, precision, recall)
+        assert f1 >= 0.97, (entity_type, precision, recall)
     # EHR locations refer to ERP cost centers across systems.
     assert any(
         isinstance(a.get("cost_center"), dict) and a["cost_center"]["system"] == "ERP"
