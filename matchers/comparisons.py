@@ -296,18 +296,32 @@ class PostalCodeComparison(_CodedComparison[str]):
     """US ZIP (5 digits) or Canadian postal codes.
 
     Levels: ``exact``, ``same_prefix`` (first 3 characters: sectional center
-    or forward sortation area), ``different``.
+    or forward sortation area), ``different``. With ``address_attribute``, the
+    code of a PO box or lockbox address is not compared (it is the bank's).
     """
 
-    def __init__(self, attribute: str = "postal_code", *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        attribute: str = "postal_code",
+        *,
+        name: str | None = None,
+        address_attribute: str | None = None,
+    ) -> None:
         self.name = name or attribute
         self.attributes = (attribute,)
+        self.address_attribute = address_attribute
         self.levels = ("exact", "same_prefix", "different")
         self.default_parameters = ((0.9, 0.002), (0.05, 0.02), (0.05, 0.978))
 
     def prepare(self, record: Mapping[str, Any]) -> str | None:
         text = _text(record, self.attributes[0])
-        return normalize_postal_code(text) if text else None
+        if not text:
+            return None
+        if self.address_attribute is not None:
+            line = _text(record, self.address_attribute)
+            if line and parse_address_line(line).is_po_box:
+                return None
+        return normalize_postal_code(text)
 
     def keys(self, value: str) -> tuple[Hashable, ...]:
         return (value, value[:3])
@@ -551,7 +565,9 @@ class AddressComparison(Comparison[_Address]):
         first = parsed.primary.split()[0]
         number = first if first[:1].isdigit() else None
         text = " ".join(p for p in (parsed.primary, parsed.unit) if p)
-        return _Address(parsed.primary, parsed.unit, parsed.is_po_box, number, text)
+        # "STE 200", "RM 200" and "#200" name the same unit: compare its number.
+        unit = parsed.unit.split()[-1].lstrip("#") if parsed.unit else None
+        return _Address(parsed.primary, unit or None, parsed.is_po_box, number, text)
 
     def level(self, left: _Address | None, right: _Address | None) -> int | None:
         if left is None or right is None or left.is_po_box != right.is_po_box:

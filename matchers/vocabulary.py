@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
-from matchers.comparisons import FuzzyTextComparison
+from rapidfuzz import fuzz
+
+from matchers.comparisons import Comparison, FuzzyTextComparison
 from matchers.text import fold
 
 _MAX_PHRASE = 4
@@ -71,10 +75,53 @@ def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> st
     return " ".join(out)
 
 
-class UnitNameComparison(FuzzyTextComparison):
-    """Department, unit and cost-center names, compared after ``normalize_unit_name``.
+_STOP_WORDS = frozenset(
+    {
+        "DEPARTMENT",
+        "UNIT",
+        "SERVICES",
+        "SERVICE",
+        "CENTER",
+        "AREA",
+        "SUPPLY",
+        "SUPPLIES",
+        "THE",
+        "OF",
+        "AND",
+        "FOR",
+    }
+)
 
-    Levels as ``FuzzyTextComparison``: ``exact``, ``similarity_<t>``…, ``different``.
+
+@dataclass(frozen=True)
+class UnitName:
+    """A unit name prepared for comparison."""
+
+    text: str  # canonical words
+    content: frozenset[str]  # words that tell units apart (no codes, no generic words)
+    numbers: frozenset[int]  # "PAR 01" and "PAR 1" agree; "PAR 1" and "PAR 2" do not
+
+
+def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> UnitName | None:
+    """Canonical words, distinctive words and numbers of a unit name."""
+    canonical = normalize_unit_name(text, extra)
+    if not canonical:
+        return None
+    words = canonical.split()
+    numbers = frozenset(int(w) for w in words if w.isdigit())
+    # Short letter codes are facility mnemonics or site codes ("HHN ICU"), not the unit.
+    content = frozenset(w for w in words if not w.isdigit() and len(w) > 3 and w not in _STOP_WORDS)
+    return UnitName(canonical, content, numbers)
+
+
+class UnitNameComparison(Comparison[UnitName]):
+    """Department, unit and cost-center names, after ``normalize_unit_name``.
+
+    Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``.
+    Different numbers ("PAR 1" vs "PAR 2") are ``different``. Similarity is the
+    token-set ratio of the distinctive words when the shorter name has two or more of
+    them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort ratio otherwise
+    (so "Laboratory" does not meet "Cardiac Cath Lab").
     """
 
     def __init__(
@@ -85,8 +132,31 @@ class UnitNameComparison(FuzzyTextComparison):
         name: str | None = None,
         extra: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(attribute, thresholds, name=name, use_jaro_winkler=False)
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.thresholds = tuple(float(t) for t in thresholds)
+        self.levels = ("exact", *(f"similarity_{t:g}" for t in self.thresholds), "different")
+        self.default_parameters = FuzzyTextComparison(attribute, thresholds).default_parameters
         self.extra = dict(extra or {})
 
-    def normalize(self, text: str) -> str:
-        return normalize_unit_name(text, self.extra)
+    def prepare(self, record: Mapping[str, Any]) -> UnitName | None:
+        value = record.get(self.attributes[0])
+        text = str(value).strip() if value is not None else ""
+        return prepare_unit_name(text, self.extra) if text else None
+
+    def compare(self, left: UnitName, right: UnitName) -> int:
+        different = len(self.levels) - 1
+        if left.numbers and right.numbers and left.numbers != right.numbers:
+            return different
+        if left.content == right.content and (left.content or left.text == right.text):
+            return 0
+        if not left.content or not right.content:
+            return different
+        a, b = " ".join(sorted(left.content)), " ".join(sorted(right.content))
+        if min(len(left.content), len(right.content)) >= 2:
+            score = fuzz.token_set_ratio(a, b) / 100
+        else:
+            score = fuzz.token_sort_ratio(a, b) / 100
+        return 1 + next(
+            (k for k, t in enumerate(self.thresholds) if score >= t), len(self.thresholds)
+        )

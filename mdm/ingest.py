@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
+from mdm.match_models import MatchModels
 from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import BLOCKING_PREFIX, blocking_keys, is_comparable, match_keys, standardize
@@ -81,7 +82,8 @@ class Ingestor:
         max_batch_size: int = 1000,
     ) -> None:
         self.specs = specs
-        self.matcher: Matcher = matcher or ScoringMatcher()
+        self.models = MatchModels()
+        self.matcher: Matcher = matcher or ScoringMatcher(self.models)
         self.systems = SystemDirectory()
         self.max_batch_size = max_batch_size
 
@@ -157,7 +159,7 @@ class Ingestor:
                 "entityType": record.entity_type,
                 "system": record.system,
                 "sourceId": record.source_id,
-                "attributes": _jsonable(record.attributes),
+                "attributes": jsonable(record.attributes),
                 "deleted": record.is_deleted,
             },
             code=error.code,
@@ -190,7 +192,7 @@ class Ingestor:
         std = standardize(
             spec, record.attributes, system=record.system, date_format=record.date_format
         )
-        content_hash = _content_hash(record)
+        digest = content_hash(record)
         lock_for_matching(session)
         row = session.scalar(
             select(SourceRecord).where(
@@ -199,7 +201,7 @@ class Ingestor:
                 SourceRecord.source_id == source_id,
             )
         )
-        if row is not None and row.content_hash == content_hash:
+        if row is not None and row.content_hash == digest:
             golden = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
             return self._outcome(IngestStatus.UNCHANGED, spec, row, golden)
         now = utcnow()
@@ -226,10 +228,10 @@ class Ingestor:
         else:
             row.version += 1
             status = IngestStatus.DELETED if record.is_deleted else IngestStatus.UPDATED
-        row.raw = _jsonable(record.attributes)
+        row.raw = jsonable(record.attributes)
         row.standardized = std.values
         row.findings = findings
-        row.content_hash = content_hash
+        row.content_hash = digest
         row.is_deleted = record.is_deleted
         row.updated_at = now
         session.flush()
@@ -344,9 +346,9 @@ class Ingestor:
         )
 
 
-def _content_hash(record: RecordInput) -> str:
+def content_hash(record: RecordInput) -> str:
     canonical = json.dumps(
-        {"a": _jsonable(record.attributes), "d": record.is_deleted},
+        {"a": jsonable(record.attributes), "d": record.is_deleted},
         sort_keys=True,
         separators=(",", ":"),
         default=str,
@@ -354,6 +356,6 @@ def _content_hash(record: RecordInput) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
+def jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
     value: dict[str, Any] = json.loads(json.dumps(dict(attributes), default=str))
     return value

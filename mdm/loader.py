@@ -6,9 +6,10 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
+from mdm.bulk import BulkLoader, is_initial_load
 from mdm.errors import MdmError
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.mapping import EntityMapping, SystemMapping, load_mapping
@@ -72,8 +73,13 @@ def load(
     *,
     actor: str = "mdm load",
     on_progress: Callable[[str, int], None] | None = None,
+    bulk: bool = True,
 ) -> LoadSummary:
     """Load mapped files; each record lands whole or is kept as a rejection with its reason.
+
+    Entity types are loaded parents first. An entity type the store has no record of yet
+    goes through the bulk path (``mdm.bulk``) unless ``bulk`` is false; otherwise, and for
+    every later load, records go one by one through the incremental pipeline.
 
     Raises:
         MdmError: a mapping file or source file is invalid (nothing of it is loaded).
@@ -83,23 +89,67 @@ def load(
     with database.session() as session:
         for system, _ in plan:
             register_system(session, system.code, system.name, _document(system))
-    for system, entity in plan:
-        label = f"{system.code} {entity.entity_type}"
-        records = records_of(system, entity)
-        while chunk := list(islice(records, CHUNK)):
-            with database.session() as session:
-                outcomes = ingestor.ingest_many(
-                    session,
-                    chunk,
-                    actor=actor,
-                    correlation_id=summary.correlation_id,
-                    enforce_batch_limit=False,
-                )
-            for outcome in outcomes:
-                summary.add(system.code, entity.entity_type, outcome.status)
-            if on_progress is not None:
-                on_progress(label, len(chunk))
+    for entity_type in dict.fromkeys(e.entity_type for _, e in plan):
+        entries = [(s, e) for s, e in plan if e.entity_type == entity_type]
+        spec = ingestor.specs[entity_type]
+        with database.read_session() as session:
+            initial = bulk and is_initial_load(session, spec)
+        if initial:
+            progress = _bulk_progress(entity_type, on_progress)
+            result = BulkLoader(ingestor).load(
+                database,
+                spec,
+                chain.from_iterable(records_of(s, e) for s, e in entries),
+                actor=actor,
+                correlation_id=summary.correlation_id,
+                on_progress=progress,
+            )
+            for system_code, status in result.statuses:
+                summary.add(system_code, entity_type, status)
+            _incremental(database, ingestor, result.later, summary, actor, on_progress)
+            continue
+        for system, entity in entries:
+            _incremental(
+                database, ingestor, records_of(system, entity), summary, actor, on_progress
+            )
     return summary
+
+
+def _bulk_progress(
+    entity_type: str, on_progress: Callable[[str, int], None] | None
+) -> Callable[[int], None] | None:
+    if on_progress is None:
+        return None
+    report = on_progress
+
+    def advance(n: int) -> None:
+        report(f"{entity_type} (bulk)", n)
+
+    return advance
+
+
+def _incremental(
+    database: Database,
+    ingestor: Ingestor,
+    records: Iterable[RecordInput],
+    summary: LoadSummary,
+    actor: str,
+    on_progress: Callable[[str, int], None] | None,
+) -> None:
+    stream = iter(records)
+    while chunk := list(islice(stream, CHUNK)):
+        with database.session() as session:
+            outcomes = ingestor.ingest_many(
+                session,
+                chunk,
+                actor=actor,
+                correlation_id=summary.correlation_id,
+                enforce_batch_limit=False,
+            )
+        for outcome in outcomes:
+            summary.add(outcome.system, outcome.entity_type, outcome.status)
+        if on_progress is not None:
+            on_progress(f"{chunk[0].system} {chunk[0].entity_type}", len(chunk))
 
 
 def count_records(system: SystemMapping, entity: EntityMapping) -> int:

@@ -72,7 +72,7 @@ LOCATION = EntitySpec(
             ("address_line1", "other_unit"),
         ),
         decisive=(
-            all_of(("gln", "exact"), ("location_type", "exact"), ("name", "exact")),
+            all_of(("gln", "exact"), ("location_type", "exact")),
             all_of(("npi", "exact"), ("location_type", "exact"), ("name", "exact")),
         ),
     ),

@@ -59,7 +59,7 @@ VENDOR = EntitySpec(
             IdentifierComparison("tax_id", "ein"),
             IdentifierComparison("duns", "duns"),
             AddressComparison("address_line1", unit_attribute="address_line2"),
-            PostalCodeComparison("postal_code"),
+            PostalCodeComparison("postal_code", address_attribute="address_line1"),
             PhoneComparison("phone"),
         ),
         blocking=(

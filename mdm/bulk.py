@@ -1,0 +1,477 @@
+"""The bulk path: an initial load of an entity type, blocked and scored in batches.
+
+Record by record, a large first load would compare each newcomer with the records before
+it, one query and one Python loop at a time. Here all the records of one entity type are
+staged first (source rows written in chunks as they are read), then blocked in memory,
+scored as arrays (``matchers.score_many``), clustered (connected components, with
+``matchers.cluster`` guarding components against weak chains), and golden records,
+history, events and review candidates are written in bulk. The result does not depend on
+the order of the input: records are ordered by (system, source id) before anything is
+decided. Used when the store has no record of the entity type yet; later loads go record
+by record through ``Ingestor``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from matchers import cluster, prepare_records, score_many
+from mdm.errors import MdmError, MissingSourceIdError
+from mdm.events import ChangeKind
+from mdm.golden import new_public_id
+from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable
+from mdm.specs import EntitySpec
+from mdm.standardize import BLOCKING_PREFIX, blocking_keys, is_comparable, match_keys, standardize
+from mdm.store import (
+    ChangeEvent,
+    Database,
+    GoldenHistory,
+    GoldenRecord,
+    MatchCandidate,
+    MatchKeyRow,
+    SourceRecord,
+    utcnow,
+)
+from mdm.store.locks import lock_for_matching
+from mdm.survivorship import Member, survive
+
+CHUNK = 2000
+
+
+@dataclass
+class _Staged:
+    record_id: int
+    system: str
+    source_id: str
+    values: dict[str, Any]
+    keys: list[str]
+
+
+@dataclass
+class BulkResult:
+    """What a bulk load did, and the records it left for the incremental path."""
+
+    statuses: list[tuple[str, IngestStatus]] = field(default_factory=list)  # (system, status)
+    later: list[RecordInput] = field(default_factory=list)  # repeats of a source id
+    golden_records: int = 0
+    candidate_pairs: int = 0
+    review_candidates: int = 0
+
+
+def is_initial_load(session: Session, spec: EntitySpec) -> bool:
+    """Whether the store holds no record of this entity type yet."""
+    found = session.scalar(
+        select(SourceRecord.id).where(SourceRecord.entity_type == spec.name).limit(1)
+    )
+    return found is None
+
+
+class BulkLoader:
+    """Loads all records of one entity type into an empty store for that type."""
+
+    def __init__(self, ingestor: Ingestor) -> None:
+        self.ingestor = ingestor
+
+    def load(
+        self,
+        database: Database,
+        spec: EntitySpec,
+        records: Iterable[RecordInput],
+        *,
+        actor: str | None,
+        correlation_id: str | None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> BulkResult:
+        """Stage, match and write ``records`` (all of ``spec``'s type) in one transaction.
+
+        Refused records are kept as rejections, as on the incremental path.
+        """
+        result = BulkResult()
+        with database.session() as session:
+            lock_for_matching(session)
+            staged = self._stage(session, spec, records, result, actor, correlation_id, on_progress)
+            if spec.matching is not None and staged:
+                self._match_and_write(session, spec, staged, result, actor, correlation_id)
+            elif staged:
+                self._write_singletons(session, spec, staged, result, actor, correlation_id)
+        return result
+
+    # -- staging ---------------------------------------------------------------------
+
+    def _stage(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        records: Iterable[RecordInput],
+        result: BulkResult,
+        actor: str | None,
+        correlation_id: str | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> list[_Staged]:
+        seen: set[tuple[str, str]] = set()
+        staged: list[_Staged] = []
+        stream = iter(records)
+        while chunk := list(islice(stream, CHUNK)):
+            rows: list[dict[str, Any]] = []
+            pending: list[tuple[str, str, dict[str, Any], list[str] | None]] = []
+            for record in chunk:
+                try:
+                    row, values, keys = self._standardize(session, spec, record)
+                except MdmError as error:
+                    self.ingestor.reject(session, record, error, correlation_id=correlation_id)
+                    result.statuses.append((record.system, IngestStatus.REJECTED))
+                    continue
+                key = (row["system"], row["source_id"])
+                if key in seen:
+                    result.later.append(record)  # a repeat: an update, record by record
+                    continue
+                seen.add(key)
+                rows.append(row)
+                deleted = row["is_deleted"]
+                result.statuses.append(
+                    (record.system, IngestStatus.DELETED if deleted else IngestStatus.CREATED)
+                )
+                pending.append((row["system"], row["source_id"], values, None if deleted else keys))
+            if rows:
+                ids = session.scalars(
+                    insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
+                    rows,
+                ).all()
+                for record_id, (system, source_id, values, found) in zip(ids, pending, strict=True):
+                    if found is not None:  # a deletion is stored, not matched
+                        staged.append(_Staged(record_id, system, source_id, values, found))
+            if on_progress is not None:
+                on_progress(len(chunk))
+        staged.sort(key=lambda s: (s.system, s.source_id))
+        return staged
+
+    def _standardize(
+        self, session: Session, spec: EntitySpec, record: RecordInput
+    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        if record.entity_type != spec.name:
+            self.ingestor.specs.get_spec(record.entity_type)
+        self.ingestor.systems.require(session, record.system)
+        source_id = (record.source_id or "").strip()
+        if not source_id:
+            raise MissingSourceIdError(
+                "sourceId is required and must not be blank", field="sourceId"
+            )
+        std = standardize(
+            spec, record.attributes, system=record.system, date_format=record.date_format
+        )
+        findings = [f.to_dict() for f in std.findings]
+        if not record.is_deleted and not is_comparable(spec, std.values):
+            findings.append(
+                {
+                    "attribute": None,
+                    "code": "NOTHING_COMPARABLE",
+                    "message": "no attribute that matching compares has a usable value",
+                    "value": None,
+                }
+            )
+        now = utcnow()
+        row = {
+            "entity_type": spec.name,
+            "system": record.system,
+            "source_id": source_id,
+            "raw": jsonable(record.attributes),
+            "standardized": std.values,
+            "findings": findings,
+            "content_hash": content_hash(record),
+            "golden_id": None,
+            "version": 1,
+            "is_deleted": record.is_deleted,
+            "received_at": now,
+            "updated_at": now,
+        }
+        keys = match_keys(spec, std.values) + blocking_keys(spec, std.values)
+        return row, std.values, keys
+
+    # -- matching --------------------------------------------------------------------
+
+    def _match_and_write(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        result: BulkResult,
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        assert spec.matching is not None
+        settings = spec.matching
+        active = self.ingestor.models.active(session, spec)
+        pairs = block_pairs([s.keys for s in staged], settings.max_block_size)
+        result.candidate_pairs = len(pairs)
+        values = [s.values for s in staged]
+        if len(pairs):
+            prepared = prepare_records(active.model.comparisons, values)
+            scored = score_many(active.model, values, None, pairs, prepared=prepared)
+            probability = judge_many(
+                spec, scored.levels, scored.match_probability, active.auto_threshold,
+                active.review_threshold,
+            )  # fmt: skip
+            left, right = scored.left_index, scored.right_index
+        else:
+            probability = np.empty(0)
+            left = right = np.empty(0, dtype=np.intp)
+        clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+        golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
+        result.golden_records = len(clusters)
+        review = (probability >= active.review_threshold) & (probability < active.auto_threshold)
+        candidates: dict[tuple[int, int], tuple[float, int]] = {}
+        for k in np.flatnonzero(review).tolist():
+            i, j = int(left[k]), int(right[k])
+            if golden_of[i] == golden_of[j]:
+                continue
+            # The later record (by system and id) is the newcomer, as it would be one by one.
+            pair = (staged[j].record_id, golden_of[i])
+            if candidates.get(pair, (-1.0, 0))[0] < probability[k]:
+                candidates[pair] = (float(probability[k]), staged[i].record_id)
+        if candidates:
+            session.execute(
+                insert(MatchCandidate),
+                [
+                    {
+                        "entity_type": spec.name,
+                        "source_record_id": record_id,
+                        "golden_id": golden_id,
+                        "score": score,
+                        "explanation": {"rule": "score", "path": "bulk", "best_member": member},
+                        "status": "pending",
+                    }
+                    for (record_id, golden_id), (score, member) in sorted(candidates.items())
+                ],
+            )
+        result.review_candidates = len(candidates)
+
+    def _write_singletons(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        result: BulkResult,
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        clusters = [[i] for i in range(len(staged))]
+        self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
+        result.golden_records = len(clusters)
+
+    def _write_goldens(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        clusters: list[list[int]],
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> list[int]:
+        """Golden records, member links, keys, history and events; golden id per record."""
+        now = utcnow()
+        survivors = []
+        for members in clusters:
+            survivors.append(
+                survive(
+                    spec,
+                    [
+                        Member(
+                            staged[i].record_id,
+                            staged[i].system,
+                            staged[i].source_id,
+                            staged[i].values,
+                            now,
+                        )
+                        for i in members
+                    ],
+                )
+            )
+        golden_rows = [
+            {
+                "public_id": new_public_id(spec),
+                "entity_type": spec.name,
+                "attributes": survivor.attributes,
+                "lineage": survivor.lineage,
+                "status": "active",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for survivor in survivors
+        ]
+        golden_ids = list(
+            session.scalars(
+                insert(GoldenRecord).returning(GoldenRecord.id, sort_by_parameter_order=True),
+                golden_rows,
+            )
+        )
+        golden_of = [0] * len(staged)
+        for golden_id, members in zip(golden_ids, clusters, strict=True):
+            for i in members:
+                golden_of[i] = golden_id
+        session.execute(
+            update(SourceRecord),
+            [{"id": s.record_id, "golden_id": golden_of[i]} for i, s in enumerate(staged)],
+        )
+        key_rows = [
+            {
+                "entity_type": spec.name,
+                "key": key,
+                "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
+                "source_record_id": s.record_id,
+            }
+            for s in staged
+            for key in s.keys
+        ]
+        for start in range(0, len(key_rows), 50_000):
+            session.execute(insert(MatchKeyRow), key_rows[start : start + 50_000])
+        history, events = [], []
+        for golden_id, row, members in zip(golden_ids, golden_rows, clusters, strict=True):
+            sources = [
+                {"system": staged[i].system, "sourceId": staged[i].source_id} for i in members
+            ]
+            history.append(
+                {
+                    "golden_id": golden_id,
+                    "version": 1,
+                    "attributes": row["attributes"],
+                    "lineage": row["lineage"],
+                    "members": sources,
+                    "status": "active",
+                    "merged_into_id": None,
+                    "change_kind": ChangeKind.CREATED.value,
+                    "actor": actor,
+                    "changed_at": now,
+                }
+            )
+            events.append(
+                {
+                    "entity_type": spec.name,
+                    "golden_public_id": row["public_id"],
+                    "kind": ChangeKind.CREATED.value,
+                    "version": 1,
+                    "payload": {
+                        "id": row["public_id"],
+                        "status": "active",
+                        "attributes": row["attributes"],
+                        "sources": sources,
+                    },
+                    "actor": actor,
+                    "correlation_id": correlation_id,
+                    "created_at": now,
+                }
+            )
+        session.execute(insert(GoldenHistory), history)
+        session.execute(insert(ChangeEvent), events)
+        return golden_of
+
+
+def block_pairs(keys: list[list[str]], max_block_size: int) -> NDArray[np.intp]:
+    """``(n, 2)`` index pairs ``i < j`` of records sharing a key, each pair once.
+
+    Blocks larger than ``max_block_size`` are skipped; pairs are built with numpy, block by
+    block, and deduplicated as one int64 code per pair.
+    """
+    blocks: dict[str, list[int]] = defaultdict(list)
+    for index, record_keys in enumerate(keys):
+        for key in record_keys:
+            blocks[key].append(index)
+    parts = []
+    n = len(keys)
+    for members in blocks.values():
+        size = len(members)
+        if size < 2 or size > max_block_size:
+            continue
+        m = np.asarray(members, dtype=np.int64)
+        a, b = np.triu_indices(size, k=1)
+        parts.append(m[a] * n + m[b])
+    if not parts:
+        return np.empty((0, 2), dtype=np.intp)
+    codes = np.unique(np.concatenate(parts))
+    return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
+
+
+def judge_many(
+    spec: EntitySpec,
+    levels: NDArray[np.int8],
+    probability: NDArray[np.float64],
+    auto_threshold: float,
+    review_threshold: float,
+) -> NDArray[np.float64]:
+    """``mdm.matching.judge`` over arrays: decisive rules accept, vetoes hold below review."""
+    assert spec.matching is not None
+    settings = spec.matching
+    index = {c.name: k for k, c in enumerate(settings.comparisons)}
+    level_of = {c.name: {name: i for i, name in enumerate(c.levels)} for c in settings.comparisons}
+    out = probability.copy()
+    decided = np.zeros(len(out), dtype=bool)
+    for rule in settings.decisive:
+        mask = np.ones(len(out), dtype=bool)
+        for name, level in rule:
+            mask &= levels[:, index[name]] == level_of[name][level]
+        decided |= mask
+    vetoed = np.zeros(len(out), dtype=bool)
+    for name, level in settings.vetoes:
+        vetoed |= levels[:, index[name]] == level_of[name][level]
+    vetoed &= ~decided
+    out[decided] = np.maximum(out[decided], auto_threshold)
+    out[vetoed] = np.minimum(out[vetoed], review_threshold * 0.999)
+    return out
+
+
+def cluster_records(
+    n: int,
+    left: NDArray[np.intp],
+    right: NDArray[np.intp],
+    probability: NDArray[np.float64],
+    threshold: float,
+) -> list[list[int]]:
+    """Clusters of record indices: components over sure links, weak chains split.
+
+    Components are found with a union-find; a component of three or more is handed to
+    ``matchers.cluster`` with every scored pair inside it (unsure ones too), which cuts it
+    where it is only weakly held together.
+    """
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    sure = probability >= threshold
+    for i, j in zip(left[sure].tolist(), right[sure].tolist(), strict=True):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    components: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        components[find(i)].append(i)
+    big = {root for root, members in components.items() if len(members) >= 3}
+    edges: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    if big:
+        roots = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
+        inside = roots[left] == roots[right]
+        for k in np.flatnonzero(inside).tolist():
+            root = int(roots[left[k]])
+            if root in big:
+                edges[root].append((int(left[k]), int(right[k]), float(probability[k])))
+    clusters: list[list[int]] = []
+    for root in sorted(components):
+        members = components[root]
+        if root not in big:
+            clusters.append(members)
+            continue
+        split = cluster(members, edges[root], threshold)
+        clusters.extend(sorted([int(i) for i in c] for c in split.clusters))
+    return clusters
