@@ -100,9 +100,10 @@ from matchers.units import (
     normalize_uom,
     parse_pack,
 )
-from matchers.vocabulary import UnitNameComparison, normalize_unit_name
+from matchers.vocabulary import UnitNameComparison, normalize_unit_name, unit_name_key
 
 __all__ = [
+    "unit_name_key",
     "street_address_key",
     "UnitNameComparison",
     "is_same_maker",

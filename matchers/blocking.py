@@ -13,6 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from matchers.comparisons import part_number_stems
@@ -227,8 +228,11 @@ def count_description_tokens(
 
 def _description_words(record: Mapping[str, Any], attribute: str) -> frozenset[str]:
     text = _text(record, attribute)
-    if text is None:
-        return frozenset()
+    return frozenset() if text is None else _words_of_description(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _words_of_description(text: str) -> frozenset[str]:
     # Pack labels are left out: 100/BX and 50/BX variants should still meet.
     return frozenset(
         t for t in token_set(normalize_description(text)) if not _PACK_LABEL.fullmatch(t)

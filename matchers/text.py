@@ -443,7 +443,7 @@ def _description_tokens(text: str, unspsc: str | None) -> list[str]:
     upper = re.sub(r"\bNON[\s\-]*STERILE\b", "NONSTERILE", upper)
     # "X-S", "X-LG", "XX-L", "2X-L": one size word, not a letter and a size.
     upper = re.sub(
-        r"\b(X{1,3}|[23]X)[\s\-]+(S|SM|SML|SMALL|L|LG|LRG|LARGE)\b",
+        r"\b(X{1,3}|[23]X)[\s\-/.]+(S|SM|SML|SMALL|L|LG|LRG|LARGE)\b",
         lambda m: _joined_size(m[1], m[2]),
         upper,
     )
@@ -580,6 +580,7 @@ def _abbreviates(short: str, long: str) -> bool:
     return all(ch in rest for ch in short)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def is_same_maker(left: str, right: str) -> bool:
     """Whether two normalized company names name the same maker, abbreviations allowed.
 

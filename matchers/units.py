@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 CANONICAL_UOMS: frozenset[str] = frozenset(
     {"EA", "BX", "CS", "CT", "PK", "DZ", "PR", "KT", "BG", "RL", "PL"}
@@ -124,6 +125,7 @@ def parse_pack(text: str) -> PackQuantity | None:
     return None
 
 
+@lru_cache(maxsize=1 << 16)
 def find_pack(text: str) -> PackQuantity | None:
     """Find the first pack expression inside a longer description.
 

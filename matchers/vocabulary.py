@@ -7,13 +7,14 @@ The table lives in ``data/hospital_units.tsv`` and can be extended by the caller
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from matchers.comparisons import Comparison, FuzzyTextComparison
 from matchers.text import fold
@@ -34,6 +35,27 @@ def unit_vocabulary() -> dict[tuple[str, ...], tuple[str, ...]]:
         variant, canonical = line.split("\t")
         table[tuple(fold(variant).split())] = tuple(canonical.split())
     return table
+
+
+@cache
+def _dictionary() -> frozenset[str]:
+    words = {w for key, value in unit_vocabulary().items() for w in (*key, *value)}
+    return frozenset(w for w in words if len(w) >= 4 and w.isalpha()) | _STOP_WORDS
+
+
+@lru_cache(maxsize=1 << 14)
+def _spelled(token: str) -> str:
+    """A vocabulary word one typo away ("UINT", "PDIATRICS"), or the token as it is."""
+    if len(token) < 4 or not token.isalpha():
+        return token
+    words = _dictionary()
+    if token in words:
+        return token
+    for word in sorted(words):
+        if word[0] == token[0] and abs(len(word) - len(token)) <= 1:
+            if OSA.distance(word, token) <= 1:
+                return word
+    return token
 
 
 def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> str:
@@ -59,7 +81,7 @@ def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> st
     words: list[str] = []
     for token in fold(text).split():
         wing = _FLOOR_WING.match(token)
-        words += [wing[1], _WINGS[wing[2]]] if wing else [token]
+        words += [wing[1], _WINGS[wing[2]]] if wing else [_spelled(token)]
     out: list[str] = []
     i = 0
     while i < len(words):
@@ -75,6 +97,7 @@ def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> st
     return " ".join(out)
 
 
+_CODE = re.compile(r"(?=[A-Z]*\d)(?=\d*[A-Z])[A-Z0-9]+")
 _STOP_WORDS = frozenset(
     {
         "DEPARTMENT",
@@ -99,7 +122,8 @@ class UnitName:
 
     text: str  # canonical words
     content: frozenset[str]  # words that tell units apart (no codes, no generic words)
-    numbers: frozenset[int]  # "PAR 01" and "PAR 1" agree; "PAR 1" and "PAR 2" do not
+    numbers: frozenset[int]  # "PAR 01" and "PAR 1" agree; "PAR 1", "PAR 2", "PAR" do not
+    codes: frozenset[str]  # letters-and-digits codes ("CL005"): site or unit identifiers
 
 
 def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> UnitName | None:
@@ -109,16 +133,22 @@ def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> Unit
         return None
     words = canonical.split()
     numbers = frozenset(int(w) for w in words if w.isdigit())
-    # Short letter codes are facility mnemonics or site codes ("HHN ICU"), not the unit.
-    content = frozenset(w for w in words if not w.isdigit() and len(w) > 3 and w not in _STOP_WORDS)
-    return UnitName(canonical, content, numbers)
+    codes = frozenset(w for w in words if _CODE.fullmatch(w))
+    # Short letter codes are facility mnemonics ("HHN ICU"), not the unit.
+    content = frozenset(
+        w
+        for w in words
+        if not w.isdigit() and w not in codes and len(w) > 3 and w not in _STOP_WORDS
+    )
+    return UnitName(canonical, content, numbers, codes)
 
 
 class UnitNameComparison(Comparison[UnitName]):
     """Department, unit and cost-center names, after ``normalize_unit_name``.
 
     Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``.
-    Different numbers ("PAR 1" vs "PAR 2") are ``different``. Similarity is the
+    Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2", the second of
+    its kind) and different site codes ("CL005" vs "CL006") are ``different``. Similarity is the
     token-set ratio of the distinctive words when the shorter name has two or more of
     them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort ratio otherwise
     (so "Laboratory" does not meet "Cardiac Cath Lab").
@@ -146,7 +176,9 @@ class UnitNameComparison(Comparison[UnitName]):
 
     def compare(self, left: UnitName, right: UnitName) -> int:
         different = len(self.levels) - 1
-        if left.numbers and right.numbers and left.numbers != right.numbers:
+        if left.numbers != right.numbers:
+            return different
+        if left.codes and right.codes and left.codes != right.codes:
             return different
         if left.content == right.content and (left.content or left.text == right.text):
             return 0
@@ -160,3 +192,25 @@ class UnitNameComparison(Comparison[UnitName]):
         return 1 + next(
             (k for k, t in enumerate(self.thresholds) if score >= t), len(self.thresholds)
         )
+
+
+def unit_name_key(
+    attribute: str = "name", postal_attribute: str | None = "postal_code"
+) -> Callable[[Mapping[str, Any]], set[str]]:
+    """Blocking key: a unit name's distinctive words (after the vocabulary), in order,
+    with the 5-digit postal code when there is one.
+
+    "HHS Emergency Department" and "EMERGENCY DEPT" at one postal code meet, even when
+    a building holds more departments than a block can.
+    """
+
+    def keys(record: Mapping[str, Any]) -> set[str]:
+        value = record.get(attribute)
+        prepared = prepare_unit_name(str(value)) if value else None
+        if prepared is None or not prepared.content:
+            return set()
+        words = " ".join(sorted(prepared.content))
+        postal = record.get(postal_attribute) if postal_attribute else None
+        return {f"{str(postal)[:5]}|{words}" if postal else words}
+
+    return keys

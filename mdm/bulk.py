@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from matchers import cluster, prepare_records, score_many
+from matchers import MatchModel, cluster, prepare_records, score_many
 from mdm.errors import MdmError, MissingSourceIdError
 from mdm.events import ChangeKind
 from mdm.golden import new_public_id
@@ -53,7 +53,6 @@ class _Staged:
     system: str
     source_id: str
     values: dict[str, Any]
-    keys: list[str]
 
 
 @dataclass
@@ -146,9 +145,23 @@ class BulkLoader:
                     insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
                     rows,
                 ).all()
+                key_rows = []
                 for record_id, (system, source_id, values, found) in zip(ids, pending, strict=True):
-                    if found is not None:  # a deletion is stored, not matched
-                        staged.append(_Staged(record_id, system, source_id, values, found))
+                    if found is None:  # a deletion is stored, not matched
+                        continue
+                    staged.append(_Staged(record_id, system, source_id, values))
+                    key_rows += [
+                        {
+                            "entity_type": spec.name,
+                            "key": key,
+                            "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
+                            "source_record_id": record_id,
+                        }
+                        for key in found
+                    ]
+                if key_rows:
+                    # Keys go to the store now, not to memory: blocking reads them back sorted.
+                    session.execute(insert(MatchKeyRow), key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
         staged.sort(key=lambda s: (s.system, s.source_id))
@@ -179,14 +192,15 @@ class BulkLoader:
                 }
             )
         now = utcnow()
+        raw = jsonable(record.attributes)
         row = {
             "entity_type": spec.name,
             "system": record.system,
             "source_id": source_id,
-            "raw": jsonable(record.attributes),
+            "raw": raw,
             "standardized": std.values,
             "findings": findings,
-            "content_hash": content_hash(record),
+            "content_hash": content_hash(record, raw),
             "golden_id": None,
             "version": 1,
             "is_deleted": record.is_deleted,
@@ -210,20 +224,13 @@ class BulkLoader:
         assert spec.matching is not None
         settings = spec.matching
         active = self.ingestor.models.active(session, spec)
-        pairs = block_pairs([s.keys for s in staged], settings.max_block_size)
+        pairs = block_pairs(session, spec, [s.record_id for s in staged], settings.max_block_size)
         result.candidate_pairs = len(pairs)
         values = [s.values for s in staged]
-        if len(pairs):
-            prepared = prepare_records(active.model.comparisons, values)
-            scored = score_many(active.model, values, None, pairs, prepared=prepared)
-            probability = judge_many(
-                spec, scored.levels, scored.match_probability, active.auto_threshold,
-                active.review_threshold,
-            )  # fmt: skip
-            left, right = scored.left_index, scored.right_index
-        else:
-            probability = np.empty(0)
-            left = right = np.empty(0, dtype=np.intp)
+        left, right, probability = score_in_batches(
+            spec, active.model, values, pairs, active.auto_threshold, active.review_threshold
+        )
+        del pairs
         clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
         golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
         result.golden_records = len(clusters)
@@ -322,18 +329,6 @@ class BulkLoader:
             update(SourceRecord),
             [{"id": s.record_id, "golden_id": golden_of[i]} for i, s in enumerate(staged)],
         )
-        key_rows = [
-            {
-                "entity_type": spec.name,
-                "key": key,
-                "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
-                "source_record_id": s.record_id,
-            }
-            for s in staged
-            for key in s.keys
-        ]
-        for start in range(0, len(key_rows), 50_000):
-            session.execute(insert(MatchKeyRow), key_rows[start : start + 50_000])
         history, events = [], []
         for golden_id, row, members in zip(golden_ids, golden_rows, clusters, strict=True):
             sources = [
@@ -375,29 +370,91 @@ class BulkLoader:
         return golden_of
 
 
-def block_pairs(keys: list[list[str]], max_block_size: int) -> NDArray[np.intp]:
-    """``(n, 2)`` index pairs ``i < j`` of records sharing a key, each pair once.
+def block_pairs(
+    session: Session, spec: EntitySpec, record_ids: list[int], max_block_size: int
+) -> NDArray[np.intp]:
+    """``(n, 2)`` index pairs ``i < j`` (into ``record_ids``) of records sharing a key.
 
-    Blocks larger than ``max_block_size`` are skipped; pairs are built with numpy, block by
-    block, and deduplicated as one int64 code per pair.
+    The keys are read back from ``match_key`` sorted, one block at a time, so memory holds
+    one block and the pair codes (one int64 a pair), not every record's keys. Blocks larger
+    than ``max_block_size`` are skipped.
     """
-    blocks: dict[str, list[int]] = defaultdict(list)
-    for index, record_keys in enumerate(keys):
-        for key in record_keys:
-            blocks[key].append(index)
-    parts = []
-    n = len(keys)
-    for members in blocks.values():
+    index_of = {record_id: i for i, record_id in enumerate(record_ids)}
+    n = len(record_ids)
+    parts: list[NDArray[np.int64]] = []
+    pending: list[NDArray[np.int64]] = []
+    pending_size = 0
+
+    def flush_block(members: list[int]) -> None:
+        nonlocal pending_size
         size = len(members)
         if size < 2 or size > max_block_size:
-            continue
-        m = np.asarray(members, dtype=np.int64)
+            return
+        m = np.asarray(sorted(members), dtype=np.int64)
         a, b = np.triu_indices(size, k=1)
-        parts.append(m[a] * n + m[b])
+        pending.append(m[a] * n + m[b])
+        pending_size += len(a)
+        if pending_size > 2_000_000:
+            parts.append(np.unique(np.concatenate(pending)))
+            pending.clear()
+            pending_size = 0
+
+    rows = session.execute(
+        select(MatchKeyRow.key, MatchKeyRow.source_record_id)
+        .where(MatchKeyRow.entity_type == spec.name)
+        .order_by(MatchKeyRow.key)
+        .execution_options(yield_per=50_000)
+    )
+    current: str | None = None
+    members: list[int] = []
+    for key, record_id in rows:
+        index = index_of.get(record_id)
+        if index is None:
+            continue
+        if key != current:
+            flush_block(members)
+            current, members = key, []
+        members.append(index)
+    flush_block(members)
+    if pending:
+        parts.append(np.unique(np.concatenate(pending)))
     if not parts:
         return np.empty((0, 2), dtype=np.intp)
     codes = np.unique(np.concatenate(parts))
     return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
+
+
+def score_in_batches(
+    spec: EntitySpec,
+    model: MatchModel,
+    values: list[dict[str, Any]],
+    pairs: NDArray[np.intp],
+    auto_threshold: float,
+    review_threshold: float,
+    batch_size: int = 250_000,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+    """Judged match probability of every candidate pair, kept compact.
+
+    Pairs are scored a batch at a time and only indices (int32) and judged probabilities
+    (float32) are kept: 12 bytes a pair, whatever the number of comparisons.
+    """
+    if not len(pairs):
+        empty = np.empty(0, dtype=np.int32)
+        return empty, empty, np.empty(0, dtype=np.float32)
+    prepared = prepare_records(model.comparisons, values)
+    parts = []
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start : start + batch_size]
+        scored = score_many(model, values, None, batch, prepared=prepared)
+        judged = judge_many(
+            spec, scored.levels, scored.match_probability, auto_threshold, review_threshold
+        )
+        parts.append(judged.astype(np.float32))
+    return (
+        pairs[:, 0].astype(np.int32),
+        pairs[:, 1].astype(np.int32),
+        np.concatenate(parts),
+    )
 
 
 def judge_many(
@@ -430,9 +487,9 @@ def judge_many(
 
 def cluster_records(
     n: int,
-    left: NDArray[np.intp],
-    right: NDArray[np.intp],
-    probability: NDArray[np.float64],
+    left: NDArray[np.integer[Any]],
+    right: NDArray[np.integer[Any]],
+    probability: NDArray[np.floating[Any]],
     threshold: float,
 ) -> list[list[int]]:
     """Clusters of record indices: components over sure links, weak chains split.

@@ -36,6 +36,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(schema_app, name="schema")
 app.add_typer(seed_app, name="seed")
 app.add_typer(system_app, name="system")
+match_app = typer.Typer(help="Match models: parameters and their estimation.", no_args_is_help=True)
+app.add_typer(match_app, name="match")
 app.add_typer(truth_app, name="truth")
 
 console = Console(stderr=True)
@@ -297,6 +299,134 @@ def _print_pair(out: Console, kind: str, pair: PairExample) -> None:
             f"{c.weight:+.2f}",
         )
     out.print(table)
+
+
+EntityTypeOption = Annotated[
+    str | None, typer.Option("--entity-type", "-t", help="One entity type (default: all).")
+]
+
+
+@match_app.command("params")
+def match_params(
+    entity_type: EntityTypeOption = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the active match model of each entity type: levels, m, u, weights, thresholds."""
+    from mdm.hub import Hub
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        specs = _chosen_specs(hub, entity_type)
+        with hub.database.read_session() as session:
+            models = [(spec, hub.ingestor.models.active(session, spec)) for spec in specs]
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        hub.close()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    spec.name: {
+                        "version": m.version,
+                        "source": m.source,
+                        "auto_threshold": m.auto_threshold,
+                        "review_threshold": m.review_threshold,
+                        **m.model.to_dict(),
+                    }
+                    for spec, m in models
+                },
+                indent=2,
+            )
+        )
+        return
+    out = Console(width=120)
+    for spec, m in models:
+        table = Table(
+            title=f"{spec.name}: version {m.version} ({m.source}), auto >= {m.auto_threshold}, "
+            f"review >= {m.review_threshold}, prior {m.model.prior:g}"
+        )
+        for column in ("comparison", "level", "m", "u", "weight"):
+            table.add_column(column)
+        for comparison in m.model.comparisons:
+            for level in m.model.levels_of(comparison.name):
+                table.add_row(
+                    comparison.name,
+                    level.name,
+                    f"{level.m:.4g}",
+                    f"{level.u:.4g}",
+                    f"{level.weight:+.2f}",
+                )
+        out.print(table)
+
+
+@match_app.command("estimate")
+def match_estimate(
+    entity_type: EntityTypeOption = None,
+    database_url: DatabaseUrl = None,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    activate: Annotated[
+        bool, typer.Option("--activate", help="Use the new versions at once.")
+    ] = False,
+) -> None:
+    """Re-estimate match models from the stored records (u: random pairs, m: EM).
+
+    Each estimate is stored as a new version, inactive unless --activate: check it first
+    (mdm quality) and activate it with `mdm match activate`.
+    """
+    from mdm.hub import Hub
+    from mdm.match_models import estimate_model
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        for spec in _chosen_specs(hub, entity_type):
+            with hub.database.session() as session:
+                start = hub.ingestor.models.active(session, spec)
+                model, notes = estimate_model(session, spec, start.model, seed=seed)
+                saved = hub.ingestor.models.save(
+                    session,
+                    spec,
+                    model,
+                    source="em",
+                    actor="mdm match estimate",
+                    notes=notes,
+                    activate=activate,
+                )
+            state = "active" if activate else "stored, not active"
+            typer.echo(f"{spec.name}: version {saved.version} ({state}) {json.dumps(notes)}")
+    except MdmError as error:
+        _fail(error)
+    finally:
+        hub.close()
+
+
+@match_app.command("activate")
+def match_activate(
+    entity_type: Annotated[str, typer.Option("--entity-type", "-t")],
+    version: Annotated[int, typer.Option(help="A stored version; 0 for the defaults.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Choose the match model version an entity type matches with."""
+    from mdm.hub import Hub
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        spec = hub.specs.get_spec(entity_type, field="--entity-type")
+        with hub.database.session() as session:
+            hub.ingestor.models.activate(session, spec, version)
+    except MdmError as error:
+        _fail(error)
+    finally:
+        hub.close()
+    typer.echo(f"{entity_type}: version {version} active")
+
+
+def _chosen_specs(hub: Any, entity_type: str | None) -> list[Any]:
+    if entity_type is not None:
+        return [hub.specs.get_spec(entity_type, field="--entity-type")]
+    return [s for s in hub.specs.values() if s.matching is not None]
 
 
 @app.command("serve")

@@ -346,9 +346,10 @@ class Ingestor:
         )
 
 
-def content_hash(record: RecordInput) -> str:
+def content_hash(record: RecordInput, raw: dict[str, Any] | None = None) -> str:
+    """SHA-256 of a record's content; ``raw`` is ``jsonable(record.attributes)`` if known."""
     canonical = json.dumps(
-        {"a": jsonable(record.attributes), "d": record.is_deleted},
+        {"a": jsonable(record.attributes) if raw is None else raw, "d": record.is_deleted},
         sort_keys=True,
         separators=(",", ":"),
         default=str,

@@ -2,7 +2,10 @@
 
 A model starts from the comparisons' domain defaults (version 0, never stored), and is
 re-estimated from the data (EM) and from steward decisions; every estimate is a new
-stored version, and the newest active version is the one used.
+stored version. At most one version is active; none active means the defaults. An
+estimate is stored inactive unless asked: EM assumes comparisons independent given match
+status, and where they are not (a department's address and postal code move together)
+it can over-weight them, so a version is activated only after its quality is checked.
 """
 
 from __future__ import annotations
@@ -73,8 +76,9 @@ class MatchModels:
         auto_threshold: float | None = None,
         review_threshold: float | None = None,
         notes: dict[str, Any] | None = None,
+        activate: bool = False,
     ) -> ActiveModel:
-        """Store ``model`` as the entity type's next version and make it the active one.
+        """Store ``model`` as the entity type's next version (and make it the active one).
 
         Raises:
             InvalidInputError: thresholds out of order or outside (0, 1).
@@ -100,30 +104,47 @@ class MatchModels:
             review_threshold=review,
             source=source,
             notes=notes or {},
-            is_active=True,
+            is_active=False,
             created_by=actor,
         )
         session.add(row)
         session.flush()
-        self._cache.pop(spec.name, None)
+        if activate:
+            self.activate(session, spec, row.version)
         return self._from_row(spec, row)
 
+    def activate(self, session: Session, spec: EntitySpec, version: int) -> None:
+        """Make ``version`` the one used (0: back to the defaults).
+
+        Raises:
+            InvalidInputError: no such stored version.
+        """
+        if version != 0:
+            found = session.scalar(
+                select(MatchModelVersion.id).where(
+                    MatchModelVersion.entity_type == spec.name,
+                    MatchModelVersion.version == version,
+                )
+            )
+            if found is None:
+                raise InvalidInputError(
+                    f"{spec.name} has no match model version {version}", field="version"
+                )
+        session.execute(
+            update(MatchModelVersion)
+            .where(MatchModelVersion.entity_type == spec.name)
+            .values(is_active=MatchModelVersion.version == version)
+        )
+        self._cache.pop(spec.name, None)
+
     def history(self, session: Session, spec: EntitySpec) -> list[ActiveModel]:
+        """Every stored version, oldest first."""
         rows = session.scalars(
             select(MatchModelVersion)
             .where(MatchModelVersion.entity_type == spec.name)
             .order_by(MatchModelVersion.version)
         ).all()
         return [self._from_row(spec, r) for r in rows]
-
-    def rollback(self, session: Session, spec: EntitySpec, version: int) -> None:
-        """Deactivate every version newer than ``version`` (0 returns to the defaults)."""
-        session.execute(
-            update(MatchModelVersion)
-            .where(MatchModelVersion.entity_type == spec.name, MatchModelVersion.version > version)
-            .values(is_active=False)
-        )
-        self._cache.pop(spec.name, None)
 
     @staticmethod
     def _from_row(spec: EntitySpec, row: MatchModelVersion) -> ActiveModel:

@@ -24,6 +24,8 @@ from strawberry.types import ExecutionContext, Info
 
 from mdm import crosswalk
 from mdm.api.errors import ErrorCodes, InvalidInputError, NotFoundError, error_code, user_error
+from mdm.api.inputs import SourceRecordInput, as_mapping, entity_spec, to_record_input
+from mdm.api.matching import MatchMutation, MatchQuery
 from mdm.api.permissions import IsAdmin, IsIntegrator, IsReader
 from mdm.api.quality import QualityQuery
 from mdm.api.types import (
@@ -39,7 +41,6 @@ from mdm.api.types import (
 )
 from mdm.errors import InvalidInputError as InvalidInput
 from mdm.errors import MdmError
-from mdm.hub import NativeRecord
 from mdm.ingest import IngestOutcome, RecordInput
 from mdm.settings import Settings
 from mdm.specs import EntitySpec, SpecRegistry
@@ -149,21 +150,6 @@ class IngestOutcomeType:
     rejection_id: strawberry.ID | None
 
 
-@strawberry.input(
-    description=(
-        "One source record. Give canonical `attributes`, or the system's own `fields` "
-        "(mapped by its registered mapping)."
-    )
-)
-class SourceRecordInput:
-    entity_type: str
-    system: str
-    source_id: str | None = None
-    attributes: JSON | None = None
-    fields: JSON | None = None
-    deleted: bool = False
-
-
 @strawberry.type
 class IngestRecordSuccess:
     outcome: IngestOutcomeType
@@ -221,44 +207,6 @@ def _decode_cursor(cursor: str) -> int:
         return int(pk)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(f"malformed cursor {cursor!r}", field="after") from None
-
-
-def _entity_type_name(specs: SpecRegistry, value: str) -> EntitySpec:
-    """Accept ``cost_center``, ``COST_CENTER`` or ``CostCenter``."""
-    for spec in specs.values():
-        if value in (spec.name, spec.name.upper(), spec.graphql_name):
-            return spec
-    return specs.get_spec(value)
-
-
-def _to_input(info: Info, record: SourceRecordInput) -> RecordInput:
-    hub = info.context.hub
-    spec = _entity_type_name(hub.specs, record.entity_type)
-    if record.fields is not None and record.attributes is not None:
-        raise InvalidInput("give either attributes or fields, not both", field="fields")
-    if record.fields is not None:
-        if not isinstance(record.fields, dict):
-            raise InvalidInput("fields must be a JSON object", field="fields")
-        mapped: RecordInput = hub.map_native(
-            NativeRecord(spec.name, record.system, record.fields, record.deleted),
-            record.source_id,
-        )
-        return mapped
-    attributes: Any = record.attributes or {}
-    if not isinstance(attributes, dict):
-        raise InvalidInput("attributes must be a JSON object", field="attributes")
-    return RecordInput(
-        entity_type=spec.name,
-        system=record.system,
-        source_id=record.source_id or "",
-        attributes=attributes,
-        is_deleted=record.deleted,
-        origin=f"graphql {info.context.request_id}",
-    )
-
-
-def _as_mapping(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, dict) else {"value": value} if value else {}
 
 
 def _page(
@@ -364,7 +312,7 @@ class QueryBase:
     def crosswalk(
         self, info: Info, entity_type: str, system: str, source_id: str
     ) -> CrosswalkEntry | None:
-        spec = _entity_type_name(info.context.hub.specs, entity_type)
+        spec = entity_spec(info.context.hub.specs, entity_type)
         with info.context.hub.database.read_session() as session:
             entry = crosswalk.resolve(session, spec.name, system, source_id)
         if entry is None:
@@ -379,7 +327,7 @@ class QueryBase:
         self, info: Info, entity_type: str, system: str, source_ids: list[str]
     ) -> list[CrosswalkEntry]:
         hub = info.context.hub
-        spec = _entity_type_name(hub.specs, entity_type)
+        spec = entity_spec(hub.specs, entity_type)
         with hub.database.read_session() as session:
             found = crosswalk.resolve_many(
                 session, spec.name, system, source_ids, limit=hub.settings.max_batch_size
@@ -401,7 +349,7 @@ class QueryBase:
         source_id: str,
         to_system: str | None = None,
     ) -> list[CrosswalkEntry]:
-        spec = _entity_type_name(info.context.hub.specs, entity_type)
+        spec = entity_spec(info.context.hub.specs, entity_type)
         with info.context.hub.database.read_session() as session:
             entries = crosswalk.translate(session, spec.name, system, source_id, to_system)
         return [_entry(e) for e in entries]
@@ -410,7 +358,7 @@ class QueryBase:
     def source_record(
         self, info: Info, entity_type: str, system: str, source_id: str
     ) -> SourceRecord | None:
-        spec = _entity_type_name(info.context.hub.specs, entity_type)
+        spec = entity_spec(info.context.hub.specs, entity_type)
         with info.context.hub.database.read_session() as session:
             row = session.scalar(
                 select(SourceRow).where(
@@ -492,7 +440,7 @@ class Mutation:
     def ingest_record(self, info: Info, input: SourceRecordInput) -> IngestRecordResult:
         ctx = info.context
         try:
-            record = _to_input(info, input)
+            record = to_record_input(info, input)
             with ctx.hub.database.session() as session:
                 outcome = ctx.hub.ingestor.ingest(
                     session, record, actor=ctx.actor, correlation_id=ctx.request_id
@@ -505,7 +453,7 @@ class Mutation:
                         entity_type=input.entity_type,
                         system=input.system,
                         source_id=input.source_id or "",
-                        attributes=_as_mapping(input.attributes or input.fields),
+                        attributes=as_mapping(input.attributes or input.fields),
                         is_deleted=input.deleted,
                         origin=f"graphql {ctx.request_id}",
                     ),
@@ -538,7 +486,7 @@ class Mutation:
         errors: dict[int, MdmError] = {}
         for index, item in enumerate(records):
             try:
-                prepared.append(_to_input(info, item))
+                prepared.append(to_record_input(info, item))
             except MdmError as error:
                 errors[index] = error
                 prepared.append(
@@ -546,7 +494,7 @@ class Mutation:
                         entity_type=item.entity_type,
                         system=item.system,
                         source_id=item.source_id or "",
-                        attributes=_as_mapping(item.attributes or item.fields),
+                        attributes=as_mapping(item.attributes or item.fields),
                         is_deleted=item.deleted,
                     )
                 )
@@ -609,11 +557,17 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     ]
 
     query = strawberry.type(
-        type("Query", (QueryBase, QualityQuery), {"__module__": __name__, **_entity_fields(specs)})
+        type(
+            "Query",
+            (QueryBase, QualityQuery, MatchQuery),
+            {"__module__": __name__, **_entity_fields(specs)},
+        )
     )
     return HubSchema(
         query=query,
-        mutation=Mutation,
+        mutation=strawberry.type(
+            type("Mutation", (Mutation, MatchMutation), {"__module__": __name__})
+        ),
         types=[*entity_types, NotFoundError],
         extensions=[
             ErrorCodes,

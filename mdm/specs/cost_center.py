@@ -8,6 +8,7 @@ from matchers import (
     UnitNameComparison,
     exact_key,
     token_sort_key,
+    unit_name_key,
 )
 from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, all_of
 from mdm.specs.base import AttributeKind as K
@@ -37,6 +38,7 @@ COST_CENTER = EntitySpec(
         blocking=(
             ("code", exact_key("code")),
             ("name_tokens", token_sort_key("name")),
+            ("unit_name", unit_name_key("name", None)),
         ),
         # A cost-center code is unique only within its company.
         vetoes=(("company", "different"), ("code", "different")),

@@ -13,6 +13,7 @@ from matchers import (
     postal_prefix_and_name_key,
     street_address_key,
     token_sort_key,
+    unit_name_key,
 )
 from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
 from mdm.specs.base import AttributeKind as K
@@ -61,15 +62,18 @@ LOCATION = EntitySpec(
             ("name_tokens", token_sort_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
             ("street", street_address_key("address_line1", "postal_code")),
+            ("unit_name", unit_name_key("name", "postal_code")),
         ),
         # Departments of one hospital share its address (and often its NPI and GLN): the
-        # name and the type tell them apart, so an identifier is decisive only with both.
+        # name and the type tell them apart, so an identifier is decisive only with the
+        # type. A place has one street address: another building is another place.
         vetoes=(
             ("gln", "different"),
             ("npi", "different"),
             ("location_type", "different"),
             ("name", "different"),
             ("address_line1", "other_unit"),
+            ("address_line1", "different"),
         ),
         decisive=(
             all_of(("gln", "exact"), ("location_type", "exact")),

@@ -12,6 +12,7 @@ from matchers import (
     name_prefix_key,
     phonetic_key,
     postal_prefix_and_name_key,
+    street_address_key,
     token_sort_key,
 )
 from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
@@ -69,6 +70,8 @@ VENDOR = EntitySpec(
             ("name_tokens", token_sort_key("name")),
             ("name_sound", phonetic_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
+            ("phone", exact_key("phone")),
+            ("street", street_address_key("address_line1", "postal_code")),
         ),
         # One legal entity, one tax id; DUNS and GLN identify sites, so they may differ.
         vetoes=(("tax_id", "different"),),

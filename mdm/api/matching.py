@@ -1,0 +1,201 @@
+"""GraphQL for matching: the versioned match models, their re-estimation, and dry runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from mdm.api.errors import InvalidInputError, user_error
+from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
+from mdm.api.permissions import IsAdmin, IsReader
+from mdm.errors import MdmError
+from mdm.ingest import RecordInput
+from mdm.match_models import ActiveModel, defaults, estimate_model
+from mdm.preview import preview_match
+from mdm.specs import EntitySpec
+
+
+@strawberry.type(description="One comparison level: m, u and its match weight log2(m/u).")
+class LevelParameters:
+    name: str
+    m: float
+    u: float
+    weight: float
+
+
+@strawberry.type
+class ComparisonParameters:
+    name: str
+    attributes: list[str]
+    levels: list[LevelParameters]
+
+
+@strawberry.type(description="The parameters an entity type matches with (a stored version).")
+class MatchModel:
+    entity_type: str
+    version: int = strawberry.field(description="0: the comparisons' domain defaults.")
+    source: str = strawberry.field(description="defaults, em, labels or manual.")
+    prior: float
+    auto_threshold: float
+    review_threshold: float
+    comparisons: list[ComparisonParameters]
+    vetoes: list[str]
+    decisive: list[list[str]]
+
+
+@strawberry.type
+class CandidatePreview:
+    golden_id: strawberry.ID
+    probability: float
+    match_weight: float | None
+    vetoed_by: list[str]
+    contributions: JSON = strawberry.field(
+        description="Per comparison: left and right values, level, weight."
+    )
+
+
+@strawberry.type(description="What the record would match now, and why; nothing is written.")
+class MatchPreview:
+    decision: str = strawberry.field(description="join, review or new.")
+    golden_id: strawberry.ID | None
+    merges: list[strawberry.ID]
+    candidates: list[CandidatePreview]
+    findings: JSON
+    keys: list[str]
+    model_version: int
+
+
+@strawberry.type
+class EstimateMatchModelSuccess:
+    model: MatchModel
+    notes: JSON
+
+
+PreviewMatchResult = Annotated[
+    MatchPreview | InvalidInputError, strawberry.union("PreviewMatchResult")
+]
+EstimateMatchModelResult = Annotated[
+    EstimateMatchModelSuccess | InvalidInputError, strawberry.union("EstimateMatchModelResult")
+]
+
+
+def to_match_model(spec: EntitySpec, active: ActiveModel) -> MatchModel:
+    assert spec.matching is not None
+    model = active.model
+    return MatchModel(
+        entity_type=spec.name,
+        version=active.version,
+        source=active.source,
+        prior=model.prior,
+        auto_threshold=active.auto_threshold,
+        review_threshold=active.review_threshold,
+        comparisons=[
+            ComparisonParameters(
+                name=c.name,
+                attributes=list(c.attributes),
+                levels=[
+                    LevelParameters(name=lv.name, m=lv.m, u=lv.u, weight=lv.weight)
+                    for lv in model.levels_of(c.name)
+                ],
+            )
+            for c in model.comparisons
+        ],
+        vetoes=[f"{name}.{level}" for name, level in spec.matching.vetoes],
+        decisive=[[f"{name}.{level}" for name, level in rule] for rule in spec.matching.decisive],
+    )
+
+
+def _spec(info: Info, entity_type: str) -> EntitySpec:
+    return entity_spec(info.context.hub.specs, entity_type)
+
+
+@strawberry.type
+class MatchQuery:
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="The active match model of an entity type (versioned).",
+    )
+    def match_model(self, info: Info, entity_type: str) -> MatchModel:
+        spec = _spec(info, entity_type)
+        hub = info.context.hub
+        with hub.database.read_session() as session:
+            active = hub.ingestor.models.active(session, spec)
+        return to_match_model(spec, active)
+
+    @strawberry.field(permission_classes=[IsReader], description="Every stored version.")
+    def match_model_history(self, info: Info, entity_type: str) -> list[MatchModel]:
+        spec = _spec(info, entity_type)
+        hub = info.context.hub
+        with hub.database.read_session() as session:
+            versions = hub.ingestor.models.history(session, spec)
+        return [to_match_model(spec, defaults(spec)), *(to_match_model(spec, v) for v in versions)]
+
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="Dry run: score a record against the store without writing anything.",
+    )
+    def preview_match(self, info: Info, input: SourceRecordInput) -> PreviewMatchResult:
+        hub = info.context.hub
+        try:
+            if not input.source_id:
+                input.source_id = "preview"
+            record: RecordInput = to_record_input(info, input)
+            found = preview_match(
+                hub.database, hub.specs, hub.ingestor.matcher, hub.ingestor.systems, record
+            )
+        except MdmError as error:
+            return user_error(error)  # type: ignore[return-value]
+        return MatchPreview(
+            decision=found.decision,
+            golden_id=strawberry.ID(found.golden_id) if found.golden_id else None,
+            merges=[strawberry.ID(m) for m in found.merges],
+            candidates=[
+                CandidatePreview(
+                    golden_id=strawberry.ID(c.golden_id),
+                    probability=c.probability,
+                    match_weight=c.match_weight,
+                    vetoed_by=list(c.vetoed_by),
+                    contributions=list(c.contributions),  # type: ignore[arg-type]
+                )
+                for c in found.candidates
+            ],
+            findings=list(found.findings),  # type: ignore[arg-type]
+            keys=list(found.keys),
+            model_version=found.model_version,
+        )
+
+
+@strawberry.type
+class MatchMutation:
+    @strawberry.mutation(
+        permission_classes=[IsAdmin],
+        description="Re-estimate an entity type's match model from the data (u from random "
+        "pairs, m by EM) and store it as the next version; active only with activate: true.",
+    )
+    def estimate_match_model(
+        self, info: Info, entity_type: str, seed: int = 0, activate: bool = False
+    ) -> EstimateMatchModelResult:
+        hub = info.context.hub
+        try:
+            spec = _spec(info, entity_type)
+            with hub.database.session() as session:
+                start = hub.ingestor.models.active(session, spec)
+                model, notes = estimate_model(session, spec, start.model, seed=seed)
+                saved = hub.ingestor.models.save(
+                    session,
+                    spec,
+                    model,
+                    source="em",
+                    actor=info.context.actor,
+                    notes=notes,
+                    activate=activate,
+                )
+        except MdmError as error:
+            return user_error(error)  # type: ignore[return-value]
+        return EstimateMatchModelSuccess(
+            model=to_match_model(spec, saved),
+            notes=notes,  # type: ignore[arg-type]
+        )

@@ -1,0 +1,98 @@
+"""Dry run: what would this record match, and why — without writing anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from mdm.errors import MissingSourceIdError
+from mdm.ingest import RecordInput
+from mdm.matching import ScoringMatcher
+from mdm.specs import SpecRegistry
+from mdm.standardize import blocking_keys, match_keys, standardize
+from mdm.store import Database, GoldenRecord
+from mdm.systems import SystemDirectory
+
+
+@dataclass(frozen=True)
+class PreviewCandidate:
+    golden_id: str
+    probability: float
+    match_weight: float | None
+    vetoed_by: tuple[str, ...]
+    contributions: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class MatchPreview:
+    """The decision the pipeline would take now, with every candidate's explanation."""
+
+    decision: str  # join | review | new
+    golden_id: str | None  # the golden record it would join
+    merges: tuple[str, ...]  # other golden records it would bridge to (and merge)
+    candidates: tuple[PreviewCandidate, ...]
+    findings: tuple[dict[str, Any], ...]
+    keys: tuple[str, ...]
+    model_version: int
+
+
+def preview_match(
+    database: Database,
+    specs: SpecRegistry,
+    matcher: ScoringMatcher,
+    systems: SystemDirectory,
+    record: RecordInput,
+    *,
+    limit: int = 10,
+) -> MatchPreview:
+    """Standardize, block and score ``record`` against the store, read-only.
+
+    Raises:
+        MdmError: the record would be refused (unknown type or system, bad attribute...).
+    """
+    spec = specs.get_spec(record.entity_type)
+    with database.read_session() as session:
+        systems.require(session, record.system)
+        if not (record.source_id or "").strip():
+            raise MissingSourceIdError(
+                "sourceId is required and must not be blank", field="sourceId"
+            )
+        std = standardize(
+            spec, record.attributes, system=record.system, date_format=record.date_format
+        )
+        keys = match_keys(spec, std.values) + blocking_keys(spec, std.values)
+        if spec.matching is None:
+            return MatchPreview("new", None, (), (), tuple(f.to_dict() for f in std.findings),
+                                tuple(keys), 0)  # fmt: skip
+        active = matcher.models.active(session, spec)
+        scored = matcher.score(session, spec, std.values, None, keys)[:limit]
+        public = dict(
+            session.execute(
+                select(GoldenRecord.id, GoldenRecord.public_id).where(
+                    GoldenRecord.id.in_([c.golden_id for c in scored])
+                )
+            ).all()
+        )
+    sure = [c for c in scored if c.score >= active.auto_threshold]
+    unsure = [c for c in scored if active.review_threshold <= c.score < active.auto_threshold]
+    decision = "join" if sure else "review" if unsure else "new"
+    return MatchPreview(
+        decision=decision,
+        golden_id=public[sure[0].golden_id] if sure else None,
+        merges=tuple(public[c.golden_id] for c in sure[1:]),
+        candidates=tuple(
+            PreviewCandidate(
+                golden_id=public[c.golden_id],
+                probability=c.score,
+                match_weight=c.explanation.get("match_weight"),
+                vetoed_by=tuple(c.explanation.get("vetoed_by", ())),
+                contributions=tuple(c.explanation.get("contributions", ())),
+            )
+            for c in scored
+        ),
+        findings=tuple(f.to_dict() for f in std.findings),
+        keys=tuple(keys),
+        model_version=active.version,
+    )
