@@ -37,6 +37,8 @@ app.add_typer(schema_app, name="schema")
 app.add_typer(seed_app, name="seed")
 app.add_typer(system_app, name="system")
 match_app = typer.Typer(help="Match models: parameters and their estimation.", no_args_is_help=True)
+rejections_app = typer.Typer(help="Refused records: list and replay.", no_args_is_help=True)
+app.add_typer(rejections_app, name="rejections")
 app.add_typer(match_app, name="match")
 app.add_typer(truth_app, name="truth")
 
@@ -427,6 +429,64 @@ def _chosen_specs(hub: Any, entity_type: str | None) -> list[Any]:
     if entity_type is not None:
         return [hub.specs.get_spec(entity_type, field="--entity-type")]
     return [s for s in hub.specs.values() if s.matching is not None]
+
+
+@rejections_app.command("list")
+def rejections_list(
+    system: Annotated[str | None, typer.Option(help="Only this source system.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show open rejections with their reason."""
+    from mdm.rejections import open_rejections
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            rows = open_rejections(session, system=system, limit=limit)
+    finally:
+        database.dispose()
+    table = Table(title=f"open rejections ({len(rows)} shown)")
+    for column in ("id", "system", "type", "source id", "code", "field", "message", "origin"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.id), r.system or "", r.entity_type or "", r.source_id or "", r.code,
+            r.field or "", r.message, r.origin or "",
+        )  # fmt: skip
+    Console(width=160).print(table)
+
+
+@rejections_app.command("replay")
+def rejections_replay(
+    ids: Annotated[
+        list[int] | None, typer.Argument(help="Rejection ids (default: all open).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Send refused records through the pipeline again, once their cause is fixed."""
+    from mdm.hub import Hub
+    from mdm.rejections import replay_rejections
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        with hub.database.session() as session:
+            replays = replay_rejections(
+                session, hub.ingestor, ids or None, actor="mdm rejections replay"
+            )
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        hub.close()
+    accepted = [r for r in replays if r.outcome is not None]
+    for replay in replays:
+        if replay.error is not None:
+            typer.echo(
+                f"{replay.rejection_id}: still refused: {replay.error.code}: {replay.error.message}"
+            )
+    typer.echo(f"{len(accepted)} accepted, {len(replays) - len(accepted)} still refused")
 
 
 @app.command("serve")

@@ -151,11 +151,20 @@ class CandidateRecord:
     values: dict[str, Any]
 
 
+CANDIDATE_BUDGET = 64  # records compared per newcomer, beyond its most specific keys
+SPECIFIC_BLOCK = 8  # a key this rare (an identifier, a full address) is always used
+
+
 def candidate_records(
     session: Session, spec: EntitySpec, record_id: int | None, keys: list[str], max_block: int
 ) -> list[CandidateRecord]:
-    """Placed, live records sharing a key with the record; keys held by more than
-    ``max_block`` records are too common to say anything and are skipped."""
+    """Placed, live records sharing a key with the record.
+
+    Keys are taken rarest first: every key held by at most ``SPECIFIC_BLOCK`` records,
+    then broader ones while the candidates stay within ``CANDIDATE_BUDGET``; keys held by
+    more than ``max_block`` records are too common to say anything and are skipped. So a
+    newcomer costs a bounded number of comparisons however large the store grows.
+    """
     if not keys:
         return []
     sizes = session.execute(
@@ -163,7 +172,13 @@ def candidate_records(
         .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(keys))
         .group_by(MatchKeyRow.key)
     ).all()
-    usable = [key for key, size in sizes if size <= max_block]
+    usable: list[str] = []
+    total = 0
+    for key, size in sorted(sizes, key=lambda pair: (pair[1], pair[0])):
+        if size > max_block or (size > SPECIFIC_BLOCK and total + size > CANDIDATE_BUDGET):
+            break
+        usable.append(key)
+        total += size
     if not usable:
         return []
     sharing = select(MatchKeyRow.source_record_id).where(

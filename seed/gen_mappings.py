@@ -3,6 +3,19 @@
 
 from __future__ import annotations
 
+import re
+
+# main file -> its "changes" file: later versions of some of its records (same source ids,
+# same layout); mapped by a copy of the main file's [[entity]] table right after it, so
+# the hub loads the changes after the main file
+CHANGE_FILES = {
+    "erp/vendors.csv": "erp/vendors_changes.csv",
+    "erp/items.csv": "erp/items_changes.csv",
+    "ehr/supply_items.jsonl": "ehr/supply_items_changes.jsonl",
+    "procurement/suppliers.jsonl": "procurement/suppliers_changes.jsonl",
+    "procurement/catalog.jsonl": "procurement/catalog_changes.jsonl",
+}
+
 _STATUS_ERP = (
     '{ field = "%s", values = { A = "active", I = "inactive", H = "hold", D = "deleted" } }'
 )
@@ -258,4 +271,23 @@ company = {{ field = "company", transform = ["strip", "upper"], values = {{ HHN 
 status = "status"
 """
 
-MAPPINGS = {"ERP": ERP, "EHR": EHR, "PROCUREMENT": PROCUREMENT}
+
+def with_changes(text: str) -> str:
+    """Insert, after each [[entity]] table of a file with changes, the same table for them."""
+    head, *tables = text.split("\n[[entity]]\n")
+    out = [head]
+    for table in tables:
+        out.append(table)
+        m = re.search(r'^file = "([^"]+)"$', table, re.MULTILINE)
+        if m and m.group(1) in CHANGE_FILES:
+            main = m.group(1)
+            line = f'file = "{CHANGE_FILES[main]}"  # later versions of records of {main}'
+            out.append(table.replace(m.group(0), line, 1).rstrip("\n") + "\n")
+    return "\n[[entity]]\n".join(out)
+
+
+MAPPINGS = {
+    "ERP": with_changes(ERP),
+    "EHR": with_changes(EHR),
+    "PROCUREMENT": with_changes(PROCUREMENT),
+}

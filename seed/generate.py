@@ -12,10 +12,12 @@ written as they are generated; only compact id lists needed for references stay 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import datetime as dt
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ if str(_HERE) not in sys.path:
 
 import gen_ids as ids  # noqa: E402
 import gen_items as gi  # noqa: E402
+import gen_mappings as gm  # noqa: E402
 import gen_text as tx  # noqa: E402
 from gen_mappings import MAPPINGS  # noqa: E402
 
@@ -38,6 +41,8 @@ P_DROP = 0.04  # dropped or reordered word
 P_BAD_CHECK = 0.02  # transposed digits in GTIN/GLN/NPI (check digit fails)
 P_JUNK = 0.02  # junk placeholder in an identifier field
 P_DANGLING = 0.01  # reference to a record not delivered
+P_CHANGE = 0.03  # record with a later version in the system's changes file
+P_CHANGE_DELETED = 0.005  # of those: the later version is a source deletion
 AS_OF = dt.date(2026, 11, 26)  # fixed "today" for contract status (never the clock)
 
 ERP_HDR = {
@@ -122,6 +127,8 @@ FILES = {
     ("PROCUREMENT", "contract"): "procurement/contracts.jsonl",
     ("PROCUREMENT", "cost_center"): "procurement/cost_centers.jsonl",
 }
+# later versions of records (same source id, same layout), loaded after the main file
+CHANGE_FILES = {k: gm.CHANGE_FILES[f] for k, f in FILES.items() if f in gm.CHANGE_FILES}
 EHR_BASE_URL = "https://ehr.hopehealth.example/fhir/"
 OID_GLN = "urn:oid:1.3.88"
 SID_NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -146,7 +153,7 @@ class Sink:
         self.truth.writerow(["entity_type", "system", "source_id", "entity_key"])
         self.defects = csv.writer(self._open("defects.csv"), lineterminator="\n")
         self.defects.writerow(["entity_type", "system", "source_id", "attribute", "kind", "value"])
-        for (system, etype), rel in FILES.items():
+        for (system, etype), rel in [*FILES.items(), *CHANGE_FILES.items()]:
             fh = self._open(rel)
             if rel.endswith(".csv"):
                 hdr = ERP_HDR[etype]
@@ -156,7 +163,8 @@ class Sink:
             elif rel.endswith(".json"):
                 fh.write('{"resourceType": "Bundle", "type": "collection", "entry": [\n')
                 self._fhir_first[rel] = True
-            self.counts[f"{system}.{etype}"] = 0
+            if rel in FILES.values():
+                self.counts[f"{system}.{etype}"] = 0
 
     def _open(self, rel: str) -> TextIO:
         p = self.out / rel
@@ -180,6 +188,15 @@ class Sink:
             fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self.truth.writerow([etype, system, sid, key])
         self.counts[f"{system}.{etype}"] += 1
+
+    def write_change(self, system: str, etype: str, rec: dict[str, Any]) -> None:
+        """A later version of a record already written: no truth row (same record)."""
+        rel = CHANGE_FILES[(system, etype)]
+        if rel in self._csv:
+            w, hdr = self._csv[rel]
+            w.writerow(["" if rec.get(h) is None else rec[h] for h in hdr])
+        else:
+            self._fh[rel].write(json.dumps(rec, ensure_ascii=False) + "\n")
 
     def defect(self, etype: str, system: str, sid: str, attr: str, kind: str, value: str) -> None:
         self.defects.writerow([etype, system, sid, attr, kind, value])
@@ -215,6 +232,7 @@ class Ctx:
         self.seed = seed
         self.scale = scale
         self.dangling = 0
+        self.changes = Changes(self)
 
     def rng(self, phase: str) -> random.Random:
         return random.Random(f"{self.seed}:{phase}")
@@ -342,6 +360,227 @@ def erp_date(d: dt.date) -> str:
 
 def add_years(d: dt.date, n: int) -> dt.date:
     return d.replace(year=d.year + n)
+
+
+# --------------------------------------------------------------------------- changes
+
+
+VENDOR_CHANGES = {"address": 35, "phone": 25, "name": 20, "inactive": 10, "tax_id": 10}
+ITEM_CHANGES = {"price": 40, "pack": 25, "gtin": 20, "inactive": 15}
+P_SECOND_CHANGE = 0.15  # a later version with two changes (e.g. moved and new phone)
+_STATUS = {  # (system, etype) -> (status field, active, inactive, deleted)
+    ("ERP", "vendor"): ("VEN_STATUS", "A", "I", "D"),
+    ("PROCUREMENT", "vendor"): ("status", "active", "inactive", "deleted"),
+    ("ERP", "item"): ("ACTIVE_STATUS", "A", "I", "D"),
+    ("EHR", "item"): ("record_status", "ACTIVE", "INACTIVE", "DELETED"),
+    ("PROCUREMENT", "item"): ("status", "active", "inactive", "deleted"),
+}
+_PROC_UOM_WORDS = {"Bx": "Box", "Cs": "Case", "Pk": "Pack", "Bg": "Bag"}
+
+
+class Changes:
+    """Later versions of about P_CHANGE of the records of CHANGE_FILES, written as each main
+    record is written (streaming). Only what changes in reality changes: addresses, phones,
+    name corrections, status, prices, pack text; never an identifier of the entity, except a
+    missing GTIN or tax id filled in with the correct value. One rng per entity type."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.rng = {"vendor": ctx.rng("change:vendor"), "item": ctx.rng("change:item")}
+        self.started: set[tuple[str, str]] = set()
+
+    def _decide(self, system: str, etype: str, rec: dict[str, Any]) -> str | None:
+        """None, "delete" or "change"; the first live record of each file always changes."""
+        r = self.rng[etype].random()
+        field, _a, _i, deleted = _STATUS[(system, etype)]
+        if rec[field] == deleted:
+            return None
+        if (system, etype) not in self.started:
+            self.started.add((system, etype))
+            return "change"
+        if r < P_CHANGE_DELETED:
+            return "delete"
+        return "change" if r < P_CHANGE else None
+
+    def _apply(
+        self, rng: random.Random, weights: dict[str, int], appliers: dict[str, Any]
+    ) -> list[str]:
+        """Apply weighted change kinds until one changes the record (rarely a second one)."""
+        left = dict(weights)
+        done: list[str] = []
+        while left:
+            kind = rng.choices(list(left), list(left.values()))[0]
+            del left[kind]
+            if appliers[kind]():
+                done.append(kind)
+                if rng.random() >= P_SECOND_CHANGE or len(done) == 2:
+                    break
+        return done
+
+    def _status(self, system: str, etype: str, new: dict[str, Any], to: int) -> bool:
+        spec = _STATUS[(system, etype)]
+        if to == 2 and new[spec[0]] != spec[1]:
+            return False  # only active records become inactive
+        new[spec[0]] = spec[to]
+        return True
+
+    def vendor(self, system: str, rec: dict[str, Any], v: dict[str, Any]) -> None:
+        what = self._decide(system, "vendor", rec)
+        if what is None:
+            return
+        rng = self.rng["vendor"]
+        new = copy.deepcopy(rec)
+        if what == "delete":
+            self._status(system, "vendor", new, 3)
+            self.ctx.sink.write_change(system, "vendor", new)
+            return
+        erp = system == "ERP"
+
+        def address() -> bool:
+            a = v["addr"]
+            if rng.random() < 0.3:  # same building, other suite
+                na = dict(a, unit=(0, str(rng.randint(100, 950))))
+            else:  # new street, same city (60%) or another city
+                same = rng.random() < 0.6
+                na = new_address(rng, (a["city"], a["state"], a["zip"][:3]) if same else None)
+            if erp:
+                l1, l2 = addr_lines(na, "usps", rng)
+                new.update(
+                    ADDR1=l1,
+                    ADDR2=l2,
+                    CITY_ADDR5=na["city"].upper(),
+                    STATE_PROV=na["state"],
+                    POSTAL_CODE=fmt_zip(na, rng, 0.4),
+                )
+                return (new["ADDR1"], new["ADDR2"]) != (rec["ADDR1"], rec["ADDR2"])
+            l1, l2 = addr_lines(na, "full", rng)
+            new["remitTo"] = {
+                "street": l1,
+                "street2": l2 or None,
+                "city": na["city"],
+                "state": na["state"],
+                "postalCode": fmt_zip(na, rng, 0.2),
+            }
+            return new["remitTo"]["street"] != rec["remitTo"]["street"] or (
+                new["remitTo"]["street2"] != rec["remitTo"]["street2"]
+            )
+
+        def phone() -> bool:
+            area = v["phone"][:3] if rng.random() < 0.7 else str(rng.randint(201, 989))
+            p = f"{area}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+            new["PHONE_NBR" if erp else "phone"] = fmt_phone(p, rng)
+            return p != v["phone"]
+
+        def name() -> bool:  # typo fixed, legal suffix added, former name replaced
+            f = "VENDOR_VNAME" if erp else "supplierName"
+            legal = f"{v['base']} {v['suffix']}"
+            clean = tx.erp_upper(legal, rng) if erp else f"{v['base']}, {v['suffix']}"
+            tail = ""
+            m = re.search(r" (dba .*|\(fka .*\))$", rec[f])
+            if m:
+                tail = m.group(0)
+            if rec[f] == clean + tail:
+                return False
+            new[f] = clean + tail
+            return True
+
+        def tax_id() -> bool:  # filled in where missing, with the vendor's own EIN
+            f = "TAX_ID" if erp else "taxId"
+            if rec[f]:
+                return False
+            new[f] = fmt_ein(v["ein"], rng)
+            return True
+
+        self._apply(
+            rng,
+            VENDOR_CHANGES,
+            {
+                "address": address,
+                "phone": phone,
+                "name": name,
+                "inactive": lambda: self._status(system, "vendor", new, 2),
+                "tax_id": tax_id,
+            },
+        )
+        self.ctx.sink.write_change(system, "vendor", new)
+
+    def item(self, system: str, rec: dict[str, Any], uom: str, n_each: int, gtin: str) -> None:
+        what = self._decide(system, "item", rec)
+        if what is None:
+            return
+        rng = self.rng["item"]
+        new = copy.deepcopy(rec)
+        if what == "delete":
+            self._status(system, "item", new, 3)
+            self.ctx.sink.write_change(system, "item", new)
+            return
+
+        def price() -> bool:
+            old = (
+                float(rec["UNIT_COST"])
+                if system == "ERP"
+                else (rec["charge"]["cost"] if system == "EHR" else rec["unitPrice"])
+            )
+            f = rng.uniform(1.02, 1.12) if rng.random() < 0.75 else rng.uniform(0.88, 0.97)
+            p = round(old * f, 2)
+            if p == old:
+                return False
+            if system == "ERP":
+                new["UNIT_COST"] = f"{p:.2f}"
+            elif system == "EHR":
+                new["charge"]["cost"] = p
+            else:
+                new["unitPrice"] = p
+            return True
+
+        def pack() -> bool:  # pack / UOM wording; same product, same packaging level
+            if system == "ERP":
+                d = rec["DESCRIPTION"]
+                m = re.search(r"\b(\d+)/([A-Z]{2})\b", d)
+                if m:
+                    d = d[: m.start()] + f"{m.group(2)}/{m.group(1)}" + d[m.end() :]
+                else:
+                    d = f"{d} {n_each}/{uom}"[:60]
+                new["DESCRIPTION"] = d
+                return d != rec["DESCRIPTION"]
+            if system == "EHR":
+                d = rec["name"]
+                m = re.search(r" \(\d+/[a-z]+\)$", d)
+                if m:
+                    d = d[: m.start()]
+                elif uom != "EA":
+                    d = f"{d} ({n_each}/{uom.lower()})"
+                if d == rec["name"]:
+                    return False
+                new["name"] = d
+                spellings = [x.format(n=n_each) for x in UOM_SPELL["EHR"][uom]]
+                if rng.random() < 0.5:  # and the unit spelled otherwise
+                    new["uom"] = rng.choice([x for x in spellings if x != rec["uom"]])
+                return True
+            d = rec["description"]
+            for ab, word in _PROC_UOM_WORDS.items():
+                d = re.sub(rf"\b{ab}\b", word, d)
+            new["description"] = d
+            return d != rec["description"]
+
+        def gtin_fill() -> bool:  # the correct GTIN filled in where it was missing
+            f = "GTIN" if system == "ERP" else "gtin"
+            if rec[f]:
+                return False
+            new[f] = gtin
+            return True
+
+        self._apply(
+            rng,
+            ITEM_CHANGES,
+            {
+                "price": price,
+                "pack": pack,
+                "gtin": gtin_fill,
+                "inactive": lambda: self._status(system, "item", new, 2),
+            },
+        )
+        self.ctx.sink.write_change(system, "item", new)
 
 
 # --------------------------------------------------------------------------- org
@@ -1133,6 +1372,7 @@ class Vendors:
                         else ("A" if v["status"] == "active" else rng.choice("IH")),
                     }
                     ctx.sink.write("ERP", "vendor", sid, key, rec)
+                    ctx.changes.vendor("ERP", rec, v)
                 else:
                     sid = f"SUP-{self.proc_seq.next(rng):06d}"
                     proc_id = proc_id or sid
@@ -1194,6 +1434,7 @@ class Vendors:
                         "status": "deleted" if deleted else v["status"],
                     }
                     ctx.sink.write("PROCUREMENT", "vendor", sid, key, rec)
+                    ctx.changes.vendor("PROCUREMENT", rec, v)
         self.erp_ids.append(erp_id)
         self.proc_ids.append(proc_id)
         k = v["key"]
@@ -1434,6 +1675,7 @@ class Items:
                         "status": "deleted" if deleted else status,
                     }
                 ctx.sink.write(system, "item", sid, key, rec)
+                ctx.changes.item(system, rec, uom, n_each, gtin_v if system == "EHR" else gtin)
 
     def mpn_variant(self, catalog: str, system: str) -> str:
         r = self.rng.random()

@@ -42,6 +42,7 @@ from mdm.api.types import (
 from mdm.errors import InvalidInputError as InvalidInput
 from mdm.errors import MdmError
 from mdm.ingest import IngestOutcome, RecordInput
+from mdm.rejections import replay_rejections
 from mdm.settings import Settings
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.store import GoldenRecord as GoldenRow
@@ -167,6 +168,24 @@ IngestRecordResult = Annotated[
 ]
 IngestRecordsResult = Annotated[
     IngestRecordsSuccess | InvalidInputError, strawberry.union("IngestRecordsResult")
+]
+
+
+@strawberry.type
+class ReplayedRejection:
+    rejection_id: strawberry.ID
+    outcome: IngestOutcomeType | None
+    error: InvalidInputError | None
+
+
+@strawberry.type
+class ReplayRejectionsSuccess:
+    replayed: list[ReplayedRejection]
+
+
+ReplayRejectionsResult = Annotated[
+    ReplayRejectionsSuccess | InvalidInputError | NotFoundError,
+    strawberry.union("ReplayRejectionsResult"),
 ]
 
 
@@ -515,6 +534,44 @@ class Mutation:
         done = [_outcome(o) for o in outcomes if o is not None]
         rejected = sum(1 for o in done if o.status is IngestStatusEnum.REJECTED)
         return IngestRecordsSuccess(outcomes=done, accepted=len(done) - rejected, rejected=rejected)
+
+    @strawberry.mutation(
+        permission_classes=[IsIntegrator],
+        description="Send refused records again once fixed (all open ones, or ids); "
+        "`attributes` replaces one record's attributes with corrected ones.",
+    )
+    def replay_rejections(
+        self, info: Info, ids: list[strawberry.ID] | None = None, attributes: JSON | None = None
+    ) -> ReplayRejectionsResult:
+        ctx = info.context
+        try:
+            numbers = [int(i) for i in ids] if ids is not None else None
+        except ValueError:
+            return InvalidInputError(
+                code=error_code(InvalidInput("")), message="ids must be numbers", field="ids"
+            )
+        try:
+            with ctx.hub.database.session() as session:
+                replays = replay_rejections(
+                    session,
+                    ctx.hub.ingestor,
+                    numbers,
+                    attributes=as_mapping(attributes) if attributes is not None else None,
+                    actor=ctx.actor,
+                    correlation_id=ctx.request_id,
+                )
+        except MdmError as error:
+            return user_error(error)  # type: ignore[return-value]
+        return ReplayRejectionsSuccess(
+            replayed=[
+                ReplayedRejection(
+                    rejection_id=strawberry.ID(str(r.rejection_id)),
+                    outcome=_outcome(r.outcome) if r.outcome is not None else None,
+                    error=user_error(r.error) if r.error is not None else None,  # type: ignore[arg-type]
+                )
+                for r in replays
+            ]
+        )
 
     @strawberry.mutation(permission_classes=[IsAdmin], description="Register a source system.")
     def register_source_system(

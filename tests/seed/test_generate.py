@@ -228,13 +228,21 @@ class DataSet:
             s: tomllib.loads((root / f"{s}.toml").read_text("utf-8"))
             for s in ("erp", "ehr", "procurement")
         }
-        # (system, etype) -> (entity spec, records)
+        # (system, etype) -> (entity spec, records) of the main file (the first entry);
+        # a later entry of the same type holds later versions of records (a changes file)
         self.entities: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self.changes: dict[tuple[str, str], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        self.files: list[tuple[str, dict[str, Any], list[dict[str, Any]]]] = []
         for m in self.mappings.values():
             code = m["system"]["code"]
             for ent in m["entity"]:
                 recs = read_records(root / ent["file"], ent["format"])
-                self.entities[(code, ent["type"])] = (ent, recs)
+                self.files.append((code, ent, recs))
+                if (code, ent["type"]) in self.entities:
+                    assert (code, ent["type"]) not in self.changes, ent["file"]
+                    self.changes[(code, ent["type"])] = (ent, recs)
+                else:
+                    self.entities[(code, ent["type"])] = (ent, recs)
         with (root / "truth.csv").open(newline="", encoding="utf-8") as fh:
             self.truth = list(csv.DictReader(fh))
         with (root / "defects.csv").open(newline="", encoding="utf-8") as fh:
@@ -243,9 +251,13 @@ class DataSet:
             (r["entity_type"], r["system"], r["source_id"]): r["entity_key"] for r in self.truth
         }
 
-    def canonical(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+    def canonical(self, latest: bool = True) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """Mapped attributes per record: the latest version (changes applied) or the first."""
         out = {}
-        for (system, etype), (ent, recs) in self.entities.items():
+        versions = list(self.entities.items())
+        if latest:
+            versions += list(self.changes.items())
+        for (system, etype), (ent, recs) in versions:
             for rec in recs:
                 sid = str(get_path(rec, ent["source_id"], ent["format"]))
                 attrs = {a: attr_value(rec, s, ent["format"]) for a, s in ent["attributes"].items()}
@@ -309,6 +321,11 @@ def test_expected_files_and_counts(data: DataSet) -> None:
         "procurement/catalog.jsonl",
         "procurement/contracts.jsonl",
         "procurement/cost_centers.jsonl",
+        "erp/vendors_changes.csv",
+        "erp/items_changes.csv",
+        "ehr/supply_items_changes.jsonl",
+        "procurement/suppliers_changes.jsonl",
+        "procurement/catalog_changes.jsonl",
         "erp.toml",
         "ehr.toml",
         "procurement.toml",
@@ -336,6 +353,12 @@ def test_truth_names_every_record_exactly_once(data: DataSet) -> None:
         assert len(ids) == len(set(ids)), f"source ids not unique in {ent['file']}"
         records += [(etype, system, i) for i in ids]
     assert sorted(records) == sorted(truth_rows)
+    # a changes file holds later versions of records of its main file: no truth rows of its own
+    for (system, etype), (ent, recs) in data.changes.items():
+        ids = [str(get_path(r, ent["source_id"], ent["format"])) for r in recs]
+        assert len(ids) == len(set(ids)), f"source ids not unique in {ent['file']}"
+        for i in ids:
+            assert (etype, system, i) in data.truth_key, (ent["file"], i)
     for key in data.truth_key.values():
         assert re.fullmatch(r"(vendor|item|location|contract|cost_center):\d{6}", key)
 
@@ -343,26 +366,26 @@ def test_truth_names_every_record_exactly_once(data: DataSet) -> None:
 def test_mappings_use_canonical_names_and_existing_fields(data: DataSet) -> None:
     for m in data.mappings.values():
         assert m["system"]["code"] in ("ERP", "EHR", "PROCUREMENT")
-        for ent in m["entity"]:
-            assert ent["format"] in ("csv", "jsonl", "fhir")
-            recs = data.entities[(m["system"]["code"], ent["type"])][1]
-            assert set(ent["attributes"]) <= CANONICAL[ent["type"]], ent["type"]
-            fields = [ent["source_id"]]
-            if "deleted" in ent:
-                fields.append(ent["deleted"]["field"])
-            for spec in ent["attributes"].values():
-                spec = {"field": spec} if isinstance(spec, str) else spec
-                fields += spec.get("fields", [spec.get("field")] if "field" in spec else [])
-            for f in fields:
-                assert any(get_path(r, f, ent["format"]) is not _MISSING for r in recs), (
-                    f"{ent['file']}: field {f!r} not found"
-                )
-                if ent["format"] != "fhir":  # csv/jsonl: every record carries every field
-                    assert all(get_path(r, f, ent["format"]) is not _MISSING for r in recs)
-                # and at least one record has a value
-                assert any(
-                    get_path(r, f, ent["format"]) not in (None, "", _MISSING) for r in recs
-                ), f"{ent['file']}: field {f!r} always empty"
+    for _code, ent, recs in data.files:
+        assert ent["format"] in ("csv", "jsonl", "fhir")
+        changes = ent["file"].rsplit(".", 1)[0].endswith("_changes")
+        assert set(ent["attributes"]) <= CANONICAL[ent["type"]], ent["type"]
+        fields = [ent["source_id"]]
+        if "deleted" in ent:
+            fields.append(ent["deleted"]["field"])
+        for spec in ent["attributes"].values():
+            spec = {"field": spec} if isinstance(spec, str) else spec
+            fields += spec.get("fields", [spec.get("field")] if "field" in spec else [])
+        for f in fields:
+            assert any(get_path(r, f, ent["format"]) is not _MISSING for r in recs), (
+                f"{ent['file']}: field {f!r} not found"
+            )
+            if ent["format"] != "fhir":  # csv/jsonl: every record carries every field
+                assert all(get_path(r, f, ent["format"]) is not _MISSING for r in recs)
+            # and at least one record has a value (a small changes file may lack some)
+            assert changes or any(
+                get_path(r, f, ent["format"]) not in (None, "", _MISSING) for r in recs
+            ), f"{ent['file']}: field {f!r} always empty"
 
 
 def test_identifiers_pass_check_digits_except_listed_defects(data: DataSet) -> None:

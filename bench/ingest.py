@@ -1,0 +1,126 @@
+"""Incremental ingest latency with a large store: one record ingested, matched, survived and
+committed with its change event.
+
+    python bench/ingest.py [--size 1000000] [--records 2000] [--seed 20261127]
+                           [--database-url URL]
+
+Generates about ``--size`` source records with the seed generator and loads them (bulk
+path), then ingests ``--records`` records of another seed's data set, one transaction
+each, under new source ids, as an interface sending changes one at a time would. Prints
+p50/p99/max per record beside the same store's single-row insert-and-commit (the floor
+any ingest pays). Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import text  # noqa: E402
+
+from mdm.hub import Hub  # noqa: E402
+from mdm.ingest import RecordInput  # noqa: E402
+from mdm.loader import find_mappings, load, plan_load, records_of  # noqa: E402
+from mdm.settings import Settings  # noqa: E402
+from mdm.store import upgrade  # noqa: E402
+
+
+def generate(out: Path, size: int, seed: int) -> None:
+    spec = importlib.util.spec_from_file_location("seed_generate", ROOT / "seed" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.generate(out, scale=max(size / 2000, 0.05), seed=seed)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--records", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="mdm-ingest-"))
+    url = args.database_url or f"sqlite:///{work / 'ingest.sqlite3'}"
+    started = time.perf_counter()
+    generate(work / "store", args.size, args.seed)
+    generate(work / "incoming", args.records * 2, args.seed + 1)
+    upgrade(url)
+    hub = Hub(Settings(database_url=url))
+    summary = load(hub.database, hub.ingestor, find_mappings(work / "store"))
+    with hub.database.read_session() as session:
+        goldens = session.execute(text("SELECT count(*) FROM golden_record")).scalar_one()
+    print(
+        f"store: {summary.total():,} source records, {goldens:,} golden records "
+        f"({time.perf_counter() - started:.0f}s to generate and load; {url})"
+    )
+
+    incoming: list[RecordInput] = []
+    for system, entity in plan_load(find_mappings(work / "incoming"), hub.ingestor):
+        incoming += [replace(r, source_id=f"NEW-{r.source_id}") for r in records_of(system, entity)]
+    random.Random(args.seed).shuffle(incoming)
+    incoming = incoming[: args.records]
+
+    floor = []
+    with hub.database.engine.connect() as conn:
+        for n in range(200):
+            start = time.perf_counter()
+            conn.execute(
+                text("INSERT INTO audit_log (actor, action, details, created_at) "
+                     "VALUES (:a, 'bench', '{}', CURRENT_TIMESTAMP)"),
+                {"a": f"bench-{n}"},
+            )  # fmt: skip
+            conn.commit()
+            floor.append((time.perf_counter() - start) * 1000)
+
+    by_type: dict[str, list[float]] = {}
+    samples = []
+    for record in incoming:
+        start = time.perf_counter()
+        with hub.database.session() as session:
+            hub.ingestor.ingest(session, record, actor="bench")
+        elapsed = (time.perf_counter() - start) * 1000
+        samples.append(elapsed)
+        by_type.setdefault(record.entity_type, []).append(elapsed)
+    hub.close()
+
+    print(f"\n{'path':<44}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    print(
+        f"{'single-row insert + commit (floor)':<44}{len(floor):>7}"
+        f"{percentile(floor, 50):>10.2f}{percentile(floor, 99):>10.2f}{max(floor):>10.2f}"
+    )
+    print(
+        f"{'ingest one record (all types)':<44}{len(samples):>7}"
+        f"{percentile(samples, 50):>10.2f}{percentile(samples, 99):>10.2f}{max(samples):>10.2f}"
+    )
+    for entity_type, values in sorted(by_type.items()):
+        print(
+            f"{'  ' + entity_type:<44}{len(values):>7}{percentile(values, 50):>10.2f}"
+            f"{percentile(values, 99):>10.2f}{max(values):>10.2f}"
+        )
+    print(
+        f"\nmean {statistics.fmean(samples):.2f} ms; p99 / floor p99 = "
+        f"{percentile(samples, 99) / percentile(floor, 99):.0f}x; "
+        f"target p99 <= 20 ms: {'met' if percentile(samples, 99) <= 20 else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
