@@ -561,7 +561,7 @@ class Mutation:
                     correlation_id=ctx.request_id,
                 )
         except MdmError as error:
-            return user_error(error)  # type: ignore[return-value]
+            return user_error(error)
         return ReplayRejectionsSuccess(
             replayed=[
                 ReplayedRejection(
