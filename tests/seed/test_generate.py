@@ -640,3 +640,127 @@ def test_checked_in_data_set_is_small_and_current(gen: Any, tmp_path: Path) -> N
     assert digest(tmp_path / "d") == digest(checked_in), (
         "seed/data is stale: python seed/generate.py --out seed/data --scale 1 --seed 20261126"
     )
+
+
+# ------------------------------------------------------------------ changes files
+
+CHANGES = {  # main file -> changes file (later versions of some of its records)
+    "erp/vendors.csv": "erp/vendors_changes.csv",
+    "erp/items.csv": "erp/items_changes.csv",
+    "ehr/supply_items.jsonl": "ehr/supply_items_changes.jsonl",
+    "procurement/suppliers.jsonl": "procurement/suppliers_changes.jsonl",
+    "procurement/catalog.jsonl": "procurement/catalog_changes.jsonl",
+}
+# attributes that identify the real-world entity: a change may only fill in a missing one
+IDENTITY = {
+    "vendor": ("tax_id", "duns", "gln", "vendor_type", "parent"),
+    "item": (
+        "gtin",
+        "hibc",
+        "manufacturer",
+        "manufacturer_name",
+        "manufacturer_part_number",
+        "vendor",
+        "vendor_catalog_number",
+        "unspsc",
+        "hcpcs",
+        "pack_quantity",
+        "size",
+        "sterile",
+        "latex_free",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def big(gen: Any, tmp_path_factory: pytest.TempPathFactory) -> DataSet:
+    """Scale 3: enough change rows per file to measure shares."""
+    out = tmp_path_factory.mktemp("seed_changes")
+    return DataSet(out, gen.generate(out, scale=3, seed=SEED))
+
+
+def _deleted(ent: dict[str, Any], rec: dict[str, Any]) -> bool:
+    d = ent.get("deleted")
+    return bool(d) and get_path(rec, d["field"], ent["format"]) in d["equals"]
+
+
+def test_changes_files_are_mapped_right_after_their_main_file(data: DataSet) -> None:
+    for m in data.mappings.values():
+        files = [e["file"] for e in m["entity"]]
+        for main, later in CHANGES.items():
+            if main not in files:
+                continue
+            i = files.index(main)
+            assert files[i + 1] == later, f"{later} must follow {main}"
+            a, b = m["entity"][i], m["entity"][i + 1]
+            assert {k: v for k, v in a.items() if k != "file"} == {
+                k: v for k, v in b.items() if k != "file"
+            }
+            assert (data.root / later).is_file()
+    assert {e["file"] for e, _ in data.changes.values()} == set(CHANGES.values())
+
+
+def test_changes_reference_existing_records_in_small_shares(big: DataSet) -> None:
+    total = main_total = deleted = 0
+    for (system, etype), (ent, recs) in big.changes.items():
+        main_ent, main_recs = big.entities[(system, etype)]
+        main_ids = {str(get_path(r, main_ent["source_id"], main_ent["format"])) for r in main_recs}
+        ids = [str(get_path(r, ent["source_id"], ent["format"])) for r in recs]
+        assert ids, f"{ent['file']} is empty"
+        assert set(ids) <= main_ids, f"{ent['file']}: source ids not in {main_ent['file']}"
+        assert len(ids) <= 0.07 * len(main_recs), ent["file"]
+        total += len(ids)
+        main_total += len(main_recs)
+        deleted += sum(_deleted(ent, r) for r in recs)
+    assert 0.015 * main_total < total < 0.05 * main_total
+    assert 0 < deleted < 0.015 * main_total
+
+
+def test_changes_are_real_changes_that_keep_identity(big: DataSet) -> None:
+    first = big.canonical(latest=False)
+    by_entity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (etype, system, sid), attrs in first.items():
+        by_entity[big.truth_key[(etype, system, sid)]].append(attrs)
+    n = changed = 0
+    kinds: Counter[str] = Counter()
+    for (system, etype), (ent, recs) in big.changes.items():
+        for rec in recs:
+            sid = str(get_path(rec, ent["source_id"], ent["format"]))
+            before = first[(etype, system, sid)]
+            assert not _deleted(big.entities[(system, etype)][0], _find(big, system, etype, sid))
+            after = {a: attr_value(rec, s, ent["format"]) for a, s in ent["attributes"].items()}
+            diff = {a for a in after if after[a] != before[a]}
+            if _deleted(ent, rec):
+                assert diff == {"status"}, (ent["file"], sid, diff)
+                continue
+            n += 1
+            changed += bool(diff)
+            kinds.update(diff)
+            for a in IDENTITY[etype]:
+                if a not in diff:
+                    continue
+                # only a missing value filled in, with the value other records of it carry
+                assert before[a] is None, (ent["file"], sid, a, before[a], after[a])
+                key = big.truth_key[(etype, system, sid)]
+                known = {_ident(a, o[a]) for o in by_entity[key] if o.get(a) is not None}
+                if a == "gtin":
+                    assert gs1_ok(str(after[a]))
+                    known = {g[1:13] for g in known}
+                    assert not known or str(after[a]).zfill(14)[1:13] in known
+                else:
+                    assert not known or _ident(a, after[a]) in known, (sid, a, after[a], known)
+    assert n > 50
+    assert changed >= 0.9 * n
+    # the documented kinds of change all occur
+    for a in ("address_line1", "phone", "name", "status", "price", "description", "gtin"):
+        assert kinds[a] > 0, (a, kinds)
+
+
+def _find(data: DataSet, system: str, etype: str, sid: str) -> dict[str, Any]:
+    ent, recs = data.entities[(system, etype)]
+    return next(r for r in recs if str(get_path(r, ent["source_id"], ent["format"])) == sid)
+
+
+def _ident(attr: str, value: Any) -> str:
+    v = str(value)
+    return v.zfill(14) if attr == "gtin" else re.sub(r"\D", "", v) if attr == "tax_id" else v
