@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from mdm.store import ChangeEvent
+from mdm.store import ChangeEvent, utcnow
 
 
 class ChangeKind(StrEnum):
@@ -28,17 +29,17 @@ def record_change_event(
     payload: dict[str, Any],
     actor: str | None,
     correlation_id: str | None,
-) -> ChangeEvent:
-    """Append one event to the outbox (flushed, so its sequence number is known)."""
-    event = ChangeEvent(
-        entity_type=entity_type,
-        golden_public_id=golden_public_id,
-        kind=kind.value,
-        version=version,
-        payload=payload,
-        actor=actor,
-        correlation_id=correlation_id,
+) -> None:
+    """Append one event to the outbox, in the caller's transaction (one INSERT, no flush)."""
+    session.execute(
+        insert(ChangeEvent).values(
+            entity_type=entity_type,
+            golden_public_id=golden_public_id,
+            kind=kind.value,
+            version=version,
+            payload=payload,
+            actor=actor,
+            correlation_id=correlation_id,
+            created_at=utcnow(),
+        )
     )
-    session.add(event)
-    session.flush()
-    return event

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from mdm.events import ChangeKind, record_change_event
@@ -158,8 +158,8 @@ def _write_history(
     ctx: ChangeContext,
     sources: list[dict[str, str]],
 ) -> None:
-    session.add(
-        GoldenHistory(
+    session.execute(
+        insert(GoldenHistory).values(
             golden_id=golden.id,
             version=golden.version,
             attributes=golden.attributes,
@@ -169,5 +169,6 @@ def _write_history(
             merged_into_id=golden.merged_into_id,
             change_kind=kind.value,
             actor=ctx.actor,
+            changed_at=utcnow(),
         )
     )

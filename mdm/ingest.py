@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -305,12 +305,19 @@ class Ingestor:
         session: Session, spec: EntitySpec, row: SourceRecord, keys: list[str]
     ) -> None:
         session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id == row.id))
-        for key in keys:
-            kind = "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier"
-            session.add(
-                MatchKeyRow(entity_type=spec.name, key=key, kind=kind, source_record_id=row.id)
+        if keys:
+            session.execute(
+                insert(MatchKeyRow),
+                [
+                    {
+                        "entity_type": spec.name,
+                        "key": key,
+                        "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
+                        "source_record_id": row.id,
+                    }
+                    for key in keys
+                ],
             )
-        session.flush()
 
     @staticmethod
     def _store_review(
