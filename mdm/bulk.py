@@ -30,7 +30,7 @@ from mdm.events import ChangeKind
 from mdm.golden import new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable
 from mdm.specs import EntitySpec
-from mdm.standardize import BLOCKING_PREFIX, blocking_keys, is_comparable, match_keys, standardize
+from mdm.standardize import BLOCKING_PREFIX, blocking_keys, match_keys, record_findings, standardize
 from mdm.store import (
     ChangeEvent,
     Database,
@@ -181,16 +181,7 @@ class BulkLoader:
         std = standardize(
             spec, record.attributes, system=record.system, date_format=record.date_format
         )
-        findings = [f.to_dict() for f in std.findings]
-        if not record.is_deleted and not is_comparable(spec, std.values):
-            findings.append(
-                {
-                    "attribute": None,
-                    "code": "NOTHING_COMPARABLE",
-                    "message": "no attribute that matching compares has a usable value",
-                    "value": None,
-                }
-            )
+        findings = record_findings(spec, std, is_deleted=record.is_deleted)
         now = utcnow()
         raw = jsonable(record.attributes)
         row = {

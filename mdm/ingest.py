@@ -22,7 +22,7 @@ from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golde
 from mdm.match_models import MatchModels
 from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
-from mdm.standardize import BLOCKING_PREFIX, blocking_keys, is_comparable, match_keys, standardize
+from mdm.standardize import BLOCKING_PREFIX, blocking_keys, match_keys, record_findings, standardize
 from mdm.store import (
     GoldenRecord,
     IngestRejection,
@@ -205,16 +205,7 @@ class Ingestor:
             golden = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
             return self._outcome(IngestStatus.UNCHANGED, spec, row, golden)
         now = utcnow()
-        findings = [f.to_dict() for f in std.findings]
-        if not record.is_deleted and not is_comparable(spec, std.values):
-            findings.append(
-                {
-                    "attribute": None,
-                    "code": "NOTHING_COMPARABLE",
-                    "message": "no attribute that matching compares has a usable value",
-                    "value": None,
-                }
-            )
+        findings = record_findings(spec, std, is_deleted=record.is_deleted)
         if row is None:
             row = SourceRecord(
                 entity_type=spec.name,

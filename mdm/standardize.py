@@ -28,8 +28,8 @@ _NUMBER_NOISE = re.compile(r"[$,\s]")
 class Finding:
     """A data-quality finding on a source record: kept, shown, never silently fixed."""
 
-    attribute: str
-    code: str  # e.g. BAD_CHECK_DIGIT, JUNK_VALUE, UNMAPPED_VALUE
+    attribute: str | None  # None: about the record as a whole
+    code: str  # e.g. BAD_CHECK_DIGIT, JUNK_VALUE, UNMAPPED_VALUE, NOTHING_COMPARABLE
     message: str
     value: Any
 
@@ -254,3 +254,21 @@ def is_comparable(spec: EntitySpec, values: Mapping[str, Any]) -> bool:
     if spec.matching is None:
         return bool(match_keys(spec, values))
     return any(values.get(a) is not None for c in spec.matching.comparisons for a in c.attributes)
+
+
+def record_findings(
+    spec: EntitySpec, standardized: Standardized, *, is_deleted: bool
+) -> list[dict[str, Any]]:
+    """A record's data-quality findings, with NOTHING_COMPARABLE when matching has nothing
+    to go on (it then becomes a golden record of its own, and says why)."""
+    findings = [f.to_dict() for f in standardized.findings]
+    if not is_deleted and not is_comparable(spec, standardized.values):
+        findings.append(
+            Finding(
+                None,
+                "NOTHING_COMPARABLE",
+                "no attribute that matching compares has a usable value",
+                None,
+            ).to_dict()
+        )
+    return findings

@@ -24,7 +24,7 @@ class GoldenStatus(enum.Enum):
 
 @strawberry.type(description="A data-quality finding on a source record (kept, never fixed).")
 class Finding:
-    attribute: str
+    attribute: str | None = strawberry.field(description="None: about the record as a whole.")
     code: str
     message: str
     value: JSON | None

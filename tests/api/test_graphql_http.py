@@ -300,3 +300,19 @@ def test_merged_id_redirects_to_survivor(server: Server) -> None:
     assert body["data"]["goldenRecord"]["id"] == a
     proc_entry = server.query(CROSSWALK, {"type": "vendor", "system": "PROCUREMENT", "id": proc})
     assert proc_entry["data"]["crosswalk"]["goldenId"] == a
+
+
+def test_a_record_with_nothing_comparable_is_its_own_golden_record_and_says_so(
+    server: Server,
+) -> None:
+    outcome = ingest(
+        server,
+        entityType="vendor",
+        system="ERP",
+        sourceId=unique("V"),
+        attributes={"tax_id": "N/A", "status": "A"},
+    )["outcome"]
+    assert outcome["status"] == "CREATED"
+    assert outcome["goldenId"]
+    codes = {(f["attribute"], f["code"]) for f in outcome["findings"]}
+    assert codes == {("tax_id", "JUNK_VALUE"), (None, "NOTHING_COMPARABLE")}
