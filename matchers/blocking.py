@@ -231,7 +231,7 @@ def _description_words(record: Mapping[str, Any], attribute: str) -> frozenset[s
     return frozenset() if text is None else _words_of_description(text)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def _words_of_description(text: str) -> frozenset[str]:
     # Pack labels are left out: 100/BX and 50/BX variants should still meet.
     return frozenset(

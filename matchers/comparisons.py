@@ -36,7 +36,7 @@ from matchers.text import (
 from matchers.units import find_pack
 
 # Normalizers are pure and see the same values again and again: cache them.
-_CACHE_SIZE = 1 << 16
+_CACHE_SIZE = 1 << 13
 
 F = TypeVar("F")
 IndexArray = NDArray[np.intp]

@@ -15,7 +15,7 @@ from functools import lru_cache
 from matchers.junk import is_junk
 
 # Normalizers are pure and see the same values again and again: cache them.
-_CACHE_SIZE = 1 << 16
+_CACHE_SIZE = 1 << 13
 
 IDENTIFIER_KINDS: frozenset[str] = frozenset(
     {

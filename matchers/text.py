@@ -16,7 +16,7 @@ from matchers.junk import is_junk
 from matchers.units import find_pack_spans
 
 # Normalizers are pure and see the same values again and again: cache them.
-_CACHE_SIZE = 1 << 16
+_CACHE_SIZE = 1 << 13
 
 _SPECIAL_LETTERS = str.maketrans(
     {"Ø": "O", "ø": "o", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ł": "L", "ł": "l",

@@ -125,7 +125,7 @@ def parse_pack(text: str) -> PackQuantity | None:
     return None
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def find_pack(text: str) -> PackQuantity | None:
     """Find the first pack expression inside a longer description.
 

@@ -13,7 +13,7 @@ by record through ``Ingestor``.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from matchers import MatchModel, cluster, prepare_records, score_many
+from matchers import MatchModel, PreparedRecords, cluster, prepare_records, score_many
 from mdm.errors import MdmError, MissingSourceIdError
 from mdm.events import ChangeKind
 from mdm.golden import new_public_id
@@ -52,14 +52,14 @@ class _Staged:
     record_id: int
     system: str
     source_id: str
-    values: dict[str, Any]
+    values: dict[str, Any] | None  # dropped once prepared; read back for survivorship
 
 
 @dataclass
 class BulkResult:
     """What a bulk load did, and the records it left for the incremental path."""
 
-    statuses: list[tuple[str, IngestStatus]] = field(default_factory=list)  # (system, status)
+    statuses: Counter[tuple[str, IngestStatus]] = field(default_factory=Counter)
     later: list[RecordInput] = field(default_factory=list)  # repeats of a source id
     golden_records: int = 0
     candidate_pairs: int = 0
@@ -127,7 +127,7 @@ class BulkLoader:
                     row, values, keys = self._standardize(session, spec, record)
                 except MdmError as error:
                     self.ingestor.reject(session, record, error, correlation_id=correlation_id)
-                    result.statuses.append((record.system, IngestStatus.REJECTED))
+                    result.statuses[(record.system, IngestStatus.REJECTED)] += 1
                     continue
                 key = (row["system"], row["source_id"])
                 if key in seen:
@@ -136,9 +136,8 @@ class BulkLoader:
                 seen.add(key)
                 rows.append(row)
                 deleted = row["is_deleted"]
-                result.statuses.append(
-                    (record.system, IngestStatus.DELETED if deleted else IngestStatus.CREATED)
-                )
+                status = IngestStatus.DELETED if deleted else IngestStatus.CREATED
+                result.statuses[(record.system, status)] += 1
                 pending.append((row["system"], row["source_id"], values, None if deleted else keys))
             if rows:
                 ids = session.scalars(
@@ -217,11 +216,16 @@ class BulkLoader:
         active = self.ingestor.models.active(session, spec)
         pairs = block_pairs(session, spec, [s.record_id for s in staged], settings.max_block_size)
         result.candidate_pairs = len(pairs)
-        values = [s.values for s in staged]
+        values = [s.values or {} for s in staged]
+        prepared = prepare_records(active.model.comparisons, values)
+        # The prepared values are all scoring needs: let the raw ones go (memory at scale).
+        del values
+        for s in staged:
+            s.values = None
         left, right, probability = score_in_batches(
-            spec, active.model, values, pairs, active.auto_threshold, active.review_threshold
+            spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
         )
-        del pairs
+        del pairs, prepared
         clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
         golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
         result.golden_records = len(clusters)
@@ -274,51 +278,72 @@ class BulkLoader:
         actor: str | None,
         correlation_id: str | None,
     ) -> list[int]:
-        """Golden records, member links, keys, history and events; golden id per record."""
+        """Golden records, member links, history and events; the golden id of each record.
+
+        Written a chunk of clusters at a time, so memory holds one chunk's rows.
+        """
+        golden_of = [0] * len(staged)
+        for start in range(0, len(clusters), 5000):
+            chunk = clusters[start : start + 5000]
+            self._write_golden_chunk(session, spec, staged, chunk, golden_of, actor, correlation_id)
+        return golden_of
+
+    def _write_golden_chunk(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        clusters: list[list[int]],
+        golden_of: list[int],
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> None:
         now = utcnow()
-        survivors = []
+        values = _values_of(session, staged, [i for members in clusters for i in members])
+        golden_rows = []
         for members in clusters:
-            survivors.append(
-                survive(
-                    spec,
-                    [
-                        Member(
-                            staged[i].record_id,
-                            staged[i].system,
-                            staged[i].source_id,
-                            staged[i].values,
-                            now,
-                        )
-                        for i in members
-                    ],
-                )
+            survivor = survive(
+                spec,
+                [
+                    Member(
+                        staged[i].record_id,
+                        staged[i].system,
+                        staged[i].source_id,
+                        values[staged[i].record_id],
+                        now,
+                    )
+                    for i in members
+                ],
             )
-        golden_rows = [
-            {
-                "public_id": new_public_id(spec),
-                "entity_type": spec.name,
-                "attributes": survivor.attributes,
-                "lineage": survivor.lineage,
-                "status": "active",
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for survivor in survivors
-        ]
+            golden_rows.append(
+                {
+                    "public_id": new_public_id(spec),
+                    "entity_type": spec.name,
+                    "attributes": survivor.attributes,
+                    "lineage": survivor.lineage,
+                    "status": "active",
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        del values
         golden_ids = list(
             session.scalars(
                 insert(GoldenRecord).returning(GoldenRecord.id, sort_by_parameter_order=True),
                 golden_rows,
             )
         )
-        golden_of = [0] * len(staged)
         for golden_id, members in zip(golden_ids, clusters, strict=True):
             for i in members:
                 golden_of[i] = golden_id
         session.execute(
             update(SourceRecord),
-            [{"id": s.record_id, "golden_id": golden_of[i]} for i, s in enumerate(staged)],
+            [
+                {"id": staged[i].record_id, "golden_id": golden_of[i]}
+                for members in clusters
+                for i in members
+            ],
         )
         history, events = [], []
         for golden_id, row, members in zip(golden_ids, golden_rows, clusters, strict=True):
@@ -358,7 +383,21 @@ class BulkLoader:
             )
         session.execute(insert(GoldenHistory), history)
         session.execute(insert(ChangeEvent), events)
-        return golden_of
+
+
+def _values_of(
+    session: Session, staged: list[_Staged], indices: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Standardized values of some staged records: in memory if kept, else read back."""
+    found = {staged[i].record_id: staged[i].values for i in indices if staged[i].values}
+    missing = [staged[i].record_id for i in indices if staged[i].record_id not in found]
+    for start in range(0, len(missing), 2000):
+        ids = missing[start : start + 2000]
+        rows = session.execute(
+            select(SourceRecord.id, SourceRecord.standardized).where(SourceRecord.id.in_(ids))
+        ).all()
+        found.update((record_id, values) for record_id, values in rows)
+    return {k: v or {} for k, v in found.items()}
 
 
 def block_pairs(
@@ -418,7 +457,7 @@ def block_pairs(
 def score_in_batches(
     spec: EntitySpec,
     model: MatchModel,
-    values: list[dict[str, Any]],
+    prepared: PreparedRecords,
     pairs: NDArray[np.intp],
     auto_threshold: float,
     review_threshold: float,
@@ -432,11 +471,10 @@ def score_in_batches(
     if not len(pairs):
         empty = np.empty(0, dtype=np.int32)
         return empty, empty, np.empty(0, dtype=np.float32)
-    prepared = prepare_records(model.comparisons, values)
     parts = []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
-        scored = score_many(model, values, None, batch, prepared=prepared)
+        scored = score_many(model, [], None, batch, prepared=prepared)
         judged = judge_many(
             spec, scored.levels, scored.match_probability, auto_threshold, review_threshold
         )

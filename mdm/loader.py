@@ -104,8 +104,8 @@ def load(
                 correlation_id=summary.correlation_id,
                 on_progress=progress,
             )
-            for system_code, status in result.statuses:
-                summary.add(system_code, entity_type, status)
+            for (system_code, status), count in result.statuses.items():
+                summary.counts[(system_code, entity_type, status.value)] += count
             _incremental(database, ingestor, result.later, summary, actor, on_progress)
             continue
         for system, entity in entries:
