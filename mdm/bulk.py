@@ -30,7 +30,7 @@ from mdm.events import ChangeKind
 from mdm.golden import new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable
 from mdm.specs import EntitySpec
-from mdm.standardize import BLOCKING_PREFIX, blocking_keys, match_keys, record_findings, standardize
+from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
     ChangeEvent,
     Database,
@@ -197,7 +197,7 @@ class BulkLoader:
             "received_at": now,
             "updated_at": now,
         }
-        keys = match_keys(spec, std.values) + blocking_keys(spec, std.values)
+        keys = record_keys(spec, std.values)
         return row, std.values, keys
 
     # -- matching --------------------------------------------------------------------

@@ -379,22 +379,13 @@ def match_estimate(
     (mdm quality) and activate it with `mdm match activate`.
     """
     from mdm.hub import Hub
-    from mdm.match_models import estimate_model
 
     hub = Hub(_settings(database_url=database_url))
     try:
         for spec in _chosen_specs(hub, entity_type):
             with hub.database.session() as session:
-                start = hub.ingestor.models.active(session, spec)
-                model, notes = estimate_model(session, spec, start.model, seed=seed)
-                saved = hub.ingestor.models.save(
-                    session,
-                    spec,
-                    model,
-                    source="em",
-                    actor="mdm match estimate",
-                    notes=notes,
-                    activate=activate,
+                saved, notes = hub.ingestor.models.estimate(
+                    session, spec, actor="mdm match estimate", seed=seed, activate=activate
                 )
             state = "active" if activate else "stored, not active"
             typer.echo(f"{spec.name}: version {saved.version} ({state}) {json.dumps(notes)}")

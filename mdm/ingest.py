@@ -22,7 +22,7 @@ from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golde
 from mdm.match_models import MatchModels
 from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
-from mdm.standardize import BLOCKING_PREFIX, blocking_keys, match_keys, record_findings, standardize
+from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
     GoldenRecord,
     IngestRejection,
@@ -227,8 +227,7 @@ class Ingestor:
         row.updated_at = now
         session.flush()
 
-        keys = [] if record.is_deleted else match_keys(spec, std.values)
-        keys += [] if record.is_deleted else blocking_keys(spec, std.values)
+        keys = [] if record.is_deleted else record_keys(spec, std.values)
         self._replace_keys(session, spec, row, keys)
         golden = self._place(session, spec, row, keys, ctx)
         return self._outcome(status, spec, row, golden)

@@ -113,6 +113,23 @@ class MatchModels:
             self.activate(session, spec, row.version)
         return self._from_row(spec, row)
 
+    def estimate(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        *,
+        actor: str | None,
+        seed: int = 0,
+        activate: bool = False,
+    ) -> tuple[ActiveModel, dict[str, Any]]:
+        """Re-estimate from the stored records (``estimate_model``) and store the version."""
+        start = self.active(session, spec)
+        model, notes = estimate_model(session, spec, start.model, seed=seed)
+        saved = self.save(
+            session, spec, model, source="em", actor=actor, notes=notes, activate=activate
+        )
+        return saved, notes
+
     def activate(self, session: Session, spec: EntitySpec, version: int) -> None:
         """Make ``version`` the one used (0: back to the defaults).
 

@@ -11,7 +11,7 @@ from mdm.errors import MissingSourceIdError
 from mdm.ingest import RecordInput
 from mdm.matching import ScoringMatcher
 from mdm.specs import SpecRegistry
-from mdm.standardize import blocking_keys, match_keys, standardize
+from mdm.standardize import record_keys, standardize
 from mdm.store import Database, GoldenRecord
 from mdm.systems import SystemDirectory
 
@@ -62,7 +62,7 @@ def preview_match(
         std = standardize(
             spec, record.attributes, system=record.system, date_format=record.date_format
         )
-        keys = match_keys(spec, std.values) + blocking_keys(spec, std.values)
+        keys = record_keys(spec, std.values)
         if spec.matching is None:
             return MatchPreview("new", None, (), (), tuple(f.to_dict() for f in std.findings),
                                 tuple(keys), 0)  # fmt: skip

@@ -249,6 +249,11 @@ def blocking_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
     return sorted(keys)
 
 
+def record_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
+    """Every key a record is stored under: exact identifiers, then blocking keys."""
+    return match_keys(spec, values) + blocking_keys(spec, values)
+
+
 def is_comparable(spec: EntitySpec, values: Mapping[str, Any]) -> bool:
     """Whether any compared attribute has a value (a record with none can't be matched)."""
     if spec.matching is None:

@@ -13,7 +13,7 @@ from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
 from mdm.api.permissions import IsAdmin, IsReader
 from mdm.errors import MdmError
 from mdm.ingest import RecordInput
-from mdm.match_models import ActiveModel, defaults, estimate_model
+from mdm.match_models import ActiveModel, defaults
 from mdm.preview import preview_match
 from mdm.specs import EntitySpec
 
@@ -182,20 +182,12 @@ class MatchMutation:
         try:
             spec = _spec(info, entity_type)
             with hub.database.session() as session:
-                start = hub.ingestor.models.active(session, spec)
-                model, notes = estimate_model(session, spec, start.model, seed=seed)
-                saved = hub.ingestor.models.save(
-                    session,
-                    spec,
-                    model,
-                    source="em",
-                    actor=info.context.actor,
-                    notes=notes,
-                    activate=activate,
+                saved, notes = hub.ingestor.models.estimate(
+                    session, spec, actor=info.context.actor, seed=seed, activate=activate
                 )
         except MdmError as error:
             return user_error(error)  # type: ignore[return-value]
         return EstimateMatchModelSuccess(
             model=to_match_model(spec, saved),
-            notes=notes,  # type: ignore[arg-type]
+            notes=notes,
         )
