@@ -132,8 +132,13 @@ class Prepared:
 
 
 def prepare(data: Path) -> dict[str, Prepared]:
-    """Read and standardize every mapping's records with the hub's own code."""
+    """Read and standardize every mapping's records with the hub's own code.
+
+    Files are read in mapping order; a later row with the same source id (a file of
+    changes) replaces the record, or removes it when it is a deletion, as a load does.
+    """
     prepared = {name: Prepared() for name in DEFAULT_SPECS}
+    latest: dict[str, dict[RecordKey, dict[str, Any] | None]] = {name: {} for name in DEFAULT_SPECS}
     for path in find_mappings(data):
         system = load_mapping(path, DEFAULT_SPECS)
         for entity in system.entities:
@@ -141,15 +146,16 @@ def prepare(data: Path) -> dict[str, Prepared]:
                 continue
             spec = DEFAULT_SPECS[entity.entity_type]
             into = prepared[spec.name]
-            by_key: dict[RecordKey, int] = {}
+            records = latest[spec.name]
             for _, row in read_rows(entity.file, entity.format):
                 into.read += 1
+                key = (system.code, entity.source_id_of(row))
                 if entity.is_deleted(row):
                     into.deleted += 1
+                    records[key] = None
                     continue
-                key = (system.code, entity.source_id_of(row))
                 try:
-                    values = standardize(
+                    records[key] = standardize(
                         spec,
                         entity.attributes_of(row),
                         system=system.code,
@@ -157,11 +163,10 @@ def prepare(data: Path) -> dict[str, Prepared]:
                     ).values
                 except MdmError:
                     into.failed += 1
-                    continue
-                if key in by_key:  # the same id again: the later row wins, as in a load
-                    into.values[by_key[key]] = values
-                    continue
-                by_key[key] = len(into.keys)
+    for name, records in latest.items():
+        into = prepared[name]
+        for key, values in records.items():
+            if values is not None:
                 into.keys.append(key)
                 into.values.append(values)
     truth = TruthFile(data, DEFAULT_SPECS)
