@@ -1440,7 +1440,12 @@ class Vendors:
         k = v["key"]
         short = v["base"].removeprefix("The ")
         if v["type"] == "manufacturer":
-            prefix = f"0{rng.randint(300000, 999999)}"  # 7-digit GS1 company prefix
+            # 7-digit GS1 company prefix, unique: a GTIN names one trade item, world-wide.
+            used = self.__dict__.setdefault("gs1_prefixes", set())
+            prefix = f"0{rng.randint(300000, 999999)}"
+            while prefix in used:
+                prefix = f"0{rng.randint(300000, 999999)}"
+            used.add(prefix)
             lic = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + "".join(
                 rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3)
             )
@@ -1497,11 +1502,22 @@ class Items:
             kind, variants = gi.make_family(rng)
             variants = variants[: self.n - self.key]
             # manufacturers are uneven: a few make many lines
-            m = mfrs[
+            index = (
                 min(int(rng.paretovariate(1.2)) - 1, len(mfrs) - 1)
                 if rng.random() < 0.4
                 else rng.randrange(len(mfrs))
-            ]
+            )
+            m = mfrs[index]
+            if m[5][0] + len(variants) + 20 >= 10**5:
+                # Item references of this prefix are used up: like a GS1 member with many
+                # products, the maker gets another company prefix (never a reused GTIN).
+                used = self.v.__dict__.setdefault("gs1_prefixes", set())
+                prefix = f"0{rng.randint(300000, 999999)}"
+                while prefix in used:
+                    prefix = f"0{rng.randint(300000, 999999)}"
+                used.add(prefix)
+                m = (m[0], m[1], prefix, m[3], m[4], [rng.randint(100, 900)])
+                mfrs[index] = m
             d = rng.choice(dists) if dists and rng.random() < 0.75 else None
             self.fam_no += rng.randint(1, 40)
             brand = (m[4][:1] + rng.choice(gi.BRAND_PARTS)) if rng.random() < 0.7 else None
