@@ -42,6 +42,15 @@ def gtin_with_indicator(gtin: str, indicator: int) -> str:
     return body + gs1_check_digit(body)
 
 
+def new_gs1_prefix(rng: random.Random, used: set[str]) -> str:
+    """A 7-digit GS1 company prefix not in ``used`` (and now in it)."""
+    prefix = f"0{rng.randint(300000, 999999)}"
+    while prefix in used:
+        prefix = f"0{rng.randint(300000, 999999)}"
+    used.add(prefix)
+    return prefix
+
+
 def make_gs1(prefix: str, ref: int, length: int = 13) -> str:
     """GS1 key of ``length`` digits from a company prefix and an item/location reference."""
     width = length - 1 - len(prefix)

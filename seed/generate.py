@@ -1441,11 +1441,7 @@ class Vendors:
         short = v["base"].removeprefix("The ")
         if v["type"] == "manufacturer":
             # 7-digit GS1 company prefix, unique: a GTIN names one trade item, world-wide.
-            used = self.__dict__.setdefault("gs1_prefixes", set())
-            prefix = f"0{rng.randint(300000, 999999)}"
-            while prefix in used:
-                prefix = f"0{rng.randint(300000, 999999)}"
-            used.add(prefix)
+            prefix = ids.new_gs1_prefix(rng, self.__dict__.setdefault("gs1_prefixes", set()))
             lic = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ") + "".join(
                 rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3)
             )
@@ -1511,11 +1507,7 @@ class Items:
             if m[5][0] + len(variants) + 20 >= 10**5:
                 # Item references of this prefix are used up: like a GS1 member with many
                 # products, the maker gets another company prefix (never a reused GTIN).
-                used = self.v.__dict__.setdefault("gs1_prefixes", set())
-                prefix = f"0{rng.randint(300000, 999999)}"
-                while prefix in used:
-                    prefix = f"0{rng.randint(300000, 999999)}"
-                used.add(prefix)
+                prefix = ids.new_gs1_prefix(rng, self.v.__dict__.setdefault("gs1_prefixes", set()))
                 m = (m[0], m[1], prefix, m[3], m[4], [rng.randint(100, 900)])
                 mfrs[index] = m
             d = rng.choice(dists) if dists and rng.random() < 0.75 else None
