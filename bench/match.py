@@ -62,7 +62,7 @@ from mdm.truth import TruthFile  # noqa: E402
 
 RECORDS_PER_SCALE = 2000
 DEVELOPMENT_SEED = 20261126
-SIDES = ("engine", "baseline", "splink")
+SIDES = ("engine", "no-context", "baseline", "splink")
 
 RecordKey = tuple[str, str]  # (system, source id)
 
@@ -137,6 +137,18 @@ def prepare(data: Path) -> dict[str, Prepared]:
     Files are read in mapping order; a later row with the same source id (a file of
     changes) replaces the record, or removes it when it is a deletion, as a load does.
     """
+    from mdm.codes import CodeBook
+    from mdm.reference import find_reference_files, read_reference_files
+
+    # The same reference data the engine loads: coded values are transcoded for every side.
+    files = read_reference_files(find_reference_files(data))
+    codes: dict[str, set[str]] = {}
+    for row in files.codes:
+        codes.setdefault(row.code_set, set()).add(row.code)
+    book = CodeBook(
+        codes={name: frozenset(found) for name, found in codes.items()},
+        transcodings={(t.code_set, t.system, t.source_value): t.code for t in files.transcodings},
+    )
     prepared = {name: Prepared() for name in DEFAULT_SPECS}
     latest: dict[str, dict[RecordKey, dict[str, Any] | None]] = {name: {} for name in DEFAULT_SPECS}
     for path in find_mappings(data):
@@ -158,6 +170,7 @@ def prepare(data: Path) -> dict[str, Prepared]:
                     records[key] = standardize(
                         spec,
                         entity.attributes_of(row),
+                        codes=book,
                         system=system.code,
                         date_format=entity.date_format,
                     ).values
@@ -184,17 +197,30 @@ def prepare(data: Path) -> dict[str, Prepared]:
 # --------------------------------------------------------------------------- engine
 
 
-def run_engine(data: Path, workdir: Path, records: int, examples: int) -> SideResult:
+def run_engine(
+    data: Path, workdir: Path, records: int, examples: int, *, context: bool = True
+) -> SideResult:
+    """The engine; ``context=False`` takes context evidence away (no resolved parents, no
+    learned or label correspondences; transcodings still apply), to show what it adds."""
+    from mdm.codes import CodeBookCache
+    from mdm.context import plain_codes, without_context
     from mdm.hub import Hub
+    from mdm.ingest import Ingestor
     from mdm.loader import load
     from mdm.quality import quality_report
     from mdm.settings import Settings
     from mdm.store import upgrade
 
-    result = SideResult("engine", records=records)
-    url = f"sqlite:///{workdir / 'engine.sqlite3'}"
+    side = "engine" if context else "no-context"
+    result = SideResult(side, records=records)
+    url = f"sqlite:///{workdir / f'{side}.sqlite3'}"
     upgrade(url)
     hub = Hub(Settings(database_url=url))
+    specs = DEFAULT_SPECS
+    if not context:
+        specs = without_context(DEFAULT_SPECS)
+        cache = CodeBookCache()
+        hub.ingestor = Ingestor(specs, codes=lambda session: plain_codes(cache.get(session)))
     try:
         started = time.perf_counter()
         summary = load(hub.database, hub.ingestor, find_mappings(data))
@@ -207,7 +233,7 @@ def run_engine(data: Path, workdir: Path, records: int, examples: int) -> SideRe
         )
         started = time.perf_counter()
         with hub.database.read_session() as session:
-            report = quality_report(session, DEFAULT_SPECS, TruthFile(data), examples=examples)
+            report = quality_report(session, specs, TruthFile(data), examples=examples)
         result.notes.append(f"quality_report: {time.perf_counter() - started:,.1f}s (not timed)")
     finally:
         hub.close()
@@ -638,7 +664,14 @@ def _cell(result: SideResult | None, name: str, with_pr: bool) -> str:
 
 
 def print_table(results: dict[str, SideResult], prepared: dict[str, Prepared]) -> None:
-    header = ["entity type", "records", "engine F1 (P/R)", "baseline F1 (P/R)", "Splink F1 (P/R)"]
+    header = [
+        "entity type",
+        "records",
+        "engine F1 (P/R)",
+        "without context F1 (P/R)",
+        "baseline F1 (P/R)",
+        "Splink F1 (P/R)",
+    ]
     rows = []
     for name in DEFAULT_SPECS:
         data = prepared.get(name)
@@ -689,7 +722,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=_int, default=100_000, help="source records (approx.)")
     parser.add_argument("--seed", type=int, default=20261127, help="generator seed")
-    parser.add_argument("--sides", type=_sides, default=list(SIDES), help="engine,baseline,splink")
+    parser.add_argument(
+        "--sides", type=_sides, default=list(SIDES), help="engine,no-context,baseline,splink"
+    )
     parser.add_argument("--out-dir", type=Path, default=None, help="keep data and DB here")
     parser.add_argument(
         "--threshold", type=float, default=None, help="one Splink threshold for all types"
@@ -721,6 +756,9 @@ def bench(args: argparse.Namespace, workdir: Path) -> None:
     results: dict[str, SideResult] = {}
     if "engine" in args.sides:
         results["engine"] = run_engine(data, workdir, records, args.examples)
+        gc.collect()
+    if "no-context" in args.sides:
+        results["no-context"] = run_engine(data, workdir, records, args.examples, context=False)
         gc.collect()
     prepared: dict[str, Prepared] = {}
     prepare_seconds: float | None = None

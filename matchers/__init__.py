@@ -31,7 +31,10 @@ from matchers.blocking import (
 from matchers.catalog import ManufacturerPartComparison
 from matchers.clustering import Clustering, cluster
 from matchers.comparisons import (
+    ANCESTRY,
+    LEARNED,
     AddressComparison,
+    CodeComparison,
     Column,
     Comparison,
     DescriptionComparison,
@@ -44,6 +47,7 @@ from matchers.comparisons import (
     PartNumberComparison,
     PhoneComparison,
     PostalCodeComparison,
+    ReferenceComparison,
     part_number_stems,
 )
 from matchers.estimation import (
@@ -100,9 +104,23 @@ from matchers.units import (
     normalize_uom,
     parse_pack,
 )
-from matchers.vocabulary import UnitNameComparison, normalize_unit_name, unit_name_key
+from matchers.vocabulary import (
+    UnitNameComparison,
+    extend_unit_vocabulary,
+    normalize_unit_name,
+    parse_vocabulary,
+    reset_unit_vocabulary,
+    unit_name_key,
+)
 
 __all__ = [
+    "reset_unit_vocabulary",
+    "extend_unit_vocabulary",
+    "parse_vocabulary",
+    "ANCESTRY",
+    "LEARNED",
+    "CodeComparison",
+    "ReferenceComparison",
     "unit_name_key",
     "street_address_key",
     "UnitNameComparison",

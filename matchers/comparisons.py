@@ -223,6 +223,88 @@ class ExactComparison(_CodedComparison[str]):
         return (fold(text) or None) if text else None
 
 
+LEARNED = "~"  # prefix of a coded value that rests on a learned correspondence
+
+
+class CodeComparison(_CodedComparison[str]):
+    """A coded value after transcoding to its code set's canonical codes.
+
+    The caller puts in each record the canonical code, or ``~CODE`` when the record's own
+    value is unmapped but a learned correspondence points to ``CODE``, or nothing when the
+    value is unmapped and unexplained (it never makes or breaks a match by itself).
+
+    Levels: ``exact``, ``learned`` (codes correspond through a learned correspondence),
+    ``different``.
+    """
+
+    def __init__(
+        self,
+        attribute: str,
+        *,
+        name: str | None = None,
+        parameters: Sequence[tuple[float, float]] = ((0.9, 0.05), (0.07, 0.004), (0.03, 0.946)),
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("exact", "learned", "different")
+        self.default_parameters = tuple(parameters)
+
+    def prepare(self, record: Mapping[str, Any]) -> str | None:
+        text = _text(record, self.attributes[0])
+        return " ".join(text.split()).upper() if text else None
+
+    def keys(self, value: str) -> tuple[Hashable, ...]:
+        return (value, value.removeprefix(LEARNED))
+
+
+ANCESTRY = ">"  # separates a resolved parent from its own ancestors: "P>GP>GGP"
+
+
+class ReferenceComparison(Comparison[tuple[str, frozenset[str]]]):
+    """Whether two records refer to the same resolved parent (a golden record's id).
+
+    The caller resolves each record's reference (a source id in some system) through the
+    crosswalk to the parent's golden id, followed by that parent's own ancestors, written
+    ``"PARENT>GRANDPARENT>..."``; an unresolved reference is missing. A value that is not
+    such a string (the raw ``{system, source_id}`` pair) is missing too: raw ids of two
+    systems say nothing about each other. Systems model hierarchies to different depths (a
+    par under its department in one, under the facility in another), so a parent that is
+    an ancestor of the other's parent is its own level, not a difference.
+
+    Levels: ``same``, ``ancestor``, ``different``.
+    """
+
+    def __init__(
+        self,
+        attribute: str,
+        *,
+        name: str | None = None,
+        parameters: Sequence[tuple[float, float]] = ((0.9, 0.01), (0.07, 0.02), (0.03, 0.97)),
+    ) -> None:
+        self.name = name or attribute
+        self.attributes = (attribute,)
+        self.levels = ("same", "ancestor", "different")
+        self.default_parameters = tuple(parameters)
+
+    def prepare(self, record: Mapping[str, Any]) -> tuple[str, frozenset[str]] | None:
+        raw = record.get(self.attributes[0])
+        if not isinstance(raw, str) or not raw:
+            return None
+        parent, *ancestors = raw.split(ANCESTRY)
+        return parent, frozenset(ancestors)
+
+    def compare(self, left: tuple[str, frozenset[str]], right: tuple[str, frozenset[str]]) -> int:
+        if left[0] == right[0]:
+            return 0
+        if left[0] in right[1] or right[0] in left[1]:
+            return 1
+        return 2
+
+    def value(self, record: Mapping[str, Any]) -> str | None:
+        raw = record.get(self.attributes[0])
+        return raw if isinstance(raw, str) and raw else None
+
+
 class IdentifierComparison(_CodedComparison[str]):
     """A validated identifier (GTIN, GLN, DUNS, EIN, NPI, contract number...).
 

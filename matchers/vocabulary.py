@@ -24,17 +24,52 @@ _FLOOR_WING = re.compile(r"^(\d{1,2})([NSEW])$")
 _WINGS = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
 
 
+_SITE: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 @cache
 def unit_vocabulary() -> dict[tuple[str, ...], tuple[str, ...]]:
-    """The shipped vocabulary: variant words -> canonical words."""
+    """The vocabulary: variant words -> canonical words (shipped, then the site's)."""
     text = resources.files("matchers").joinpath("data/hospital_units.tsv").read_text("utf-8")
-    table: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for line in text.splitlines():
+    table = {tuple(fold(v).split()): tuple(c.split()) for v, c in parse_vocabulary(text)}
+    return {**table, **_SITE}
+
+
+def parse_vocabulary(text: str, origin: str = "vocabulary") -> list[tuple[str, str]]:
+    """``variant<TAB>canonical`` lines (``#`` comments and blank lines skipped).
+
+    Raises:
+        ValueError: a line is not two non-empty tab-separated fields (names the line).
+    """
+    entries = []
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.startswith("#"):
             continue
-        variant, canonical = line.split("\t")
-        table[tuple(fold(variant).split())] = tuple(canonical.split())
-    return table
+        fields = line.split("\t")
+        if len(fields) != 2 or not fold(fields[0]) or not fold(fields[1]):
+            raise ValueError(f"{origin}:{number}: expected 'variant<TAB>canonical', got {line!r}")
+        entries.append((fields[0], fields[1]))
+    return entries
+
+
+def extend_unit_vocabulary(entries: Mapping[str, str]) -> None:
+    """Add a site's vocabulary (``variant -> canonical``, e.g. ``{"EC": "EMERGENCY
+    DEPARTMENT"}``); its entries win over the shipped ones. Affects every comparison and
+    blocking key built on unit names from now on."""
+    _SITE.update({tuple(fold(k).split()): tuple(fold(v).split()) for k, v in entries.items()})
+    _forget()
+
+
+def reset_unit_vocabulary() -> None:
+    """Back to the shipped vocabulary (drops every site entry)."""
+    _SITE.clear()
+    _forget()
+
+
+def _forget() -> None:
+    unit_vocabulary.cache_clear()
+    _dictionary.cache_clear()
+    _spelled.cache_clear()
 
 
 @cache

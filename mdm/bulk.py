@@ -24,13 +24,22 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from matchers import MatchModel, PreparedRecords, cluster, prepare_records, score_many
+from matchers import ANCESTRY, MatchModel, PreparedRecords, cluster, prepare_records, score_many
+from mdm.codes import EMPTY_CODEBOOK
+from mdm.context import (
+    REFERENCE_KIND,
+    ContextView,
+    ancestry_of_clusters,
+    reference_keys,
+    references_of,
+    resolve_references,
+)
 from mdm.errors import MdmError, MissingSourceIdError
 from mdm.events import ChangeKind
 from mdm.golden import new_public_id
-from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable
+from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
 from mdm.specs import EntitySpec
-from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
+from mdm.standardize import record_findings, record_keys, standardize
 from mdm.store import (
     ChangeEvent,
     Database,
@@ -45,6 +54,7 @@ from mdm.store.locks import lock_for_matching
 from mdm.survivorship import Member, survive
 
 CHUNK = 2000
+MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
 
 @dataclass
@@ -79,6 +89,7 @@ class BulkLoader:
 
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
+        self.codes = EMPTY_CODEBOOK
 
     def load(
         self,
@@ -97,6 +108,7 @@ class BulkLoader:
         result = BulkResult()
         with database.session() as session:
             lock_for_matching(session)
+            self.codes = self.ingestor.codes(session)
             staged = self._stage(session, spec, records, result, actor, correlation_id, on_progress)
             if spec.matching is not None and staged:
                 self._match_and_write(session, spec, staged, result, actor, correlation_id)
@@ -153,7 +165,7 @@ class BulkLoader:
                         {
                             "entity_type": spec.name,
                             "key": key,
-                            "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
+                            "kind": key_kind(key),
                             "source_record_id": record_id,
                         }
                         for key in found
@@ -178,7 +190,11 @@ class BulkLoader:
                 "sourceId is required and must not be blank", field="sourceId"
             )
         std = standardize(
-            spec, record.attributes, system=record.system, date_format=record.date_format
+            spec,
+            record.attributes,
+            system=record.system,
+            date_format=record.date_format,
+            codes=self.codes,
         )
         findings = record_findings(spec, std, is_deleted=record.is_deleted)
         now = utcnow()
@@ -197,7 +213,7 @@ class BulkLoader:
             "received_at": now,
             "updated_at": now,
         }
-        keys = record_keys(spec, std.values)
+        keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
         return row, std.values, keys
 
     # -- matching --------------------------------------------------------------------
@@ -216,17 +232,51 @@ class BulkLoader:
         active = self.ingestor.models.active(session, spec)
         pairs = block_pairs(session, spec, [s.record_id for s in staged], settings.max_block_size)
         result.candidate_pairs = len(pairs)
-        values = [s.values or {} for s in staged]
-        prepared = prepare_records(active.model.comparisons, values)
-        # The prepared values are all scoring needs: let the raw ones go (memory at scale).
-        del values
+        specs = self.ingestor.specs
+        context = ContextView(self.codes, specs)
+        records = [(s.system, s.values or {}) for s in staged]
+        # Parents of other types are in the store already (parents load first): resolve
+        # them through the crosswalk. Parents of this type are being matched right now.
+        refs = [references_of(spec, values) for _, values in records]
+        resolved = dict(
+            resolve_references(session, {r for found in refs for r in found.values()}, specs)
+        )
+        own = any(ref[0] == spec.name for found in refs for ref in found.values())
+        # Records referring to records of this same load (a department to its facility, a
+        # par to its department) compare against their parents as matched: each round
+        # resolves those references to the clusters of the round before, until the
+        # clusters settle (a hierarchy a few levels deep settles in as many rounds).
+        rounds = MAX_ROUNDS if own else 1
+        previous: list[list[int]] | None = None
+        for round_ in range(rounds):
+            views = [
+                context.view(spec, system, values, found, resolved)
+                for (system, values), found in zip(records, refs, strict=True)
+            ]
+            prepared = prepare_records(active.model.comparisons, views)
+            del views
+            if not own:  # one round: the raw values can go before scoring (memory at scale)
+                records, refs = [], []
+                for s in staged:
+                    s.values = None
+            left, right, probability = score_in_batches(
+                spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
+            )
+            del prepared
+            clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+            if clusters == previous or round_ + 1 == rounds:
+                break
+            previous = clusters
+            resolved.update(_cluster_ancestry(spec, staged, clusters, refs))
+            # Children of one parent are candidates of each other whatever their keys say
+            # (a department with no address of its own, named differently per system).
+            pairs = _with_sibling_pairs(pairs, refs, resolved, settings.max_block_size)
+            result.candidate_pairs = len(pairs)
+        # The prepared values were all scoring needed: let the raw ones go (memory at scale).
+        del records, refs
         for s in staged:
             s.values = None
-        left, right, probability = score_in_batches(
-            spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
-        )
-        del pairs, prepared
-        clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+        del pairs
         golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
         result.golden_records = len(clusters)
         review = (probability >= active.review_threshold) & (probability < active.auto_threshold)
@@ -400,6 +450,51 @@ def _values_of(
     return {k: v or {} for k, v in found.items()}
 
 
+def _cluster_ancestry(
+    spec: EntitySpec,
+    staged: list[_Staged],
+    clusters: list[list[int]],
+    refs: list[dict[str, tuple[str, str, str]]],
+) -> dict[tuple[str, str, str], str]:
+    """References to records of this load -> their cluster, with the cluster's ancestors."""
+    label_of: dict[tuple[str, str, str], str] = {}
+    for label, members in enumerate(clusters):
+        for i in members:
+            label_of[(spec.name, staged[i].system, staged[i].source_id)] = f"bulk:{label}"
+    parents: dict[str, set[str]] = defaultdict(set)
+    for label, members in enumerate(clusters):
+        for i in members:
+            for ref in refs[i].values():
+                parent = label_of.get(ref)
+                if parent is not None:
+                    parents[f"bulk:{label}"].add(parent)
+    return ancestry_of_clusters(label_of, parents)
+
+
+def _with_sibling_pairs(
+    pairs: NDArray[np.intp],
+    refs: list[dict[str, tuple[str, str, str]]],
+    resolved: dict[tuple[str, str, str], str],
+    max_block_size: int,
+) -> NDArray[np.intp]:
+    """``pairs`` plus every pair of records whose references resolve to the same parent."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, found in enumerate(refs):
+        for name, ref in found.items():
+            parent = resolved.get(ref)
+            if parent is not None:
+                groups[(name, parent.split(ANCESTRY, 1)[0])].append(i)
+    n = len(refs)
+    parts = [pairs[:, 0].astype(np.int64) * n + pairs[:, 1]]
+    for members in groups.values():
+        if 2 <= len(members) <= max_block_size:
+            m = np.asarray(sorted(set(members)), dtype=np.int64)
+            a, b = np.triu_indices(len(m), k=1)
+            parts.append(m[a] * n + m[b])
+    codes = np.unique(np.concatenate(parts))
+    return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
+
+
 def block_pairs(
     session: Session, spec: EntitySpec, record_ids: list[int], max_block_size: int
 ) -> NDArray[np.intp]:
@@ -431,7 +526,7 @@ def block_pairs(
 
     rows = session.execute(
         select(MatchKeyRow.key, MatchKeyRow.source_record_id)
-        .where(MatchKeyRow.entity_type == spec.name)
+        .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.kind != REFERENCE_KIND)
         .order_by(MatchKeyRow.key)
         .execution_options(yield_per=50_000)
     )

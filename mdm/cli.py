@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mdm.codes import load_codebook
 from mdm.errors import MdmError
 from mdm.settings import Settings
 
@@ -41,6 +42,11 @@ rejections_app = typer.Typer(help="Refused records: list and replay.", no_args_i
 app.add_typer(rejections_app, name="rejections")
 app.add_typer(match_app, name="match")
 app.add_typer(truth_app, name="truth")
+codes_app = typer.Typer(
+    help="Reference data: code sets, transcodings, unmapped values, learned correspondences.",
+    no_args_is_help=True,
+)
+app.add_typer(codes_app, name="codes")
 
 console = Console(stderr=True)
 DatabaseUrl = Annotated[
@@ -115,6 +121,8 @@ def load_command(
             system, entity, *[str(summary.counts[(system, entity, st)]) for st in statuses]
         )
     Console(width=120).print(table)
+    if summary.reference_data is not None:
+        console.print(_reference_line(summary.reference_data))
     rejected = sum(summary.counts[(s, e, "rejected")] for s, e in keys)
     if rejected:
         console.print(
@@ -217,7 +225,12 @@ def quality_command(
                 else StoredTruth(session)
             )
             report = quality_report(
-                session, DEFAULT_SPECS, truth, examples=examples, entity_type=entity_type
+                session,
+                DEFAULT_SPECS,
+                truth,
+                examples=examples,
+                entity_type=entity_type,
+                codes=load_codebook(session),
             )
     except MdmError as error:
         _fail(error)
@@ -393,6 +406,41 @@ def match_estimate(
         _fail(error)
     finally:
         hub.close()
+
+
+@match_app.command("reevaluate")
+def match_reevaluate(
+    limit: Annotated[int, typer.Option(help="Re-evaluate at most this many (0: just show).")] = 0,
+    actor: Annotated[str, typer.Option()] = "mdm match reevaluate",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show (and work off) the children waiting to be re-matched after a parent changed."""
+    from mdm.golden import ChangeContext
+    from mdm.hub import Hub
+    from mdm.reevaluate import backlog
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        done = 0
+        while done < limit:
+            with hub.database.session() as session:
+                step = hub.ingestor.work_backlog(
+                    session, ChangeContext(actor, None), limit=min(500, limit - done)
+                )
+            if not step:
+                break
+            done += step
+        with hub.database.read_session() as session:
+            waiting = backlog(session)
+    except MdmError as error:
+        _fail(error)
+    finally:
+        hub.close()
+    by_type = ", ".join(f"{k} {v:,}" for k, v in sorted(waiting.by_entity_type.items()))
+    oldest = waiting.oldest.isoformat() if waiting.oldest else "-"
+    typer.echo(
+        f"re-evaluated {done:,}; waiting {waiting.pending:,} ({by_type or 'none'}), oldest {oldest}"
+    )
 
 
 @match_app.command("activate")
@@ -583,6 +631,218 @@ def _env_or(default: str) -> str:
     import os
 
     return os.environ.get("MDM_DATABASE_URL", default)
+
+
+# -- reference data ----------------------------------------------------------------------
+
+ActorOption = Annotated[str, typer.Option("--actor", help="Who decides (for the audit log).")]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (required, audited).")]
+
+
+def _reference_line(loaded: Any) -> str:
+    return (
+        f"reference data (version {loaded.version}): {loaded.codes_added} codes added, "
+        f"{loaded.codes_updated} updated; {loaded.transcodings_added} transcodings added, "
+        f"{loaded.transcodings_replaced} replaced; {loaded.unchanged} unchanged"
+    )
+
+
+@codes_app.command("load")
+def codes_load(
+    paths: Annotated[
+        list[Path], typer.Argument(help="code_sets.csv / transcodings.csv, or folders of them.")
+    ],
+    actor: ActorOption = "mdm codes load",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check reference data files whole and apply them (upsert), or apply nothing."""
+    from mdm.reference import load_reference_files
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.session() as session:
+            loaded = load_reference_files(session, paths, actor=actor)
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        database.dispose()
+    console.print(_reference_line(loaded))
+
+
+@codes_app.command("list")
+def codes_list(
+    code_set: Annotated[str | None, typer.Option("--code-set", help="Only this code set.")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show code sets: their canonical codes and each system's transcodings."""
+    from mdm.reference import list_code_sets
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            views = list_code_sets(session, code_set)
+    finally:
+        database.dispose()
+    out = Console(width=140)
+    if not views:
+        console.print("no code sets loaded")
+    for view in views:
+        table = Table(title=f"code set {view.name}: {len(view.codes)} codes")
+        for column in ("code", "display", "transcoded from"):
+            table.add_column(column)
+        sources: dict[str, list[str]] = {}
+        for t in view.transcodings:
+            sources.setdefault(t.code, []).append(f"{t.system} {t.source_value} ({t.origin})")
+        for c in view.codes:
+            table.add_row(c.code, c.display or "", ", ".join(sources.get(c.code, [])))
+        out.print(table)
+
+
+@codes_app.command("unmapped")
+def codes_unmapped(
+    system: Annotated[str | None, typer.Option(help="Only this source system.")] = None,
+    entity_type: Annotated[
+        str | None, typer.Option("--entity-type", "-t", help="Only this entity type.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Coded values of live records that no transcoding maps, most frequent first."""
+    from dataclasses import asdict
+
+    from mdm.reference import unmapped_values
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            values = unmapped_values(session, system=system, entity_type=entity_type)
+    finally:
+        database.dispose()
+    if as_json:
+        typer.echo(json.dumps([asdict(v) for v in values], indent=2))
+        return
+    table = Table(title=f"unmapped values ({len(values)})")
+    for column in ("entity", "attribute", "system", "value", "records"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for v in values:
+        table.add_row(v.entity_type, v.attribute, v.system, v.value, str(v.count))
+    Console(width=140).print(table)
+
+
+@codes_app.command("learn")
+def codes_learn(actor: ActorOption = "mdm codes learn", database_url: DatabaseUrl = None) -> None:
+    """Propose correspondences of coded values seen on strongly linked records."""
+    from mdm.reference import learn_correspondences
+    from mdm.specs import DEFAULT_SPECS
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.session() as session:
+            learned = learn_correspondences(session, DEFAULT_SPECS, actor)
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        database.dispose()
+    typer.echo(
+        f"{learned.golden_records} golden records read ({', '.join(learned.entity_types)}): "
+        f"{learned.proposed} new proposals, {learned.updated} updated, "
+        f"{learned.decided} already decided (version {learned.version})"
+    )
+
+
+@codes_app.command("proposals")
+def codes_proposals(
+    status: Annotated[
+        str | None, typer.Option(help="proposed, accepted or rejected (default: all).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Learned correspondences with their support and conflicts."""
+    from mdm.reference import conflict_share, is_evidence, list_correspondences
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            rows = list_correspondences(session, status)
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        database.dispose()
+    table = Table(title=f"code correspondences ({len(rows)})")
+    columns = ("id", "code set", "from", "to", "support", "conflicts", "share", "evidence")
+    for column in (*columns, "status"):
+        table.add_column(column)
+    for r in rows:
+        evidence = r.status == "proposed" and is_evidence(r.support, r.conflicts)
+        table.add_row(
+            str(r.id), r.code_set, f"{r.system_a} {r.value_a}", f"{r.system_b} {r.value_b}",
+            str(r.support), str(r.conflicts), f"{conflict_share(r.support, r.conflicts):.2f}",
+            "yes" if evidence else "", r.status,
+        )  # fmt: skip
+    Console(width=160).print(table)
+
+
+@codes_app.command("accept")
+def codes_accept(
+    proposal_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The proposal's id (see `mdm codes proposals`).")
+    ],
+    reason: ReasonOption,
+    actor: ActorOption = "mdm codes accept",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Accept a proposal: it becomes a transcoding and the records carrying it are updated."""
+    from mdm.hub import Hub
+    from mdm.reference import accept_correspondence
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        with hub.database.session() as session:
+            decision = accept_correspondence(session, proposal_id, actor, reason, specs=hub.specs)
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        hub.close()
+    row = decision.correspondence
+    code = decision.transcoding.code if decision.transcoding is not None else "?"
+    typer.echo(
+        f"accepted {row.id}: {row.system_a} {row.value_a} -> {code}; "
+        f"{decision.records_updated} records updated (version {decision.version})"
+    )
+
+
+@codes_app.command("reject")
+def codes_reject(
+    proposal_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The proposal's id (see `mdm codes proposals`).")
+    ],
+    reason: ReasonOption,
+    actor: ActorOption = "mdm codes reject",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Reject a proposal for good: it is never proposed again."""
+    from mdm.reference import reject_correspondence
+    from mdm.store import Database
+
+    database = Database(_settings(database_url=database_url).database_url)
+    try:
+        with database.session() as session:
+            decision = reject_correspondence(session, proposal_id, actor, reason)
+    except MdmError as error:
+        _fail(error)
+        raise
+    finally:
+        database.dispose()
+    typer.echo(f"rejected {decision.correspondence.id} (version {decision.version})")
 
 
 if __name__ == "__main__":  # pragma: no cover

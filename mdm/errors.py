@@ -9,9 +9,11 @@
     │   ├── MissingSourceIdError  MISSING_SOURCE_ID
     │   ├── InvalidAttributeError INVALID_ATTRIBUTE
     │   ├── BatchTooLargeError    BATCH_TOO_LARGE
-    │   └── MappingError          INVALID_MAPPING  (a mapping file is wrong; names file and key)
+    │   ├── MappingError          INVALID_MAPPING  (a mapping file is wrong; names file and key)
+    │   └── InvalidReferenceDataError INVALID_REFERENCE_DATA  (code sets, transcodings)
     ├── NotFoundError             NOT_FOUND
     ├── ConflictError             CONFLICT        (stale version, concurrent change)
+    │   └── AlreadyDecidedError   ALREADY_DECIDED (a proposal a steward already decided)
     ├── UnauthenticatedError      UNAUTHENTICATED
     └── ForbiddenError            FORBIDDEN
 
@@ -80,3 +82,19 @@ class UnauthenticatedError(MdmError):
 
 class ForbiddenError(MdmError):
     code = "FORBIDDEN"
+
+
+class InvalidReferenceDataError(InvalidInputError):
+    """Reference data refused; ``problems`` lists every problem found (file:line: … value)."""
+
+    code = "INVALID_REFERENCE_DATA"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, problems: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, field=field)
+        self.problems = problems or (message,)
+
+
+class AlreadyDecidedError(ConflictError):
+    code = "ALREADY_DECIDED"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from matchers import extend_unit_vocabulary, parse_vocabulary
 from mdm.errors import InvalidInputError
 from mdm.ingest import Ingestor, IngestOutcome, RecordInput
 from mdm.mapping import parse_mapping
@@ -26,6 +28,23 @@ class NativeRecord:
     is_deleted: bool = False
 
 
+def load_site_vocabulary(path: str) -> int:
+    """Extend the hospital unit vocabulary with a site's file; returns its entry count.
+
+    Raises:
+        InvalidInputError: the file is missing or a line is malformed (code
+            ``INVALID_VOCABULARY``, naming the file and line).
+    """
+    try:
+        entries = parse_vocabulary(Path(path).read_text(encoding="utf-8"), origin=path)
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(
+            f"vocabulary: {error}", field="MDM_VOCABULARY", code="INVALID_VOCABULARY"
+        ) from None
+    extend_unit_vocabulary(dict(entries))
+    return len(entries)
+
+
 class Hub:
     """Everything a request or a command needs, built once at start-up."""
 
@@ -33,6 +52,8 @@ class Hub:
         self.settings = settings
         self.specs = specs
         self.database = Database(settings.database_url, echo=settings.sql_echo)
+        if settings.vocabulary:
+            load_site_vocabulary(settings.vocabulary)
         self.ingestor = Ingestor(specs, max_batch_size=settings.max_batch_size)
 
     def close(self) -> None:

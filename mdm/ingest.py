@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -17,10 +17,13 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mdm.codes import CodeBook, CodeBookCache
+from mdm.context import REFERENCE_KIND, REFERENCE_PREFIX, reference_keys
 from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
 from mdm.match_models import MatchModels
-from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher
+from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher, goldens_cannot_link
+from mdm.reevaluate import enqueue_children, enqueue_golden_children, reevaluate
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
@@ -28,6 +31,7 @@ from mdm.store import (
     IngestRejection,
     MatchCandidate,
     MatchKeyRow,
+    Reevaluation,
     SourceRecord,
     utcnow,
 )
@@ -80,12 +84,18 @@ class Ingestor:
         matcher: Matcher | None = None,
         *,
         max_batch_size: int = 1000,
+        codes: Callable[[Session], CodeBook] | None = None,
+        reevaluate_per_change: int = 16,
     ) -> None:
         self.specs = specs
         self.models = MatchModels()
-        self.matcher: Matcher = matcher or ScoringMatcher(self.models)
+        self.codes: Callable[[Session], CodeBook] = codes or CodeBookCache().get
+        self.matcher: Matcher = matcher or ScoringMatcher(
+            self.models, codes=self.codes, specs=specs
+        )
         self.systems = SystemDirectory()
         self.max_batch_size = max_batch_size
+        self.reevaluate_per_change = reevaluate_per_change
 
     def ingest(
         self,
@@ -103,12 +113,58 @@ class Ingestor:
         ctx = ChangeContext(actor, correlation_id)
         try:
             with session.begin_nested():
-                return self._ingest(session, record, ctx)
+                outcome = self._ingest(session, record, ctx)
         except IntegrityError:
             # Another transaction inserted the same (type, system, source id) first:
             # run again, now as an update of that row.
             with session.begin_nested():
-                return self._ingest(session, record, ctx)
+                outcome = self._ingest(session, record, ctx)
+        if self.reevaluate_per_change and outcome.status is not IngestStatus.UNCHANGED:
+            self.work_backlog(session, ctx, limit=self.reevaluate_per_change)
+        return outcome
+
+    def work_backlog(self, session: Session, ctx: ChangeContext, *, limit: int) -> int:
+        """Re-evaluate up to ``limit`` queued children of changed parents (bounded work per
+        change; what is left stays visible in the backlog). Returns how many were done."""
+        waiting = session.scalar(
+            select(Reevaluation.id).where(Reevaluation.processed_at.is_(None)).limit(1)
+        )
+        if waiting is None:
+            return 0
+        return len(reevaluate(session, self, ctx, limit=limit))
+
+    def redecide(self, session: Session, record_id: int, ctx: ChangeContext) -> str:
+        """Decide a stored record again (its parents changed); returns what happened."""
+        row = session.get(SourceRecord, record_id)
+        if row is None or row.is_deleted or row.golden_id is None:
+            return "skipped: the record is deleted or not placed"
+        spec = self.specs.get_spec(row.entity_type)
+        keys = record_keys(spec, row.standardized)
+        decision = self.matcher.decide(session, spec, row, keys)
+        reviews = self._store_review(session, spec, row, decision)
+        current = session.get(GoldenRecord, row.golden_id)
+        if decision.action is not Action.JOIN or decision.golden_id is None or current is None:
+            return f"no match; {reviews} new review candidate(s)"
+        target = session.get(GoldenRecord, decision.golden_id)
+        assert target is not None
+        merged = []
+        for other_id in (current.id, *decision.merge):
+            other = session.get(GoldenRecord, other_id)
+            if (
+                other is None
+                or other.status != "active"
+                or other.id == target.id
+                or goldens_cannot_link(session, target.id, other.id)
+            ):
+                continue
+            merge_golden(session, spec, target, other, ctx)
+            merged.append(other.public_id)
+        if not merged:
+            return f"unchanged; {reviews} new review candidate(s)"
+        enqueue_golden_children(
+            session, self.specs, spec, target.id, reason="parent_merged", cause=target.public_id
+        )
+        return f"merged {', '.join(merged)} into {target.public_id}"
 
     def ingest_many(
         self,
@@ -190,7 +246,11 @@ class Ingestor:
                 "sourceId is required and must not be blank", field="sourceId"
             )
         std = standardize(
-            spec, record.attributes, system=record.system, date_format=record.date_format
+            spec,
+            record.attributes,
+            system=record.system,
+            date_format=record.date_format,
+            codes=self.codes(session),
         )
         digest = content_hash(record)
         lock_for_matching(session)
@@ -228,8 +288,19 @@ class Ingestor:
         session.flush()
 
         keys = [] if record.is_deleted else record_keys(spec, std.values)
-        self._replace_keys(session, spec, row, keys)
+        references = [] if record.is_deleted else reference_keys(spec, std.values)
+        self._replace_keys(session, spec, row, keys + references)
         golden = self._place(session, spec, row, keys, ctx)
+        if status is IngestStatus.CREATED:
+            # Children that referred to this record before it existed can now resolve it.
+            enqueue_children(
+                session,
+                self.specs,
+                spec,
+                [(row.system, row.source_id)],
+                reason="parent_arrived",
+                cause=golden.public_id if golden is not None else None,
+            )
         return self._outcome(status, spec, row, golden)
 
     def _place(
@@ -260,9 +331,11 @@ class Ingestor:
                 other = session.get(GoldenRecord, other_id)
                 if other is not None and other.status == "active" and other.id != target.id:
                     merge_golden(session, spec, target, other, ctx)
+                    self._parent_merged(session, spec, target)
             if current is not None and current.id != target.id:
                 # A record alone in its golden record now matches another: fold it in.
                 merge_golden(session, spec, target, current, ctx)
+                self._parent_merged(session, spec, target)
                 return target
             row.golden_id = target.id
             session.flush()
@@ -276,6 +349,11 @@ class Ingestor:
         else:
             refresh_golden(session, spec, current, ctx, members_changed=False)
         return current
+
+    def _parent_merged(self, session: Session, spec: EntitySpec, target: GoldenRecord) -> None:
+        enqueue_golden_children(
+            session, self.specs, spec, target.id, reason="parent_merged", cause=target.public_id
+        )
 
     @staticmethod
     def _has_other_members(session: Session, row: SourceRecord, golden: GoldenRecord) -> bool:
@@ -302,7 +380,7 @@ class Ingestor:
                     {
                         "entity_type": spec.name,
                         "key": key,
-                        "kind": "blocking" if key.startswith(BLOCKING_PREFIX) else "identifier",
+                        "kind": key_kind(key),
                         "source_record_id": row.id,
                     }
                     for key in keys
@@ -312,8 +390,22 @@ class Ingestor:
     @staticmethod
     def _store_review(
         session: Session, spec: EntitySpec, row: SourceRecord, decision: MatchDecision
-    ) -> None:
+    ) -> int:
+        if not decision.review:
+            return 0
+        pending = set(
+            session.scalars(
+                select(MatchCandidate.golden_id).where(
+                    MatchCandidate.source_record_id == row.id,
+                    MatchCandidate.status == "pending",
+                )
+            )
+        )
+        added = 0
         for candidate in decision.review:
+            if candidate.golden_id in pending:
+                continue
+            added += 1
             session.add(
                 MatchCandidate(
                     entity_type=spec.name,
@@ -324,6 +416,7 @@ class Ingestor:
                     status="pending",
                 )
             )
+        return added
 
     @staticmethod
     def _outcome(
@@ -341,6 +434,15 @@ class Ingestor:
             version=row.version,
             findings=tuple(row.findings or ()),
         )
+
+
+def key_kind(key: str) -> str:
+    """The ``match_key.kind`` of a key: blocking, reference or (exact) identifier."""
+    if key.startswith(BLOCKING_PREFIX):
+        return "blocking"
+    if key.startswith(REFERENCE_PREFIX):
+        return REFERENCE_KIND
+    return "identifier"
 
 
 def content_hash(record: RecordInput, raw: dict[str, Any] | None = None) -> str:

@@ -11,13 +11,23 @@ from pathlib import Path
 
 from mdm.bulk import BulkLoader, is_initial_load
 from mdm.errors import MdmError
+from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.mapping import EntityMapping, SystemMapping, load_mapping
 from mdm.readers import read_rows
+from mdm.reevaluate import enqueue_learned
+from mdm.reference import (
+    LearnSummary,
+    ReferenceLoadSummary,
+    find_reference_files,
+    learn_correspondences,
+    load_reference_files,
+)
 from mdm.store import Database
 from mdm.systems import register_system
 
 CHUNK = 500
+SETTLE_CHUNK = 500
 
 
 @dataclass
@@ -26,6 +36,8 @@ class LoadSummary:
 
     counts: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    reference_data: ReferenceLoadSummary | None = None  # code files found beside the mappings
+    learned: LearnSummary | None = None  # correspondences learned once the records were in
 
     def add(self, system: str, entity_type: str, status: IngestStatus) -> None:
         self.counts[(system, entity_type, status.value)] += 1
@@ -39,6 +51,13 @@ def find_mappings(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.glob("*.toml"))
     return [path]
+
+
+def find_reference_data(mapping_paths: Iterable[Path]) -> list[Path]:
+    """The reference data files (``code_sets.csv``, ``transcodings.csv``) in the folders of
+    these mapping files."""
+    folders = dict.fromkeys(p.parent for p in mapping_paths)
+    return [f for folder in folders for f in find_reference_files(folder)]
 
 
 def plan_load(
@@ -81,14 +100,24 @@ def load(
     goes through the bulk path (``mdm.bulk``) unless ``bulk`` is false; otherwise, and for
     every later load, records go one by one through the incremental pipeline.
 
+    Reference data files beside the mapping files (``code_sets.csv``, ``transcodings.csv``)
+    are applied after the mappings' systems are registered and before any record; invalid
+    ones stop the load before any record, with nothing of them (nor the systems) applied.
+
     Raises:
         MdmError: a mapping file or source file is invalid (nothing of it is loaded).
+        InvalidReferenceDataError: a reference data file is invalid.
     """
+    paths = list(paths)
     plan = plan_load(paths, ingestor)
     summary = LoadSummary()
     with database.session() as session:
         for system, _ in plan:
             register_system(session, system.code, system.name, _document(system))
+        # Reference data next to the mappings: after their systems exist, before any record.
+        reference_files = find_reference_data(paths)
+        if reference_files:
+            summary.reference_data = load_reference_files(session, reference_files, actor=actor)
     for entity_type in dict.fromkeys(e.entity_type for _, e in plan):
         entries = [(s, e) for s, e in plan if e.entity_type == entity_type]
         spec = ingestor.specs[entity_type]
@@ -112,7 +141,22 @@ def load(
             _incremental(
                 database, ingestor, records_of(system, entity), summary, actor, on_progress
             )
+    _settle(database, ingestor, summary, actor)
     return summary
+
+
+def _settle(database: Database, ingestor: Ingestor, summary: LoadSummary, actor: str) -> None:
+    """After the records: learn code correspondences from what was linked, re-decide the
+    records that new evidence (or a parent's merge) concerns, until nothing is waiting."""
+    ctx = ChangeContext(actor, summary.correlation_id)
+    if any(ingestor.specs.get_spec(name).coded for name in ingestor.specs):
+        with database.session() as session:
+            summary.learned = learn_correspondences(session, ingestor.specs, actor)
+            enqueue_learned(session, ingestor.specs, ingestor.codes(session))
+    while True:
+        with database.session() as session:
+            if not ingestor.work_backlog(session, ctx, limit=SETTLE_CHUNK):
+                break
 
 
 def _bulk_progress(

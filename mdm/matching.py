@@ -8,6 +8,7 @@ unique identifier disagrees; fuzzy scoring plugs in as another ``Matcher``.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -16,8 +17,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from matchers import MatchModel, PairScore
+from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.context import ContextView
 from mdm.match_models import MatchModels
-from mdm.specs import EntitySpec, MatchSettings
+from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
 from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
 
 
@@ -149,6 +152,7 @@ class CandidateRecord:
     golden_id: int
     version: int
     values: dict[str, Any]
+    system: str = ""
 
 
 CANDIDATE_BUDGET = 64  # records compared per newcomer, beyond its most specific keys
@@ -185,7 +189,11 @@ def candidate_records(
         MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(usable)
     )
     query = select(
-        SourceRecord.id, SourceRecord.golden_id, SourceRecord.version, SourceRecord.standardized
+        SourceRecord.id,
+        SourceRecord.golden_id,
+        SourceRecord.version,
+        SourceRecord.standardized,
+        SourceRecord.system,
     ).where(
         SourceRecord.id.in_(sharing),
         SourceRecord.golden_id.is_not(None),
@@ -194,8 +202,8 @@ def candidate_records(
     if record_id is not None:
         query = query.where(SourceRecord.id != record_id)
     return [
-        CandidateRecord(rid, gid, version, dict(values))
-        for rid, gid, version, values in session.execute(query.order_by(SourceRecord.id))
+        CandidateRecord(rid, gid, version, dict(values), system)
+        for rid, gid, version, values, system in session.execute(query.order_by(SourceRecord.id))
         if gid is not None
     ]
 
@@ -233,51 +241,77 @@ def goldens_cannot_link(session: Session, a: int, b: int) -> bool:
     return found is not None
 
 
+@dataclass(frozen=True)
+class Judgement:
+    """A pair's match probability after the spec's rules, and what decided it.
+
+    ``vetoed_by``: the vetoes that held the pair back. ``conflicts``: vetoes a decisive
+    rule overrode (strong identifiers agree although, say, the parents differ): the pair
+    is accepted and the conflict is shown, never hidden.
+    """
+
+    probability: float
+    vetoed_by: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+
 def judge(
     settings: MatchSettings, pair: PairScore, auto_threshold: float, review_threshold: float
-) -> tuple[float, list[str]]:
-    """The pair's match probability after the spec's rules, and what decided it.
+) -> Judgement:
+    """Apply the spec's decisive rules and vetoes to a scored pair.
 
     A decisive rule that holds accepts the pair (at least the auto threshold). Otherwise
     a vetoed pair is held just below the review threshold: never merged, and not put
     before a steward as a likely match.
     """
     hit = {(c.comparison, c.level) for c in pair.contributions if c.level is not None}
+    vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
     for rule in settings.decisive:
         if all(condition in hit for condition in rule):
-            return max(pair.match_probability, auto_threshold), []
-    vetoed_by = [f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit]
+            return Judgement(max(pair.match_probability, auto_threshold), (), vetoed_by)
     if not vetoed_by:
-        return pair.match_probability, []
-    return min(pair.match_probability, review_threshold * 0.999), vetoed_by
+        return Judgement(pair.match_probability)
+    return Judgement(min(pair.match_probability, review_threshold * 0.999), vetoed_by)
 
 
 class ScoringMatcher:
     """Blocking keys -> candidate records -> Fellegi–Sunter scores -> decision.
 
-    A golden record's score is its best-scoring member's. At or above the entity type's
-    auto threshold the record joins it; in the review band a candidate is stored for a
-    steward; below, the record starts a golden record of its own. A record sure of two
-    golden records bridges them: they are merged unless a steward's rejection forbids it,
-    and then the bridge goes to review. Entity types without match settings fall back to
-    exact identifiers.
+    Records are compared through their context view (``mdm.context``): coded values as
+    canonical codes, references as the parents' golden records today. A golden record's
+    score is its best-scoring member's. At or above the entity type's auto threshold the
+    record joins it; in the review band a candidate is stored for a steward; below, the
+    record starts a golden record of its own. A record sure of two golden records bridges
+    them: they are merged unless a steward's rejection forbids it, and then the bridge goes
+    to review. Entity types without match settings fall back to exact identifiers.
     """
 
-    def __init__(self, models: MatchModels | None = None, cache_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        models: MatchModels | None = None,
+        cache_size: int = 200_000,
+        codes: Callable[[Session], CodeBook] | None = None,
+        specs: SpecRegistry | None = None,
+    ) -> None:
         self.models = models or MatchModels()
+        self.specs = specs
         self.exact = ExactIdentifierMatcher()
-        # Prepared (normalized) values of stored records, by (record id, version): a record
-        # is normalized once, however many newcomers it is compared with.
-        self._prepared: OrderedDict[tuple[str, int, int], tuple[Any, ...]] = OrderedDict()
+        self.codes: Callable[[Session], CodeBook] = codes or (lambda _session: EMPTY_CODEBOOK)
+        # Prepared (normalized) values of stored records, by record id, version and the
+        # context they were seen in: a record is normalized once, however many newcomers
+        # it is compared with, and again only when its parents or codes change.
+        self._prepared: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self._cache_size = cache_size
 
     def _prepare(
-        self, model: MatchModel, entity_type: str, candidate: CandidateRecord
+        self,
+        model: MatchModel,
+        key: tuple[Any, ...],
+        view: dict[str, Any],
     ) -> tuple[Any, ...]:
-        key = (entity_type, candidate.record_id, candidate.version)
         found = self._prepared.get(key)
         if found is None:
-            found = model.prepare(candidate.values)
+            found = model.prepare(view)
             self._prepared[key] = found
             if len(self._prepared) > self._cache_size:
                 self._prepared.popitem(last=False)
@@ -288,7 +322,9 @@ class ScoringMatcher:
     ) -> MatchDecision:
         if spec.matching is None:
             return self.exact.decide(session, spec, record, keys)
-        scored = self.score(session, spec, record.standardized, record.id, keys)
+        scored = self.score(
+            session, spec, record.standardized, record.id, keys, system=record.system
+        )
         active = self.models.active(session, spec)
         blocked = cannot_link_goldens(session, record.id, [c.golden_id for c in scored])
         open_ = [c for c in scored if c.golden_id not in blocked]
@@ -317,29 +353,41 @@ class ScoringMatcher:
         values: dict[str, Any],
         record_id: int | None,
         keys: list[str],
+        *,
+        system: str = "",
     ) -> list[Candidate]:
         """Every candidate golden record with its best member's score, best first."""
         assert spec.matching is not None
         active = self.models.active(session, spec)
-        mine = active.model.prepare(values)
+        context = ContextView(self.codes(session), self.specs)
+        candidates = candidate_records(session, spec, record_id, keys, spec.matching.max_block_size)
+        views = context.views(
+            session, spec, [(system, values)] + [(c.system, c.values) for c in candidates]
+        )
+        mine_view = views[0]
+        mine = active.model.prepare(mine_view)
         best: dict[int, Candidate] = {}
-        for candidate in candidate_records(
-            session, spec, record_id, keys, spec.matching.max_block_size
-        ):
-            theirs = self._prepare(active.model, spec.name, candidate)
-            pair = active.model.score_prepared(values, candidate.values, mine, theirs)
-            probability, vetoed_by = judge(
-                spec.matching, pair, active.auto_threshold, active.review_threshold
+        for candidate, view in zip(candidates, views[1:], strict=True):
+            key = (
+                spec.name,
+                candidate.record_id,
+                candidate.version,
+                id(active.model),
+                context.context_key(spec, view),
             )
+            theirs = self._prepare(active.model, key, view)
+            pair = active.model.score_prepared(mine_view, view, mine, theirs)
+            judged = judge(spec.matching, pair, active.auto_threshold, active.review_threshold)
             current = best.get(candidate.golden_id)
-            if current is not None and current.score >= probability:
+            if current is not None and current.score >= judged.probability:
                 continue
             best[candidate.golden_id] = Candidate(
                 candidate.golden_id,
-                probability,
+                judged.probability,
                 {
                     "rule": "score",
-                    "vetoed_by": vetoed_by,
+                    "vetoed_by": list(judged.vetoed_by),
+                    "conflicts": list(judged.conflicts),
                     "model_version": active.version,
                     "match_weight": round(pair.match_weight, 3),
                     "match_probability": pair.match_probability,

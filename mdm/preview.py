@@ -60,14 +60,19 @@ def preview_match(
                 "sourceId is required and must not be blank", field="sourceId"
             )
         std = standardize(
-            spec, record.attributes, system=record.system, date_format=record.date_format
+            spec,
+            record.attributes,
+            system=record.system,
+            date_format=record.date_format,
+            codes=matcher.codes(session),
         )
         keys = record_keys(spec, std.values)
         if spec.matching is None:
             return MatchPreview("new", None, (), (), tuple(f.to_dict() for f in std.findings),
                                 tuple(keys), 0)  # fmt: skip
         active = matcher.models.active(session, spec)
-        scored = matcher.score(session, spec, std.values, None, keys)[:limit]
+        scored = matcher.score(session, spec, std.values, None, keys, system=record.system)
+        scored = scored[:limit]
         public = dict(
             session.execute(
                 select(GoldenRecord.id, GoldenRecord.public_id).where(

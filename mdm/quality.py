@@ -23,6 +23,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from matchers import BlockingRules, Contribution, evaluate_clusters
+from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.context import ContextView
 from mdm.errors import InvalidInputError
 from mdm.scoring import explain_pair
 from mdm.specs import EntitySpec, SpecRegistry
@@ -157,6 +159,7 @@ def quality_report(
     *,
     examples: int = 10,
     entity_type: str | None = None,
+    codes: CodeBook = EMPTY_CODEBOOK,
 ) -> QualityReport:
     """Measure the current golden records against the truth.
 
@@ -166,6 +169,8 @@ def quality_report(
         truth: Truth labels, from a ``TruthFile`` or ``StoredTruth``.
         examples: Most false merges and most missed matches to list per entity type.
         entity_type: Only this entity type (default: all).
+        codes: The reference data, so explanations compare records as matching does
+            (coded values transcoded, references resolved to their parents).
 
     Returns:
         The report.
@@ -184,7 +189,10 @@ def quality_report(
     if examples < 0:
         raise InvalidInputError("examples must not be negative", field="examples")
     chosen = [specs.get_spec(entity_type)] if entity_type is not None else list(specs.values())
-    return QualityReport(tuple(_entity_quality(session, spec, truth, examples) for spec in chosen))
+    context = ContextView(codes, specs)
+    return QualityReport(
+        tuple(_entity_quality(session, spec, truth, examples, context) for spec in chosen)
+    )
 
 
 @dataclass
@@ -199,7 +207,7 @@ class _Records:
 
 
 def _entity_quality(
-    session: Session, spec: EntitySpec, truth: TruthSource, examples: int
+    session: Session, spec: EntitySpec, truth: TruthSource, examples: int, context: ContextView
 ) -> EntityQuality:
     labels = truth.labels(spec.name)
     records = _read_records(session, spec, labels)
@@ -207,8 +215,8 @@ def _entity_quality(
     evaluation = evaluate_clusters(
         records.golden, records.entity, max_examples=examples * EXAMPLE_POOL
     )
-    false_merges = _examples(session, spec, records, evaluation.false_merge_pairs)
-    missed = _examples(session, spec, records, evaluation.missed_pairs)
+    false_merges = _examples(session, spec, records, evaluation.false_merge_pairs, context)
+    missed = _examples(session, spec, records, evaluation.missed_pairs, context)
     pending = session.scalar(
         select(func.count())
         .select_from(MatchCandidate)
@@ -290,6 +298,7 @@ def _examples(
     spec: EntitySpec,
     records: _Records,
     pairs: Sequence[tuple[Any, Any]],
+    context: ContextView,
 ) -> list[PairExample]:
     if not pairs:
         return []
@@ -308,11 +317,18 @@ def _examples(
             .where(SourceRecord.id.in_(ids))
         )
     }
+    views = dict(
+        zip(
+            rows,
+            context.views(session, spec, [(r.system, r.standardized) for r in rows.values()]),
+            strict=True,
+        )
+    )
     found = []
     for a, b in pairs:
         left, right = rows[a], rows[b]
         if spec.matching is not None:
-            score = explain_pair(spec, left.standardized, right.standardized)
+            score = explain_pair(spec, views[a], views[b])
             weight: float | None = score.match_weight
             probability: float | None = score.match_probability
             explanation = score.contributions

@@ -30,6 +30,7 @@ class Settings:
     graphiql: bool = True
     sql_echo: bool = False
     token_cache_seconds: float = 30.0
+    vocabulary: str = ""  # a site's unit vocabulary file (variant<TAB>canonical), if any
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

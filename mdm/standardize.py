@@ -16,6 +16,7 @@ from matchers import (
     normalize_uom,
     parse_pack,
 )
+from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.errors import InvalidAttributeError
 from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
 
@@ -54,6 +55,7 @@ def standardize(
     *,
     system: str = "",
     date_format: str | None = None,
+    codes: CodeBook = EMPTY_CODEBOOK,
 ) -> Standardized:
     """Type and clean a record's canonical attributes.
 
@@ -61,7 +63,9 @@ def standardize(
     and unmapped coded values are kept out of ``values`` and reported as findings (the
     record still lands, but they never match). A reference is the referenced record's
     source id in ``system``, or ``{"system": ..., "source_id": ...}`` for another system;
-    it is stored as that pair either way.
+    it is stored as that pair either way. A coded attribute whose code set is loaded in
+    ``codes`` is transcoded to the canonical code; a value with no transcoding is kept as
+    written and reported as an ``UNMAPPED_VALUE`` finding.
 
     Raises:
         InvalidAttributeError: unknown attribute, or a value of the wrong type.
@@ -79,18 +83,19 @@ def standardize(
         if attribute.kind is AttributeKind.REFERENCE:
             value = _reference(attribute.name, raw, system)
         else:
-            value = _standardize_value(spec, attribute, raw, findings, date_format)
+            value = _standardize_value(attribute, raw, findings, date_format, system, codes)
         if value is not None:
             values[name] = value
     return Standardized(values, tuple(findings))
 
 
 def _standardize_value(
-    spec: EntitySpec,
     attribute: Attribute,
     raw: Any,
     findings: list[Finding],
     date_format: str | None,
+    system: str,
+    codes: CodeBook,
 ) -> Any:
     field = f"attributes.{attribute.name}"
     kind = attribute.kind
@@ -125,6 +130,8 @@ def _standardize_value(
         findings.append(Finding(attribute.name, "JUNK_VALUE", f"{text!r} is a placeholder", text))
         return None
     if kind is AttributeKind.CODE:
+        if attribute.code_set is not None and codes.has(attribute.code_set):
+            return _transcode(attribute, attribute.code_set, text, findings, system, codes)
         return _standardize_code(attribute, text, findings)
     return text
 
@@ -144,6 +151,28 @@ def _reference(name: str, raw: Any, system: str) -> dict[str, str] | None:
         raise InvalidAttributeError(f"{field}: a reference is a source id", field=field)
     text = " ".join(str(raw).split())
     return {"system": system, "source_id": text} if text else None
+
+
+def _transcode(
+    attribute: Attribute,
+    code_set: str,
+    text: str,
+    findings: list[Finding],
+    system: str,
+    codes: CodeBook,
+) -> str:
+    code, mapped = codes.transcode(code_set, system, text)
+    if not mapped:
+        findings.append(
+            Finding(
+                attribute.name,
+                "UNMAPPED_VALUE",
+                f"{text!r} from {system or 'this system'} is not a {code_set} code and has "
+                "no transcoding",
+                text,
+            )
+        )
+    return code
 
 
 def _standardize_code(attribute: Attribute, text: str, findings: list[Finding]) -> str | None:

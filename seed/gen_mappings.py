@@ -90,7 +90,7 @@ deleted = {{ field = "ACTIVE_STATUS", equals = ["D"] }}
 [entity.attributes]
 code = "LOCATION"
 name = "NAME"
-location_type = {{ field = "LOC_TYPE", values = {{ SYS = "system", FAC = "facility", DEPT = "department", STOR = "storeroom", PAR = "par" }} }}
+location_type = {{ field = "LOC_TYPE", transform = ["strip", "upper"] }}
 parent = "PARENT_LOC"
 address_line1 = "ADDR1"
 address_line2 = "ADDR2"
@@ -113,7 +113,7 @@ deleted = {{ field = "ACTIVE_STATUS", equals = ["D"] }}
 [entity.attributes]
 code = "ACCT_UNIT"
 name = "DESCRIPTION"
-company = "COMPANY"
+company = {{ field = "COMPANY", transform = ["strip"] }}
 location = "LOCATION"
 status = {_STATUS_ERP % "ACTIVE_STATUS"}
 
@@ -129,8 +129,8 @@ date_format = "%m/%d/%Y"
 contract_number = "AGREEMENT_REF"
 name = "DESCRIPTION"
 vendor = "VENDOR"
-gpo = "GPO_CODE"
-tier = "TIER"
+gpo = {{ field = "GPO_CODE", transform = ["strip", "upper"] }}
+tier = {{ field = "TIER", transform = ["strip"] }}
 effective_date = "EFFECTIVE_DATE"
 expiration_date = "EXPIRE_DATE"
 status = {{ field = "STATUS", values = {{ A = "active", E = "expired", P = "pending", D = "deleted" }} }}
@@ -148,9 +148,9 @@ format = "fhir"
 source_id = "id"
 
 [entity.attributes]
-code = "alias"
+code = "identifier|urn:mdm:ehr:location-code"
 name = "name"
-location_type = {{ field = "physicalType", values = {{ jdn = "system", si = "facility", wa = "department", ro = "storeroom", ca = "par" }} }}
+location_type = {{ field = "physicalType", transform = ["strip", "upper"] }}
 parent = "partOf"
 address_line1 = "address.line1"
 address_line2 = "address.line2"
@@ -251,8 +251,8 @@ deleted = {{ field = "status", equals = ["deleted"] }}
 contract_number = "contractNumber"
 name = "title"
 vendor = "supplierId"
-gpo = {{ field = "gpo", values = {{ "Keystone Purchasing Alliance" = "KPA", "Crossroads Healthcare Sourcing" = "CHS", "Local Agreement" = "LOCAL" }} }}
-tier = {{ field = "tier", values = {{ "Tier 1" = "1", "Tier 2" = "2", "Tier 3" = "3", "Tier 4" = "4" }} }}
+gpo = {{ field = "gpo", transform = ["strip", "upper"] }}
+tier = {{ field = "tier", transform = ["strip", "upper"] }}
 effective_date = "startDate"
 expiration_date = "endDate"
 status = "status"
@@ -267,7 +267,8 @@ deleted = {{ field = "status", equals = ["deleted"] }}
 [entity.attributes]
 code = "code"
 name = "name"
-company = {{ field = "company", transform = ["strip", "upper"], values = {{ HHN = "1000", "HOPE HEALTH NORTH" = "1000", HHS = "2000", "HOPE HEALTH SOUTH" = "2000", HHE = "3000", "HOPE HEALTH EAST" = "3000" }} }}
+company = {{ field = "company", transform = ["strip", "upper"] }}
+location = {{ field = "shipToLocation", system = "ERP" }}
 status = "status"
 """
 
@@ -291,3 +292,52 @@ MAPPINGS = {
     "EHR": with_changes(EHR),
     "PROCUREMENT": with_changes(PROCUREMENT),
 }
+
+
+# --------------------------------------------------------------------------- reference data
+# code_sets.csv (code_set,code,display): the canonical codes; transcodings.csv
+# (code_set,system,source_value,code): a system's value -> its canonical code. Source
+# values are written as the system writes them; the hub compares them upper-cased with
+# runs of spaces collapsed. A canonical code written as such (ERP company numbers, ERP GPO
+# codes and tiers, ERP "PAR") needs no transcoding.
+
+CODE_SETS_FILE = "code_sets.csv"
+TRANSCODINGS_FILE = "transcodings.csv"
+
+# internal location type -> (canonical code, display, ERP LOC_TYPE, FHIR physicalType, display)
+LOCATION_TYPES = {
+    "system": ("SYSTEM", "Health system", "SYS", "jdn", "Jurisdiction"),
+    "facility": ("FACILITY", "Facility (hospital, clinic)", "FAC", "si", "Site"),
+    "department": ("DEPARTMENT", "Department, nursing unit", "DEPT", "wa", "Ward"),
+    "storeroom": ("STOREROOM", "Storeroom", "STOR", "ro", "Room"),
+    "par": ("PAR", "Par location", "PAR", "ca", "Cabinet"),
+}
+# GPO code (ERP GPO_CODE, canonical) -> name (what procurement writes)
+GPOS = [
+    ("KPA", "Keystone Purchasing Alliance"),
+    ("CHS", "Crossroads Healthcare Sourcing"),
+    ("LOCAL", "Local Agreement"),
+]
+TIERS = ["1", "2", "3", "4"]  # ERP TIER (canonical); procurement writes "Tier 2"
+
+
+def code_set_rows(companies: list[tuple[str, str, str]]) -> list[list[str]]:
+    """Rows of code_sets.csv; companies are (ERP number, mnemonic, name)."""
+    rows = [["company", num, name] for num, _mn, name in companies]
+    rows += [["location_type", v[0], v[1]] for v in LOCATION_TYPES.values()]
+    rows += [["gpo", code, name] for code, name in GPOS]
+    rows += [["contract_tier", t, f"Tier {t}"] for t in TIERS]
+    return rows
+
+
+def transcoding_rows(companies: list[tuple[str, str, str]]) -> list[list[str]]:
+    """Rows of transcodings.csv. PROCUREMENT company *names* are deliberately absent: they
+    are the unmapped values the hub reports and learns correspondences for."""
+    rows = [["company", "PROCUREMENT", mn, num] for num, mn, _name in companies]
+    for code, _d, erp, _phys, _pd in LOCATION_TYPES.values():
+        if erp != code:
+            rows.append(["location_type", "ERP", erp, code])
+    rows += [["location_type", "EHR", v[3], v[0]] for v in LOCATION_TYPES.values()]
+    rows += [["gpo", "PROCUREMENT", name, code] for code, name in GPOS]
+    rows += [["contract_tier", "PROCUREMENT", f"Tier {t}", t] for t in TIERS]
+    return rows

@@ -30,6 +30,7 @@ if str(_HERE) not in sys.path:
 import gen_ids as ids  # noqa: E402
 import gen_items as gi  # noqa: E402
 import gen_mappings as gm  # noqa: E402
+import gen_network as gn  # noqa: E402
 import gen_text as tx  # noqa: E402
 from gen_mappings import MAPPINGS  # noqa: E402
 
@@ -43,6 +44,15 @@ P_JUNK = 0.02  # junk placeholder in an identifier field
 P_DANGLING = 0.01  # reference to a record not delivered
 P_CHANGE = 0.03  # record with a later version in the system's changes file
 P_CHANGE_DELETED = 0.005  # of those: the later version is a source deletion
+# context patterns (locations, cost centers)
+P_COMPANY_NAME = 0.25  # procurement cost center writes the company name (not transcoded)
+P_COMPANY_NAME_VARIANT = 0.2  # of those: upper/lower case or doubled space
+P_COMPANY_MNEMONIC_LOWER = 0.1  # of the mnemonics: lower case ("hhn")
+P_FAC_PREFIX = 0.3  # department name prefixed with the facility code ("HHN ED")
+P_HOUSE_SPELLING = 0.7  # a system's usual spelling of a department (else another one)
+P_UNKNOWN_ABBR = 0.1  # department name written with an abbreviation the hub may not know
+P_EHR_DEPT_BARE = 0.6  # EHR department with no address nor identifiers (only partOf)
+P_PROC_CC_LOCATION = 0.8  # procurement cost center names its ERP location (when in the ERP)
 AS_OF = dt.date(2026, 11, 26)  # fixed "today" for contract status (never the clock)
 
 ERP_HDR = {
@@ -134,6 +144,7 @@ OID_GLN = "urn:oid:1.3.88"
 SID_NPI = "http://hl7.org/fhir/sid/us-npi"
 OID_HIN = "urn:oid:2.16.840.1.113883.6.40"
 SID_CC = "urn:mdm:ehr:cost-center"
+SID_LOC_CODE = "urn:mdm:ehr:location-code"
 
 
 # --------------------------------------------------------------------------- output
@@ -145,6 +156,7 @@ class Sink:
     def __init__(self, out: Path) -> None:
         self.out = out
         self.counts: dict[str, int] = {}
+        self.companies: list[tuple[str, str, str]] = []  # (number, mnemonic, name)
         self._fh: dict[str, TextIO] = {}
         self._csv: dict[str, tuple[Any, list[str]]] = {}
         self._fhir_first: dict[str, bool] = {}
@@ -208,6 +220,18 @@ class Sink:
             fh.close()
         for system, text in MAPPINGS.items():
             (self.out / f"{system.lower()}.toml").write_text(text, encoding="utf-8")
+        for rel, hdr, rows in (
+            (gm.CODE_SETS_FILE, ["code_set", "code", "display"], gm.code_set_rows),
+            (
+                gm.TRANSCODINGS_FILE,
+                ["code_set", "system", "source_value", "code"],
+                gm.transcoding_rows,
+            ),
+        ):
+            with (self.out / rel).open("w", encoding="utf-8", newline="") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(hdr)
+                w.writerows(rows(self.companies))
 
 
 class Seq:
@@ -461,15 +485,16 @@ class Changes:
                 "state": na["state"],
                 "postalCode": fmt_zip(na, rng, 0.2),
             }
-            return new["remitTo"]["street"] != rec["remitTo"]["street"] or (
-                new["remitTo"]["street2"] != rec["remitTo"]["street2"]
+            return bool(
+                new["remitTo"]["street"] != rec["remitTo"]["street"]
+                or new["remitTo"]["street2"] != rec["remitTo"]["street2"]
             )
 
         def phone() -> bool:
             area = v["phone"][:3] if rng.random() < 0.7 else str(rng.randint(201, 989))
             p = f"{area}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
             new["PHONE_NBR" if erp else "phone"] = fmt_phone(p, rng)
-            return p != v["phone"]
+            return bool(p != v["phone"])
 
         def name() -> bool:  # typo fixed, legal suffix added, former name replaced
             f = "VENDOR_VNAME" if erp else "supplierName"
@@ -542,7 +567,7 @@ class Changes:
                 else:
                     d = f"{d} {n_each}/{uom}"[:60]
                 new["DESCRIPTION"] = d
-                return d != rec["DESCRIPTION"]
+                return bool(d != rec["DESCRIPTION"])
             if system == "EHR":
                 d = rec["name"]
                 m = re.search(r" \(\d+/[a-z]+\)$", d)
@@ -561,7 +586,7 @@ class Changes:
             for ab, word in _PROC_UOM_WORDS.items():
                 d = re.sub(rf"\b{ab}\b", word, d)
             new["description"] = d
-            return d != rec["description"]
+            return bool(d != rec["description"])
 
         def gtin_fill() -> bool:  # the correct GTIN filled in where it was missing
             f = "GTIN" if system == "ERP" else "gtin"
@@ -586,47 +611,6 @@ class Changes:
 # --------------------------------------------------------------------------- org
 
 
-HOSPITALS = [
-    # mnemonic, facility name, company, company name, address
-    (
-        "HHN",
-        "Hope Health North Medical Center",
-        "1000",
-        "Hope Health North",
-        ("2100", 0, "Meridian", 1, ("Dayton", "OH", "454")),
-    ),
-    (
-        "HHS",
-        "Hope Health South Hospital",
-        "2000",
-        "Hope Health South",
-        ("800", 1, "Hospital", 3, ("Columbus", "OH", "432")),
-    ),
-    (
-        "HHE",
-        "Hope Health East Medical Center",
-        "3000",
-        "Hope Health East",
-        ("1250", 2, "Medical Park", 7, ("Cincinnati", "OH", "452")),
-    ),
-]
-HOSP_DEPTS = [
-    # name, cost-center code, v3 RoleCode, ERP abbreviations
-    ("Emergency Department", "6010", "ER", ["EMERGENCY DEPT", "ED", "EMERG DEPT"]),
-    ("Pharmacy", "4010", "PHARM", ["PHARMACY", "PHARM", "RX"]),
-    ("Materials Management", "8010", "HU", ["MATL MGMT", "MATERIALS MGMT"]),
-    ("Operating Room", "6210", "HU", ["OR", "SURGERY OR", "OPERATING RM"]),
-    ("Intensive Care Unit", "6110", "ICU", ["ICU", "INTENSIVE CARE"]),
-    ("Laboratory", "7010", "HLAB", ["LAB", "CLINICAL LAB", "LABORATORY"]),
-    ("Medical/Surgical Unit", "6310", "HU", ["MED/SURG", "MED SURG UNIT"]),
-    ("Radiology", "7110", "RADDX", ["RADIOLOGY", "RAD", "IMAGING"]),
-    ("Labor and Delivery", "6510", "HU", ["L&D", "LABOR & DELIVERY"]),
-    ("Cardiac Cath Lab", "7210", "CATH", ["CATH LAB", "CARDIAC CATH"]),
-    ("Sterile Processing", "8020", "HU", ["SPD", "STERILE PROC"]),
-    ("Respiratory Therapy", "7310", "HU", ["RESP THERAPY", "RT"]),
-    ("Endoscopy", "6610", "HU", ["ENDO", "ENDOSCOPY"]),
-    ("Oncology Infusion", "6710", "HU", ["ONC INFUSION", "INFUSION CTR"]),
-]
 CLINIC_DEPTS = ["Primary Care", "Pediatrics", "Orthopedics", "Women's Health", "Urgent Care"]
 ADMIN_CC = [
     ("Administration", "8410"),
@@ -665,20 +649,8 @@ ROLE_DISPLAY = {
     "CATH": "Cardiac catheterization lab",
     "OF": "Outpatient facility",
 }
-PHYS = {
-    "system": ("jdn", "Jurisdiction"),
-    "facility": ("si", "Site"),
-    "department": ("wa", "Ward"),
-    "storeroom": ("ro", "Room"),
-    "par": ("ca", "Cabinet"),
-}
-ERP_LOC_TYPE = {
-    "system": "SYS",
-    "facility": "FAC",
-    "department": "DEPT",
-    "storeroom": "STOR",
-    "par": "PAR",
-}
+PHYS = {k: (v[3], v[4]) for k, v in gm.LOCATION_TYPES.items()}  # FHIR physicalType
+ERP_LOC_TYPE = {k: v[2] for k, v in gm.LOCATION_TYPES.items()}
 LOC_PRESENCE = {
     "system": {"ERP": 1.0, "EHR": 0.5},
     "facility": {"ERP": 0.95, "EHR": 0.97},
@@ -698,11 +670,16 @@ class Org:
         s = ctx.scale
         self.n_loc = max(16, round(45 * s))
         self.n_clinics = max(2, round(self.n_loc / 20))
+        self.companies = gn.companies(gn.n_hospitals(s))
+        self.company = {c.number: c for c in self.companies}
+        ctx.sink.companies = [(c.number, c.mnemonic, c.name) for c in self.companies]
         self.loc_key = 0
         self.cc_key = 0
         self.ehr_seq = Seq(10500000)
         self.proc_cc_seq = Seq(10, 3)
         self.fac_seq: dict[str, int] = {}
+        self.ehr_fac = {"HHSYS": "100"}  # facility code -> the EHR's code of the facility
+        self.ehr_n: dict[str, int] = {}
         self.gln_ref = 1
         self.cc_counter: dict[str, int] = {}
         self.n_dept_total = 0
@@ -712,6 +689,17 @@ class Org:
         n = self.fac_seq.get(fac_code, 0) + 1
         self.fac_seq[fac_code] = n
         return f"{fac_code}{n:03d}"
+
+    def ehr_code(self, loc: dict[str, Any], dup: bool) -> str:
+        """The EHR's own code scheme: system 100, facilities 101, 102, ..., anything below a
+        facility (and a duplicate record) its facility's code + 4 digits (1010003)."""
+        fac = loc["fac"]
+        base = self.ehr_fac[fac]
+        if loc["type"] in ("system", "facility") and not dup:
+            return base
+        n = self.ehr_n.get(fac, 0) + 1
+        self.ehr_n[fac] = n
+        return f"{base}{n:04d}"
 
     def gln(self) -> str:
         self.gln_ref += self.rng.randint(1, 4)
@@ -724,7 +712,7 @@ class Org:
         )
 
     # generation ----------------------------------------------------------
-    def run(self) -> list[tuple[str, str | None, str | None]]:
+    def run(self) -> list[tuple[str, str | None, str]]:
         """Emit all locations and cost centers; return hospital (company, erp id, mnemonic)."""
         rng = self.rng
         system = {
@@ -742,35 +730,39 @@ class Org:
             "fac": "HHSYS",
         }
         sys_ids = self.emit_location(system, None, None, None)
-        facilities = []
-        for mn, name, comp, _cname, (num, d, street, st, city) in HOSPITALS:
-            a = new_address(rng, city, unit=False)
-            a.update(num=num, dir=d, street=street, stype=st)
+        facilities: list[dict[str, Any]] = []
+        for c in self.companies:
+            if c.address:
+                num, d, street, st, city = c.address
+                a = new_address(rng, city, unit=False)
+                a.update(num=num, dir=d, street=street, stype=st)
+            else:
+                a = new_address(rng, c.city or rng.choice(tx.CITIES), unit=False)
             facilities.append(
                 {
                     "type": "facility",
-                    "name": name,
-                    "code": mn,
+                    "name": c.facility,
+                    "code": c.mnemonic,
                     "address": a,
                     "gln": self.gln(),
                     "npi": ids.make_npi(rng),
                     "hin": self.hin_base() + "00",
-                    "company": comp,
+                    "company": c.number,
                     "role": "HOSP",
                     "hospital": True,
                     "status": "active",
-                    "fac": mn,
+                    "fac": c.mnemonic,
                     "erp_names": [
-                        name.upper(),
-                        tx.erp_upper(name, rng, 1.0)
+                        c.facility.upper()[:30],
+                        tx.erp_upper(c.facility, rng, 1.0)
                         .replace("CENTER", "CTR")
-                        .replace("HOPE HEALTH", "HOPE HLTH"),
+                        .replace("HOPE HEALTH", "HOPE HLTH")[:30],
                     ],
                 }
             )
         prev_addr = None
         for k in range(self.n_clinics):
-            h = k % 3
+            owner = self.companies[k % len(self.companies)]
             word = tx.NAME_WORDS[k % len(tx.NAME_WORDS)]
             if k >= len(tx.NAME_WORDS):
                 word = f"{word} {k // len(tx.NAME_WORDS) + 1}"
@@ -791,7 +783,7 @@ class Org:
                     "gln": self.gln(),
                     "npi": ids.make_npi(rng),
                     "hin": self.hin_base() + "00",
-                    "company": HOSPITALS[h][2],
+                    "company": owner.number,
                     "role": "OF",
                     "hospital": False,
                     "fac": f"CL{k + 1:03d}",
@@ -799,31 +791,35 @@ class Org:
                     "erp_names": [name.upper(), f"HH {word.upper()} CLINIC"],
                 }
             )
+        for j, f in enumerate(facilities):
+            self.ehr_fac[f["fac"]] = str(101 + j)
         # allocate remaining locations over facilities
         remaining = self.n_loc - 1 - len(facilities)
         weights = [10 if f["hospital"] else 1 for f in facilities]
         tot = sum(weights)
-        slots = [remaining * w // tot for w in weights]
-        for i in range(remaining - sum(slots)):
+        slots = [max(remaining, 0) * w // tot for w in weights]
+        for i in range(max(remaining, 0) - sum(slots)):
             slots[i % len(slots)] += 1
         n_cc = max(round(90 * self.ctx.scale), 0)
-        hospitals_out: list[tuple[str, str | None, str | None]] = []
+        hospitals_out: list[tuple[str, str | None, str]] = []
         for f, n in zip(facilities, slots, strict=True):
             fids = self.emit_location(f, sys_ids, None, None)
             if f["hospital"]:
                 hospitals_out.append((f["company"], fids[0], f["code"]))
             self.emit_children(f, fids, n)
-        # administrative cost centers (no department location of their own)
+        # administrative cost centers (no department location of their own): the same code
+        # and name in every company, round by round
         n_admin = max(6, n_cc - self.n_dept_total)
+        n_h = len(hospitals_out)
         for i in range(n_admin):
-            comp, fac_erp, mn = hospitals_out[i % 3]
-            rnd = i // 3
+            comp, fac_erp, mn = hospitals_out[i % n_h]
+            rnd = i // n_h
             if rnd < len(ADMIN_CC):
                 name, code = ADMIN_CC[rnd]
             else:
                 name = f"{tx.NAME_WORDS[rnd % len(tx.NAME_WORDS)]} Program {rnd}"
-                code = self.next_cc_code(comp)
-            self.emit_cost_center(comp, mn, code, name, fac_erp, None, rng.random() < 0.4)
+                code = str(90000 + 10 * rnd)
+            self.emit_cost_center(comp, mn, code, name, fac_erp, None, rng.random() < 0.4, None)
         return hospitals_out
 
     def next_cc_code(self, comp: str) -> str:
@@ -835,46 +831,49 @@ class Org:
         rng = self.rng
         if n <= 0:
             return
+        # a department's (storeroom's) parent is its facility's own record in each system,
+        # blank where the facility is absent
+        fpar = fids
         n_dept = n if n < 2 else max(1, round(n * 0.55))
         depts = []
         for i in range(n_dept):
             if f["hospital"]:
-                if i < len(HOSP_DEPTS):
-                    name, code, role, abbr = HOSP_DEPTS[i]
-                else:
-                    name, code, role = f"Nursing Unit {i - len(HOSP_DEPTS) + 2}", None, "HU"
-                    abbr = [name.upper().replace("NURSING", "NSG")]
-                cc_name = name
+                dept = gn.DEPTS[i] if i < len(gn.DEPTS) else gn.nursing_unit(i - len(gn.DEPTS))
+                cc_name = dept.name
             else:
                 name = CLINIC_DEPTS[i % len(CLINIC_DEPTS)]
                 if i >= len(CLINIC_DEPTS):
                     name = f"{name} {i // len(CLINIC_DEPTS) + 1}"
-                code, role, abbr = None, "OF", [name.upper()]
+                dept = gn.Dept(
+                    name, self.next_cc_code(f["company"]), "OF", (name.upper(),), (name,), ()
+                )
                 cc_name = f"{f['name'].replace('Hope Health ', '').replace(' Clinic', '')} {name}"
-            if code is None:
-                code = self.next_cc_code(f["company"])
+            code = dept.code
             a = dict(f["address"])
             if rng.random() < 0.3:
                 a["unit"] = (2, str(rng.randint(1, 6)))  # Floor n
             d = {
                 "type": "department",
-                "name": name,
+                "name": dept.name,
+                "dept": dept,
                 "code": None,
                 "address": a,
                 "gln": self.gln() if rng.random() < 0.3 else None,
                 "npi": ids.make_npi(rng) if rng.random() < 0.35 else None,
                 "hin": (f["hin"][:7] + f"{i + 1:02d}") if rng.random() < 0.3 else None,
                 "company": f["company"],
-                "role": role,
+                "role": dept.role,
                 "fac": f["code"],
                 "status": "active" if rng.random() > 0.04 else "inactive",
-                "erp_names": [f"{f['code']} {x}" for x in abbr] + abbr,
+                "erp_names": [f"{f['code']} {x}" for x in dept.erp] + list(dept.erp),
             }
             # cost center presence decided first so both sides can reference each other
             cc_sys = presence(rng, {"ERP": 0.97, "PROCUREMENT": 0.85})
             cc_erp_id = f"{f['company']}-{code}" if "ERP" in cc_sys else None
-            d_ids = self.emit_location(d, fids, cc_erp_id, f"{f['company']}-{code}")
-            self.emit_cost_center(f["company"], f["code"], code, cc_name, d_ids[0], cc_sys, True)
+            d_ids = self.emit_location(d, fpar, cc_erp_id, cc_erp_id)
+            self.emit_cost_center(
+                f["company"], f["code"], code, cc_name, d_ids[0], cc_sys, True, dept
+            )
             depts.append((d, d_ids, cc_erp_id, code))
         n_rest = n - n_dept
         for j in range(n_rest):
@@ -897,7 +896,7 @@ class Org:
                     "erp_names": [f"{f['code']} MAIN STORES", f"{f['code']} CENTRAL SUPPLY"],
                 }
                 cc_erp = mm[2] if mm else None
-                self.emit_location(s, fids, cc_erp, f"{f['company']}-{mm[3]}" if mm else None)
+                self.emit_location(s, fpar, cc_erp, cc_erp)
                 continue
             d, d_ids, cc_erp, code = depts[(j - 1) % len(depts)]
             k = (j - 1) // len(depts) + 1
@@ -915,9 +914,9 @@ class Org:
                 "fac": f["code"],
                 "erp_names": [f"{f['code']} {d['erp_names'][-1]} PAR {k:02d}"],
             }
-            # nearest ancestor present in each system
-            parent = (d_ids[0] or fids[0], d_ids[1] or fids[1])
-            self.emit_location(p, parent, cc_erp, f"{f['company']}-{code}")
+            # nearest ancestor present in each system (the department, else the facility)
+            parent = (d_ids[0] or fpar[0], d_ids[1] or fpar[1])
+            self.emit_location(p, parent, cc_erp, cc_erp)
 
     def emit_location(
         self,
@@ -932,7 +931,7 @@ class Org:
         if loc["type"] == "department":
             self.n_dept_total += 1
         systems = presence(rng, LOC_PRESENCE[loc["type"]])
-        if loc.get("hospital"):  # the three hospitals are in every system
+        if loc.get("hospital"):  # the hospitals are in every system
             systems = ["ERP", "EHR"]
         erp_id = ehr_id = None
         own_code = loc["code"]
@@ -954,12 +953,33 @@ class Org:
         deleted = self.rng.random() < P_DELETED
         return loc["status"], deleted
 
+    def dept_name(self, loc: dict[str, Any], system: str, sid: str) -> str:
+        """A department's name in a system's vocabulary: the system's spellings, sometimes
+        an abbreviation the hub may not know (listed in defects.csv), sometimes prefixed
+        with the facility code; most often the same text in every hospital."""
+        rng = self.rng
+        dept: gn.Dept = loc["dept"]
+        spellings = dept.erp if system == "ERP" else dept.ehr
+        if dept.unknown and rng.random() < P_UNKNOWN_ABBR:
+            name = rng.choice(dept.unknown)
+            self.ctx.sink.defect("location", system, sid, "name", "unknown_abbreviation", name)
+        elif len(spellings) == 1 or rng.random() < P_HOUSE_SPELLING:
+            name = spellings[0]
+        else:
+            name = rng.choice(spellings[1:])
+        if rng.random() < P_FAC_PREFIX:
+            name = f"{loc['fac']} {name}"
+        return name
+
     def erp_location(
         self, loc: dict[str, Any], sid: str, key: str, parent: str | None, cc: str | None, dup: bool
     ) -> None:
         ctx, rng = self.ctx, self.rng
         status, deleted = self._status(loc)
-        name = rng.choice(loc["erp_names"])
+        if loc["type"] == "department":
+            name = self.dept_name(loc, "ERP", sid)
+        else:
+            name = rng.choice(loc["erp_names"])
         if rng.random() < P_TYPO:
             name = tx.typo(name, rng)
         a = loc["address"]
@@ -1009,20 +1029,29 @@ class Org:
         ctx, rng = self.ctx, self.rng
         a = loc["address"]
         name = loc["name"]
-        if loc["type"] in ("department", "par", "storeroom"):
-            fac = loc["erp_names"][0].split(" ")[0]
+        bare = False  # a department record carrying only its parent facility
+        if loc["type"] == "department":
+            name = self.dept_name(loc, "EHR", sid)
+            bare = rng.random() < P_EHR_DEPT_BARE
+            if bare:
+                ctx.sink.defect("location", "EHR", sid, "address", "no_address", "")
+        elif loc["type"] in ("par", "storeroom"):
+            fac = loc["fac"]
             name = rng.choice([f"{fac} {name.upper()}", f"{fac} {name}", name])
         if rng.random() < P_TYPO:
             name = tx.typo(name, rng)
-        identifiers = []
-        gln = ctx.ident(rng, "location", "EHR", sid, "gln", loc["gln"], True)
-        if gln and rng.random() < 0.7:
-            identifiers.append({"system": OID_GLN, "value": gln})
-        npi = ctx.ident(rng, "location", "EHR", sid, "npi", loc["npi"], True)
-        if npi:
-            identifiers.append({"system": SID_NPI, "value": npi})
-        if loc["hin"] and rng.random() < 0.5:
-            identifiers.append({"system": OID_HIN, "value": loc["hin"]})
+        identifiers: list[dict[str, Any]] = [
+            {"system": SID_LOC_CODE, "value": self.ehr_code(loc, dup)}
+        ]
+        if not bare:
+            gln = ctx.ident(rng, "location", "EHR", sid, "gln", loc["gln"], True)
+            if gln and rng.random() < 0.7:
+                identifiers.append({"system": OID_GLN, "value": gln})
+            npi = ctx.ident(rng, "location", "EHR", sid, "npi", loc["npi"], True)
+            if npi:
+                identifiers.append({"system": SID_NPI, "value": npi})
+            if loc["hin"] and rng.random() < 0.5:
+                identifiers.append({"system": OID_HIN, "value": loc["hin"]})
         if cc_code and rng.random() < 0.9:
             v = ctx.ref(
                 rng,
@@ -1034,7 +1063,6 @@ class Org:
                 f"{loc['company']}-9{rng.randint(1000, 9999)}",
             )
             identifiers.append({"system": SID_CC, "value": v})
-        l1, l2 = addr_lines(a, "mixed", rng)
         res: dict[str, Any] = {
             "resourceType": "Location",
             "id": sid,
@@ -1042,8 +1070,7 @@ class Org:
             "name": name,
         }
         res["alias"] = [rng.choice(loc["erp_names"])]
-        if identifiers:
-            res["identifier"] = identifiers
+        res["identifier"] = identifiers
         if loc["role"]:
             res["type"] = [
                 {
@@ -1066,18 +1093,34 @@ class Org:
                 }
             ]
         }
-        res["address"] = {
-            "line": [x for x in (l1, l2) if x],
-            "city": a["city"],
-            "state": a["state"],
-            "postalCode": fmt_zip(a, rng, 0.2),
-        }
+        if not bare:
+            l1, l2 = addr_lines(a, "mixed", rng)
+            res["address"] = {
+                "line": [x for x in (l1, l2) if x],
+                "city": a["city"],
+                "state": a["state"],
+                "postalCode": fmt_zip(a, rng, 0.2),
+            }
         if parent:
             p = ctx.ref(
                 rng, "location", "EHR", sid, "parent", parent, str(19900000 + rng.randint(0, 99999))
             )
             res["partOf"] = {"reference": f"Location/{p}"}
         ctx.sink.write("EHR", "location", sid, key, res)
+
+    def proc_company(self, comp: str, sid: str) -> str:
+        """Procurement's company: the mnemonic (transcoded), or for P_COMPANY_NAME the name,
+        which is deliberately not transcoded (listed in defects.csv as unmapped_code)."""
+        rng, c = self.rng, self.company[comp]
+        if rng.random() < P_COMPANY_NAME:
+            name = c.name
+            if rng.random() < P_COMPANY_NAME_VARIANT:
+                name = rng.choice([name.upper(), name.lower(), name.replace(" ", "  ", 1)])
+            self.ctx.sink.defect(
+                "cost_center", "PROCUREMENT", sid, "company", "unmapped_code", name
+            )
+            return name
+        return c.mnemonic.lower() if rng.random() < P_COMPANY_MNEMONIC_LOWER else c.mnemonic
 
     def emit_cost_center(
         self,
@@ -1088,6 +1131,7 @@ class Org:
         loc_erp: str | None,
         systems: list[str] | None,
         in_proc: bool,
+        dept: gn.Dept | None,
     ) -> None:
         ctx, rng = self.ctx, self.rng
         key = f"cost_center:{self.cc_key:06d}"
@@ -1095,15 +1139,16 @@ class Org:
         if systems is None:
             systems = presence(rng, {"ERP": 0.97, "PROCUREMENT": 0.85 if in_proc else 0.0})
         status = "active" if rng.random() > 0.05 else "inactive"
-        comp_name = next(h[3] for h in HOSPITALS if h[2] == comp)
-        mnem = next(h[0] for h in HOSPITALS if h[2] == comp)
+        mnem = self.company[comp].mnemonic
         if "ERP" in systems:  # Lawson keys accounting units by company: no duplicates
             sid = f"{comp}-{code}"
             deleted = rng.random() < P_DELETED
             desc = tx.erp_upper(name, rng)
-            abbr = next((d[3] for d in HOSP_DEPTS if d[0] == name), None)
-            if abbr and rng.random() < 0.5:
-                desc = rng.choice(abbr)
+            if dept is not None and dept.unknown and rng.random() < P_UNKNOWN_ABBR:
+                desc = rng.choice(dept.unknown)
+                ctx.sink.defect("cost_center", "ERP", sid, "name", "unknown_abbreviation", desc)
+            elif dept is not None and rng.random() < 0.5:
+                desc = rng.choice(dept.erp)
             if rng.random() < P_TYPO:
                 desc = tx.typo(desc, rng)
             ctx.sink.write(
@@ -1136,7 +1181,16 @@ class Org:
                 pname = name if r < 0.6 else (f"{mnem} {name}" if r < 0.85 else f"{name} Dept")
                 if dup or rng.random() < P_TYPO:
                     pname = tx.typo(pname, rng)
-                company = rng.choice([mnem, comp_name, mnem.lower()])
+                company = self.proc_company(comp, sid)
+                ship_to = ctx.ref(
+                    rng,
+                    "cost_center",
+                    "PROCUREMENT",
+                    sid,
+                    "location",
+                    loc_erp if rng.random() < P_PROC_CC_LOCATION else None,
+                    f"{fac_mn[:3]}X{rng.randint(100, 999)}",
+                )
                 ctx.sink.write(
                     "PROCUREMENT",
                     "cost_center",
@@ -1147,6 +1201,7 @@ class Org:
                         "code": code,
                         "name": pname,
                         "company": company,
+                        "shipToLocation": ship_to,
                         "status": "deleted" if deleted else status,
                     },
                 )
@@ -1746,11 +1801,7 @@ class Items:
 # --------------------------------------------------------------------------- contracts
 
 
-GPOS = [
-    ("KPA", "Keystone Purchasing Alliance"),
-    ("CHS", "Crossroads Healthcare Sourcing"),
-    ("LOCAL", "Local Agreement"),
-]
+GPOS = gm.GPOS
 CATEGORIES = [
     "Exam Gloves",
     "Surgical Gloves",

@@ -103,6 +103,7 @@ class QualityQuery:
                 StoredTruth(session),
                 examples=examples,
                 entity_type=entity_type,
+                codes=hub.ingestor.codes(session),
             )
         return QualityReport(entity_types=[_entity(e) for e in report.entity_types])
 

@@ -28,6 +28,7 @@ from mdm.api.inputs import SourceRecordInput, as_mapping, entity_spec, to_record
 from mdm.api.matching import MatchMutation, MatchQuery
 from mdm.api.permissions import IsAdmin, IsIntegrator, IsReader
 from mdm.api.quality import QualityQuery
+from mdm.api.reference import ReferenceMutation, ReferenceQuery
 from mdm.api.types import (
     ENTITY_TYPES,
     Finding,
@@ -616,14 +617,18 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     query = strawberry.type(
         type(
             "Query",
-            (QueryBase, QualityQuery, MatchQuery),
+            (QueryBase, QualityQuery, MatchQuery, ReferenceQuery),
             {"__module__": __name__, **_entity_fields(specs)},
         )
     )
     return HubSchema(
         query=query,
         mutation=strawberry.type(
-            type("Mutation", (Mutation, MatchMutation), {"__module__": __name__})
+            type(
+                "Mutation",
+                (Mutation, MatchMutation, ReferenceMutation),
+                {"__module__": __name__},
+            )
         ),
         types=[*entity_types, NotFoundError],
         extensions=[

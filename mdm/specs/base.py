@@ -53,6 +53,8 @@ class Attribute:
         priority: system codes in order of trust for this attribute; ``None`` uses the spec's.
         standardizer: extra clean-up beyond the kind's.
         description: shown in the GraphQL schema.
+        code_set: the reference-data code set of a ``CODE`` attribute: once that code set
+            is loaded, each system's values are transcoded to its canonical codes.
     """
 
     name: str
@@ -63,8 +65,11 @@ class Attribute:
     priority: tuple[str, ...] | None = None
     standardizer: Standardizer = Standardizer.NONE
     description: str = ""
+    code_set: str | None = None
 
     def __post_init__(self) -> None:
+        if self.code_set is not None and self.kind is not AttributeKind.CODE:
+            raise ValueError(f"attribute {self.name}: only a CODE attribute has a code set")
         if (self.kind is AttributeKind.IDENTIFIER) != (self.identifier is not None):
             raise ValueError(f"attribute {self.name}: identifier kind goes with IDENTIFIER")
         if (self.kind is AttributeKind.REFERENCE) != (self.reference is not None):
@@ -169,3 +174,8 @@ class EntitySpec:
 
     def priority_of(self, attribute: Attribute) -> tuple[str, ...]:
         return attribute.priority if attribute.priority is not None else self.source_priority
+
+    @property
+    def coded(self) -> tuple[Attribute, ...]:
+        """The attributes bound to a reference-data code set."""
+        return tuple(a for a in self.attributes if a.code_set is not None)

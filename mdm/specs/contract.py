@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from matchers import (
+    CodeComparison,
     ExactComparison,
     FuzzyTextComparison,
     IdentifierComparison,
+    ReferenceComparison,
     exact_key,
     token_sort_key,
 )
@@ -23,8 +25,8 @@ CONTRACT = EntitySpec(
         Attribute("contract_number", K.IDENTIFIER, identifier="contract_number"),
         Attribute("name"),
         Attribute("vendor", K.REFERENCE, reference="vendor"),
-        Attribute("gpo", K.CODE),
-        Attribute("tier", K.CODE),
+        Attribute("gpo", K.CODE, code_set="gpo"),
+        Attribute("tier", K.CODE, code_set="contract_tier"),
         Attribute("effective_date", K.DATE),
         Attribute("expiration_date", K.DATE),
         Attribute("status", K.CODE),
@@ -35,7 +37,8 @@ CONTRACT = EntitySpec(
         comparisons=(
             IdentifierComparison("contract_number", "contract_number"),
             FuzzyTextComparison("name"),
-            ExactComparison("gpo"),
+            CodeComparison("gpo"),
+            ReferenceComparison("vendor"),
             ExactComparison("effective_date"),
             ExactComparison("expiration_date"),
         ),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from matchers import (
-    ExactComparison,
+    CodeComparison,
     IdentifierComparison,
+    ReferenceComparison,
     UnitNameComparison,
     exact_key,
     token_sort_key,
@@ -23,7 +24,9 @@ COST_CENTER = EntitySpec(
     attributes=(
         Attribute("code", K.IDENTIFIER, identifier="code"),
         Attribute("name"),
-        Attribute("company", K.CODE, description="Company (legal entity) code."),
+        Attribute(
+            "company", K.CODE, description="Company (legal entity) code.", code_set="company"
+        ),
         Attribute("location", K.REFERENCE, reference="location"),
         Attribute("status", K.CODE),
     ),
@@ -31,9 +34,11 @@ COST_CENTER = EntitySpec(
     source_priority=("ERP", "PROCUREMENT", "EHR"),
     matching=MatchSettings(
         comparisons=(
-            ExactComparison("company"),
-            IdentifierComparison("code", "code"),
+            CodeComparison("company"),
+            # A code repeats in every company: alone it is a hint, not an identifier.
+            IdentifierComparison("code", "code", parameters=((0.95, 0.01), (0.05, 0.99))),
             UnitNameComparison("name"),
+            ReferenceComparison("location"),
         ),
         blocking=(
             ("code", exact_key("code")),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from matchers import (
     AddressComparison,
-    ExactComparison,
+    CodeComparison,
     IdentifierComparison,
     PostalCodeComparison,
+    ReferenceComparison,
     UnitNameComparison,
     exact_key,
     name_prefix_key,
@@ -28,7 +29,12 @@ LOCATION = EntitySpec(
     attributes=(
         Attribute("code", K.CODE, description="The location's code in its system."),
         Attribute("name"),
-        Attribute("location_type", K.CODE, description="SYSTEM, FACILITY, DEPARTMENT, ..."),
+        Attribute(
+            "location_type",
+            K.CODE,
+            description="SYSTEM, FACILITY, DEPARTMENT, ...",
+            code_set="location_type",
+        ),
         Attribute("parent", K.REFERENCE, reference="location"),
         Attribute("address_line1"),
         Attribute("address_line2"),
@@ -53,7 +59,8 @@ LOCATION = EntitySpec(
             UnitNameComparison("name"),
             AddressComparison("address_line1", unit_attribute="address_line2"),
             PostalCodeComparison("postal_code"),
-            ExactComparison("location_type"),
+            CodeComparison("location_type"),
+            ReferenceComparison("parent"),
         ),
         blocking=(
             ("gln", exact_key("gln")),
@@ -66,8 +73,11 @@ LOCATION = EntitySpec(
         ),
         # Departments of one hospital share its address (and often its NPI and GLN): the
         # name and the type tell them apart, so an identifier is decisive only with the
-        # type. A place has one street address: another building is another place.
+        # type. A place has one street address: another building is another place. A
+        # department has one parent: under two parents known to differ (two hospitals'
+        # EDs) it is two departments, however alike the names.
         vetoes=(
+            ("parent", "different"),
             ("gln", "different"),
             ("npi", "different"),
             ("location_type", "different"),

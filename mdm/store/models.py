@@ -210,15 +210,32 @@ class Transcoding(Base):
     system: Mapped[str] = mapped_column(String(64))
     source_value: Mapped[str] = mapped_column(String(300))
     code: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str] = mapped_column(
+        String(16), default="file", server_default="file"
+    )  # file, api, learned
+    updated_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CodeCorrespondence(Base):
     """A transcoding learned from strongly linked records, until a steward decides."""
 
     __tablename__ = "code_correspondence"
+    __table_args__ = (
+        UniqueConstraint(
+            "code_set",
+            "system_a",
+            "value_a",
+            "system_b",
+            "value_b",
+            name="uq_code_correspondence_pair",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code_set: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    attribute: Mapped[str | None] = mapped_column(String(100), nullable=True)
     system_a: Mapped[str] = mapped_column(String(64))
     value_a: Mapped[str] = mapped_column(String(300))
     system_b: Mapped[str] = mapped_column(String(64))
@@ -228,6 +245,28 @@ class CodeCorrespondence(Base):
     status: Mapped[str] = mapped_column(String(16), default="proposed")
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reevaluation(Base):
+    """A record whose match decision depended on a parent that was merged or unmerged.
+
+    Queued when the parent changes, worked off a bounded number at a time; the rows
+    not yet processed are the visible backlog.
+    """
+
+    __tablename__ = "reevaluation"
+    __table_args__ = (Index("ix_reevaluation_open", "processed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entity_type: Mapped[str] = mapped_column(String(40))
+    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id"))
+    reason: Mapped[str] = mapped_column(String(64))
+    cause: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    enqueued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ApiToken(Base):

@@ -1,0 +1,299 @@
+"""Context as match evidence: coded values after transcoding, references resolved to parents.
+
+A stored record keeps its references as written (``{system, source_id}`` of the parent in
+some system) and its coded values transcoded where reference data allows. What matching
+compares is a *view* of it: each coded value as its canonical code (``~CODE`` when only a
+learned correspondence explains it, nothing when unmapped), and each reference as the
+public id of the parent's golden record today, found through the crosswalk and following
+merges. So "same facility" and "facilities known to differ" are comparison levels like any
+other, and a parent's merge changes what its children's comparisons say.
+
+Compared references are also kept as ``r:<parent type>:<system>|<source id>`` rows in
+``match_key`` (kind ``reference``), so the children of a parent record are found by an
+indexed look-up when the parent arrives or its golden record is merged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matchers import ANCESTRY, ReferenceComparison
+from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.specs import EntitySpec, SpecRegistry
+from mdm.store import GoldenRecord, SourceRecord
+
+ANCESTRY_DEPTH = 3  # ancestors looked up above a parent (department, facility, system)
+REFERENCE_PREFIX = "r:"
+REFERENCE_KIND = "reference"
+_CHUNK = 500
+
+Reference = tuple[str, str, str]  # (entity type, system, source id)
+
+
+def reference_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
+    """The ``match_key`` rows that say which parents a record's comparisons depend on."""
+    return sorted({reference_key(*ref) for ref in references_of(spec, values).values()})
+
+
+def reference_key(entity_type: str, system: str, source_id: str) -> str:
+    """The key under which children of the record ``(type, system, source id)`` are kept."""
+    return f"{REFERENCE_PREFIX}{entity_type}:{system}|{source_id}"[:300]
+
+
+def compared_references(spec: EntitySpec) -> tuple[str, ...]:
+    """The reference attributes the spec's comparisons read (the others need no resolving)."""
+    if spec.matching is None:
+        return ()
+    read = {a for c in spec.matching.comparisons for a in c.attributes}
+    return tuple(a.name for a in spec.references if a.name in read)
+
+
+def references_of(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Reference]:
+    """The compared references of a record, as ``(entity type, system, source id)``."""
+    found: dict[str, Reference] = {}
+    for name in compared_references(spec):
+        ref = values.get(name)
+        attribute = spec.attribute(name)
+        if isinstance(ref, Mapping) and ref.get("source_id") and attribute is not None:
+            assert attribute.reference is not None
+            found[name] = (attribute.reference, str(ref["system"]), str(ref["source_id"]))
+    return found
+
+
+def resolve_references(
+    session: Session,
+    refs: Iterable[Reference],
+    specs: SpecRegistry | None = None,
+    *,
+    depth: int = ANCESTRY_DEPTH,
+) -> dict[Reference, str]:
+    """Each resolvable reference -> its parent's golden record today, as ``matchers``'
+    ``ReferenceComparison`` reads it: the public id, then (with ``specs``) the public ids
+    of that parent's own ancestors, ``"PARENT>GRANDPARENT>..."``.
+
+    A parent that is not (yet) in the store, is deleted or has no golden record stays
+    unresolved (absent from the answer). Merged golden records resolve to their survivor.
+    """
+    direct = _resolve_direct(session, refs)
+    if specs is None or not direct:
+        return {ref: public_id for ref, (_, public_id, _) in direct.items()}
+    ancestors = _ancestors(session, specs, {gid: kind for gid, _, kind in direct.values()}, depth)
+    return {
+        ref: ANCESTRY.join([public_id, *ancestors.get(gid, ())])
+        for ref, (gid, public_id, _) in direct.items()
+    }
+
+
+def _resolve_direct(
+    session: Session, refs: Iterable[Reference]
+) -> dict[Reference, tuple[int, str, str]]:
+    """Reference -> (survivor golden id, its public id, entity type)."""
+    wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entity_type, system, source_id in refs:
+        wanted[(entity_type, system)].add(source_id)
+    golden_of: dict[Reference, int] = {}
+    for (entity_type, system), ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            rows = session.execute(
+                select(SourceRecord.source_id, SourceRecord.golden_id).where(
+                    SourceRecord.entity_type == entity_type,
+                    SourceRecord.system == system,
+                    SourceRecord.source_id.in_(ordered[start : start + _CHUNK]),
+                    SourceRecord.is_deleted.is_(False),
+                    SourceRecord.golden_id.is_not(None),
+                )
+            ).all()
+            for source_id, golden_id in rows:
+                if golden_id is not None:
+                    golden_of[(entity_type, system, source_id)] = golden_id
+    survivors = survivors_of(session, set(golden_of.values()))
+    return {ref: (*survivors[g], ref[0]) for ref, g in golden_of.items() if g in survivors}
+
+
+def _ancestors(
+    session: Session, specs: SpecRegistry, goldens: dict[int, str], depth: int
+) -> dict[int, list[str]]:
+    """Golden id -> public ids of its ancestors (parents' goldens, theirs...), nearest first."""
+    found: dict[int, list[str]] = {g: [] for g in goldens}
+    # frontier: golden id to expand -> (its entity type, the starting goldens it serves)
+    frontier: dict[int, tuple[str, set[int]]] = {g: (kind, {g}) for g, kind in goldens.items()}
+    for _ in range(depth):
+        if not frontier:
+            break
+        refs_of: dict[int, set[Reference]] = defaultdict(set)
+        ids = sorted(frontier)
+        for start in range(0, len(ids), _CHUNK):
+            for golden_id, values in session.execute(
+                select(SourceRecord.golden_id, SourceRecord.standardized).where(
+                    SourceRecord.golden_id.in_(ids[start : start + _CHUNK]),
+                    SourceRecord.is_deleted.is_(False),
+                )
+            ):
+                if golden_id is None:
+                    continue
+                spec = specs.get_spec(frontier[golden_id][0])
+                refs_of[golden_id].update(references_of(spec, values or {}).values())
+        parents = _resolve_direct(session, {r for refs in refs_of.values() for r in refs})
+        following: dict[int, tuple[str, set[int]]] = {}
+        for golden_id, refs in refs_of.items():
+            for ref in sorted(refs):
+                hit = parents.get(ref)
+                if hit is None:
+                    continue
+                parent_id, public_id, kind = hit
+                for start_id in frontier[golden_id][1]:
+                    if parent_id != start_id and public_id not in found[start_id]:
+                        found[start_id].append(public_id)
+                entry = following.setdefault(parent_id, (kind, set()))
+                entry[1].update(frontier[golden_id][1])
+        frontier = following
+    return found
+
+
+def survivor_public_ids(session: Session, golden_ids: set[int]) -> dict[int, str]:
+    """Golden id -> public id of the record it lives on as (itself, or its merge survivor)."""
+    return {g: public for g, (_, public) in survivors_of(session, golden_ids).items()}
+
+
+def survivors_of(session: Session, golden_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """Golden id -> (id, public id) of the record it lives on as (itself, or its merge
+    survivor); retired records are left out."""
+    answer: dict[int, tuple[int, str]] = {}
+    pending = {g: g for g in golden_ids}  # asked id -> id to look up next
+    for _ in range(32):  # merge chains are short; the bound guards against a cycle
+        if not pending:
+            break
+        rows: dict[int, tuple[str, int | None, str]] = {}
+        lookup = sorted(set(pending.values()))
+        for start in range(0, len(lookup), _CHUNK):
+            for gid, public_id, merged_into, status in session.execute(
+                select(
+                    GoldenRecord.id,
+                    GoldenRecord.public_id,
+                    GoldenRecord.merged_into_id,
+                    GoldenRecord.status,
+                ).where(GoldenRecord.id.in_(lookup[start : start + _CHUNK]))
+            ):
+                rows[gid] = (public_id, merged_into, status)
+        following: dict[int, int] = {}
+        for asked, current in pending.items():
+            row = rows.get(current)
+            if row is None:
+                continue
+            public_id, merged_into, status = row
+            if status == "merged" and merged_into is not None:
+                following[asked] = merged_into
+            elif status != "retired":
+                answer[asked] = (current, public_id)
+        pending = following
+    return answer
+
+
+def ancestry_of_clusters(
+    labels: Mapping[Reference, str], parents: Mapping[str, set[str]], depth: int = ANCESTRY_DEPTH
+) -> dict[Reference, str]:
+    """For a load being matched in memory: each reference's cluster label with the labels
+    of that cluster's ancestors (``parents``: label -> labels its members refer to)."""
+    out = {}
+    for ref, label in labels.items():
+        chain: list[str] = []
+        frontier = [label]
+        for _ in range(depth):
+            following = []
+            for current in frontier:
+                for parent in sorted(parents.get(current, ())):
+                    if parent != label and parent not in chain:
+                        chain.append(parent)
+                        following.append(parent)
+            frontier = following
+        out[ref] = ANCESTRY.join([label, *chain])
+    return out
+
+
+class ContextView:
+    """Builds the values matching compares from stored values (see the module doc)."""
+
+    def __init__(self, codes: CodeBook = EMPTY_CODEBOOK, specs: SpecRegistry | None = None) -> None:
+        self.codes = codes
+        self.specs = specs
+
+    def views(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        records: Sequence[tuple[str, Mapping[str, Any]]],
+        resolved: Mapping[Reference, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``(system, values)`` records -> their matching views, references resolved in one
+        pass (or from ``resolved``, when the caller already knows the parents)."""
+        refs = [references_of(spec, values) for _, values in records]
+        if resolved is None:
+            resolved = resolve_references(
+                session, {r for found in refs for r in found.values()}, self.specs
+            )
+        return [
+            self.view(spec, system, values, found, resolved)
+            for (system, values), found in zip(records, refs, strict=True)
+        ]
+
+    def view(
+        self,
+        spec: EntitySpec,
+        system: str,
+        values: Mapping[str, Any],
+        refs: Mapping[str, Reference],
+        resolved: Mapping[Reference, str],
+    ) -> dict[str, Any]:
+        """One record's matching view."""
+        out = dict(values)
+        for attribute in spec.coded:
+            assert attribute.code_set is not None
+            if attribute.name in out:
+                raw = out[attribute.name]
+                out[attribute.name] = self.codes.match_token(
+                    attribute.code_set, system, None if raw is None else str(raw)
+                )
+        for name in compared_references(spec):
+            ref = refs.get(name)
+            out[name] = None if ref is None else resolved.get(ref)
+        return out
+
+    def context_key(self, spec: EntitySpec, view: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The parts of a view that change without the record changing (for caches)."""
+        names = [a.name for a in spec.coded] + list(compared_references(spec))
+        return (self.codes.version, *(view.get(n) for n in names))
+
+
+def without_context(specs: SpecRegistry) -> SpecRegistry:
+    """The same entity types with no context evidence: no comparison of resolved parents
+    (nor their vetoes and rules). For measuring what context adds (``bench/match.py``);
+    with it, pair the ingestor with ``plain_codes`` so learned codes are no evidence either.
+    """
+    out = []
+    for name in specs:
+        spec = specs.get_spec(name)
+        settings = spec.matching
+        if settings is not None:
+            kept = tuple(c for c in settings.comparisons if not isinstance(c, ReferenceComparison))
+            names = {c.name for c in kept}
+            settings = dataclasses.replace(
+                settings,
+                comparisons=kept,
+                vetoes=tuple(v for v in settings.vetoes if v[0] in names),
+                decisive=tuple(r for r in settings.decisive if all(c[0] in names for c in r)),
+            )
+        out.append(dataclasses.replace(spec, matching=settings))
+    return SpecRegistry(tuple(out))
+
+
+def plain_codes(book: CodeBook) -> CodeBook:
+    """A code book without learned correspondences and display labels (see
+    ``without_context``): canonical codes and transcodings only."""
+    return dataclasses.replace(book, learned={}, labels={})

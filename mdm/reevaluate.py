@@ -1,0 +1,203 @@
+"""Propagation: children whose match decisions depended on a parent that changed.
+
+A department was compared with other departments through its facility's golden record; a
+cost center through its location's. When that parent golden record is merged (or a parent
+that was referred to before it existed arrives), what those comparisons say changes. The
+children are queued in ``reevaluation`` and worked off a bounded number at a time (after
+each ingested record, at the end of a load, or with ``mdm match reevaluate``); the rows not
+yet processed are the visible backlog. Re-evaluating a record decides it again against its
+candidates: a newly sure match joins (merging golden records unless a steward's rejection
+forbids it), an unsure one goes to review; cannot-links always hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from mdm.codes import CodeBook, code_key
+from mdm.context import REFERENCE_KIND, compared_references, reference_key
+from mdm.specs import EntitySpec, SpecRegistry
+from mdm.store import MatchKeyRow, Reevaluation, SourceRecord, utcnow
+
+if TYPE_CHECKING:
+    from mdm.golden import ChangeContext
+    from mdm.ingest import Ingestor
+
+_CHUNK = 500
+
+
+def child_types(specs: SpecRegistry, parent_type: str) -> list[str]:
+    """Entity types whose comparisons read a reference to ``parent_type``."""
+    children = []
+    for name in specs:
+        spec = specs.get_spec(name)
+        if any(
+            (a := spec.attribute(ref)) is not None and a.reference == parent_type
+            for ref in compared_references(spec)
+        ):
+            children.append(name)
+    return children
+
+
+def enqueue_children(
+    session: Session,
+    specs: SpecRegistry,
+    parent: EntitySpec,
+    members: Iterable[tuple[str, str]],
+    *,
+    reason: str,
+    cause: str | None,
+) -> int:
+    """Queue the live children of the parent records ``(system, source id)``; returns how
+    many were queued (a child already waiting is not queued twice)."""
+    types = child_types(specs, parent.name)
+    keys = sorted({reference_key(parent.name, system, source_id) for system, source_id in members})
+    if not types or not keys:
+        return 0
+    found: dict[int, str] = {}
+    for start in range(0, len(keys), _CHUNK):
+        rows = session.execute(
+            select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type).where(
+                MatchKeyRow.entity_type.in_(types),
+                MatchKeyRow.key.in_(keys[start : start + _CHUNK]),
+                MatchKeyRow.kind == REFERENCE_KIND,
+            )
+        ).all()
+        found.update(rows)
+    if not found:
+        return 0
+    waiting = set(
+        session.scalars(
+            select(Reevaluation.source_record_id).where(
+                Reevaluation.processed_at.is_(None),
+                Reevaluation.source_record_id.in_(sorted(found)),
+            )
+        )
+    )
+    rows_ = [
+        {
+            "entity_type": entity_type,
+            "source_record_id": record_id,
+            "reason": reason,
+            "cause": cause,
+        }
+        for record_id, entity_type in sorted(found.items())
+        if record_id not in waiting
+    ]
+    if rows_:
+        session.execute(insert(Reevaluation), rows_)
+    return len(rows_)
+
+
+def enqueue_golden_children(
+    session: Session,
+    specs: SpecRegistry,
+    parent: EntitySpec,
+    golden_id: int,
+    *,
+    reason: str,
+    cause: str | None,
+) -> int:
+    """Queue the children of every member of a (parent) golden record."""
+    members = session.execute(
+        select(SourceRecord.system, SourceRecord.source_id).where(
+            SourceRecord.golden_id == golden_id
+        )
+    ).all()
+    return enqueue_children(
+        session, specs, parent, [(s, i) for s, i in members], reason=reason, cause=cause
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Re-evaluations waiting: how many, and since when."""
+
+    pending: int
+    oldest: datetime | None
+    by_entity_type: dict[str, int]
+
+
+def backlog(session: Session) -> Backlog:
+    rows = session.execute(
+        select(Reevaluation.entity_type, func.count(), func.min(Reevaluation.enqueued_at))
+        .where(Reevaluation.processed_at.is_(None))
+        .group_by(Reevaluation.entity_type)
+    ).all()
+    oldest = min((r[2] for r in rows if r[2] is not None), default=None)
+    return Backlog(sum(r[1] for r in rows), oldest, {r[0]: r[1] for r in rows})
+
+
+def reevaluate(
+    session: Session, ingestor: Ingestor, ctx: ChangeContext, *, limit: int
+) -> list[tuple[int, str]]:
+    """Work off up to ``limit`` queued re-evaluations, oldest first.
+
+    Returns ``(source record id, outcome)`` per processed row.
+    """
+    queued = session.scalars(
+        select(Reevaluation)
+        .where(Reevaluation.processed_at.is_(None))
+        .order_by(Reevaluation.id)
+        .limit(limit)
+    ).all()
+    done = []
+    for row in queued:
+        with session.begin_nested():
+            outcome = ingestor.redecide(session, row.source_record_id, ctx)
+            row.processed_at = utcnow()
+            row.outcome = outcome[:200]
+        done.append((row.source_record_id, outcome))
+    return done
+
+
+def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> int:
+    """Queue the records whose unmapped coded values a learned correspondence now explains
+    (it became evidence after they were matched)."""
+    if not book.learned:
+        return 0
+    queued: list[dict[str, Any]] = []
+    for name in specs:
+        spec = specs.get_spec(name)
+        code_sets = {a.name: a.code_set for a in spec.coded if a.code_set is not None}
+        if not code_sets:
+            continue
+        rows = session.execute(
+            select(SourceRecord.id, SourceRecord.system, SourceRecord.findings).where(
+                SourceRecord.entity_type == spec.name,
+                SourceRecord.is_deleted.is_(False),
+                SourceRecord.golden_id.is_not(None),
+            )
+        )
+        for record_id, system, findings in rows:
+            for finding in findings or ():
+                code_set = code_sets.get(finding.get("attribute") or "")
+                if (
+                    finding.get("code") == "UNMAPPED_VALUE"
+                    and code_set is not None
+                    and (code_set, system, code_key(str(finding.get("value")))) in book.learned
+                ):
+                    queued.append(
+                        {
+                            "entity_type": spec.name,
+                            "source_record_id": record_id,
+                            "reason": "learned_correspondence",
+                            "cause": f"{code_set}:{system}:{finding.get('value')}",
+                        }
+                    )
+                    break
+    waiting = set(
+        session.scalars(
+            select(Reevaluation.source_record_id).where(Reevaluation.processed_at.is_(None))
+        )
+    )
+    queued = [q for q in queued if q["source_record_id"] not in waiting]
+    if queued:
+        session.execute(insert(Reevaluation), queued)
+    return len(queued)

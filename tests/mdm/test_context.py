@@ -1,0 +1,327 @@
+"""Context as match evidence: parents through the crosswalk, codes through reference data.
+
+Hand-made cases, each on SQLite and PostgreSQL: a department matched only within its
+facility; a cost-center code repeated in two companies never merged; an unmapped value
+reported and not matched on; a parent merge re-evaluating its children; a parent arriving
+after its children; the bulk path agreeing with record-by-record.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from matchers import normalize_unit_name, reset_unit_vocabulary
+from mdm.errors import MdmError
+from mdm.hub import Hub, load_site_vocabulary
+from mdm.ingest import RecordInput
+from mdm.reevaluate import backlog
+from mdm.reference import load_reference_files, unmapped_values
+from mdm.store import MatchCandidate, Reevaluation, SourceRecord
+
+CODES = """code_set,code,display
+company,1000,Harbor Health North
+company,2000,Harbor Health South
+location_type,FACILITY,Facility
+location_type,DEPARTMENT,Department
+"""
+MAPS = """code_set,system,source_value,code
+company,PROCUREMENT,HHN,1000
+company,PROCUREMENT,HHS,2000
+location_type,EHR,si,FACILITY
+location_type,EHR,wa,DEPARTMENT
+"""
+
+
+def load_codes(hub: Hub, folder: Path) -> None:
+    (folder / "code_sets.csv").write_text(CODES)
+    (folder / "transcodings.csv").write_text(MAPS)
+    with hub.database.session() as session:
+        load_reference_files(session, [folder], actor="test")
+
+
+def ingest(hub: Hub, *records: RecordInput) -> None:
+    with hub.database.session() as session:
+        for record in records:
+            hub.ingestor.ingest(session, record, actor="test")
+
+
+def golden_of(hub: Hub, entity_type: str, system: str, source_id: str) -> int:
+    with hub.database.read_session() as session:
+        found = session.scalar(
+            select(SourceRecord.golden_id).where(
+                SourceRecord.entity_type == entity_type,
+                SourceRecord.system == system,
+                SourceRecord.source_id == source_id,
+            )
+        )
+    assert found is not None
+    return int(found)
+
+
+def facility(system: str, source_id: str, name: str, gln: str, **extra: Any) -> RecordInput:
+    kind = "si" if system == "EHR" else "FACILITY"
+    attributes = {"name": name, "location_type": kind, "gln": gln, **extra}
+    return RecordInput("location", system, source_id, attributes)
+
+
+def department(system: str, source_id: str, name: str, parent: str | None) -> RecordInput:
+    kind = "wa" if system == "EHR" else "DEPARTMENT"
+    attributes: dict[str, Any] = {"name": name, "location_type": kind}
+    if parent is not None:
+        attributes["parent"] = parent
+    return RecordInput("location", system, source_id, attributes)
+
+
+def cost_center(system: str, source_id: str, code: str, name: str, company: str) -> RecordInput:
+    attributes = {"code": code, "name": name, "company": company}
+    return RecordInput("cost_center", system, source_id, attributes)
+
+
+NORTH_GLN = "0860004000242"
+SOUTH_GLN = "0860004000495"
+
+
+def two_hospitals(hub: Hub) -> None:
+    ingest(
+        hub,
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN),
+        facility("ERP", "HHS", "HARBOR HEALTH SOUTH MEDICAL CTR", SOUTH_GLN),
+        facility("EHR", "F2", "Harbor Health South Medical Center", SOUTH_GLN),
+    )
+
+
+def test_a_department_matches_only_within_its_facility(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    two_hospitals(hub)
+    assert golden_of(hub, "location", "ERP", "HHN") == golden_of(hub, "location", "EHR", "F1")
+    ingest(
+        hub,
+        department("ERP", "HHN001", "EMERGENCY DEPT", "HHN"),
+        department("ERP", "HHS001", "EMERGENCY DEPT", "HHS"),
+        department("EHR", "D1", "ED", "F1"),  # no address of its own: only the parent tells
+        department("EHR", "D2", "Emergency Department", "F2"),
+    )
+    north = golden_of(hub, "location", "ERP", "HHN001")
+    south = golden_of(hub, "location", "ERP", "HHS001")
+    assert north != south
+    assert golden_of(hub, "location", "EHR", "D1") == north
+    assert golden_of(hub, "location", "EHR", "D2") == south
+    # The explanation says why: the parents' golden records, level and weight.
+    with hub.database.read_session() as session:
+        preview = hub.ingestor.matcher.score(  # type: ignore[attr-defined]
+            session,
+            hub.specs.get_spec("location"),
+            {
+                "name": "ED",
+                "location_type": "DEPARTMENT",
+                "parent": {"system": "EHR", "source_id": "F1"},
+            },
+            None,
+            ["b:unit_name:EMERGENCY"],
+            system="EHR",
+        )
+    best = {c.golden_id: c for c in preview}
+    parent_level = {c["comparison"]: c["level"] for c in best[north].explanation["contributions"]}[
+        "parent"
+    ]
+    assert parent_level == "same"
+    if south in best:
+        assert best[south].score < 0.8
+        assert "parent.different" in best[south].explanation["vetoed_by"]
+
+
+def test_the_same_cost_center_code_in_two_companies_is_never_merged(
+    hub: Hub, tmp_path: Path
+) -> None:
+    load_codes(hub, tmp_path)
+    ingest(
+        hub,
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "1000-4010",
+            {"code": "4010", "name": "PHARMACY", "company": "1000"},
+        ),
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "2000-4010",
+            {"code": "4010", "name": "PHARMACY", "company": "2000"},
+        ),
+        RecordInput(
+            "cost_center",
+            "PROCUREMENT",
+            "P1",
+            {"code": "4010", "name": "Pharmacy", "company": "HHS"},
+        ),
+    )
+    first = golden_of(hub, "cost_center", "ERP", "1000-4010")
+    second = golden_of(hub, "cost_center", "ERP", "2000-4010")
+    assert first != second
+    assert golden_of(hub, "cost_center", "PROCUREMENT", "P1") == second  # HHS -> 2000
+
+
+def test_an_unmapped_value_is_reported_and_never_matched_on(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    ingest(
+        hub,
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "1000-7010",
+            {"code": "7010", "name": "4 NORTH", "company": "1000"},
+        ),
+        RecordInput(
+            "cost_center",
+            "ERP",
+            "2000-7010",
+            {"code": "7010", "name": "4 NORTH", "company": "2000"},
+        ),
+        # "HH-X" is no company code, has no transcoding and is no company's name.
+        RecordInput(
+            "cost_center",
+            "PROCUREMENT",
+            "P9",
+            {"code": "7010", "name": "4 North", "company": "HH-X"},
+        ),
+    )
+    with hub.database.read_session() as session:
+        found = unmapped_values(session, system="PROCUREMENT")
+        row = session.scalar(select(SourceRecord).where(SourceRecord.source_id == "P9"))
+        assert row is not None
+        assert row.standardized["company"] == "HH-X"  # kept as written
+        assert any(f["code"] == "UNMAPPED_VALUE" for f in row.findings)
+    assert [(u.attribute, u.value, u.count) for u in found] == [("company", "HH-X", 1)]
+    # Code and name agree with both companies' cost centers: with the company unknown,
+    # neither is sure, so the record is not merged into either (at best a steward sees it).
+    p9 = golden_of(hub, "cost_center", "PROCUREMENT", "P9")
+    assert p9 not in {
+        golden_of(hub, "cost_center", "ERP", "1000-7010"),
+        golden_of(hub, "cost_center", "ERP", "2000-7010"),
+    }
+
+
+def test_a_company_written_as_its_name_is_evidence_not_a_transcoding(
+    hub: Hub, tmp_path: Path
+) -> None:
+    load_codes(hub, tmp_path)
+    ingest(
+        hub,
+        cost_center("ERP", "1000-8010", "8010", "MATERIALS MGMT", "1000"),
+        cost_center("ERP", "2000-8010", "8010", "MATERIALS MGMT", "2000"),
+        cost_center("PROCUREMENT", "P2", "8010", "Materials Management", "Harbor Health South"),
+    )
+    assert golden_of(hub, "cost_center", "PROCUREMENT", "P2") == golden_of(
+        hub, "cost_center", "ERP", "2000-8010"
+    )
+    with hub.database.read_session() as session:
+        row = session.scalar(select(SourceRecord).where(SourceRecord.source_id == "P2"))
+        assert row is not None
+        assert row.standardized["company"] == "HARBOR HEALTH SOUTH"  # still flagged, not fixed
+        assert [f["code"] for f in row.findings] == ["UNMAPPED_VALUE"]
+
+
+def test_a_parent_merge_re_evaluates_its_children(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    hub.ingestor.reevaluate_per_change = 0  # work the backlog by hand, to see it
+    ingest(
+        hub,
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        facility("EHR", "F1", "Harbor Health North Hospital", "0860004000297"),
+        department("ERP", "HHN001", "PHARMACY", "HHN"),
+        department("EHR", "D1", "Pharm", "F1"),
+    )
+    # The two facilities are not known to be one (their GLNs differ): nor are the pharmacies.
+    assert golden_of(hub, "location", "ERP", "HHN001") != golden_of(hub, "location", "EHR", "D1")
+    # The EHR corrects its facility's GLN: the facilities merge, and the children that
+    # compared through them are queued ...
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Hospital", NORTH_GLN))
+    assert golden_of(hub, "location", "ERP", "HHN") == golden_of(hub, "location", "EHR", "F1")
+    with hub.database.read_session() as session:
+        waiting = backlog(session)
+    assert waiting.pending >= 1
+    # ... and, once worked off, the departments under the one facility are one department.
+    with hub.database.session() as session:
+        assert hub.ingestor.work_backlog(session, _ctx(), limit=100) >= 1
+    assert golden_of(hub, "location", "ERP", "HHN001") == golden_of(hub, "location", "EHR", "D1")
+    with hub.database.read_session() as session:
+        assert backlog(session).pending == 0
+        reasons = set(session.scalars(select(Reevaluation.reason)))
+    assert "parent_merged" in reasons
+
+
+def test_a_parent_arriving_after_its_children_resolves_them(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    ingest(
+        hub,
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        department("ERP", "HHN001", "PHARMACY", "HHN"),
+        department("EHR", "D1", "Pharmacy", "F1"),  # F1 is not in the store yet
+    )
+    assert golden_of(hub, "location", "ERP", "HHN001") != golden_of(hub, "location", "EHR", "D1")
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN))
+    assert golden_of(hub, "location", "ERP", "HHN001") == golden_of(hub, "location", "EHR", "D1")
+
+
+def test_cannot_links_hold_when_children_are_re_evaluated(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    hub.ingestor.reevaluate_per_change = 0
+    ingest(
+        hub,
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        facility("EHR", "F1", "Harbor Health North Hospital", "0860004000297"),
+        department("ERP", "HHN001", "PHARMACY", "HHN"),
+        department("EHR", "D1", "Pharm", "F1"),
+    )
+    erp = golden_of(hub, "location", "ERP", "HHN001")
+    with hub.database.session() as session:
+        record = session.scalar(select(SourceRecord).where(SourceRecord.source_id == "D1"))
+        assert record is not None
+        session.add(
+            MatchCandidate(
+                entity_type="location",
+                source_record_id=record.id,
+                golden_id=erp,
+                score=0.5,
+                explanation={},
+                status="rejected",
+            )
+        )
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Hospital", NORTH_GLN))
+    with hub.database.session() as session:
+        hub.ingestor.work_backlog(session, _ctx(), limit=100)
+    assert golden_of(hub, "location", "EHR", "D1") != golden_of(hub, "location", "ERP", "HHN001")
+
+
+def _ctx() -> Any:
+    from mdm.golden import ChangeContext
+
+    return ChangeContext("test", None)
+
+
+def test_a_site_vocabulary_extends_the_hospital_one(tmp_path: Path) -> None:
+    site = tmp_path / "vocabulary.tsv"
+    site.write_text("# site abbreviations\nEC\tEMERGENCY DEPARTMENT\nMMS\tMATERIALS MANAGEMENT\n")
+    before = normalize_unit_name("HHE EC")
+    try:
+        assert load_site_vocabulary(str(site)) == 2
+        assert normalize_unit_name("HHE EC") == "HHE EMERGENCY DEPARTMENT"
+        assert normalize_unit_name("MMS") == normalize_unit_name("Materials Management")
+    finally:
+        reset_unit_vocabulary()
+    assert normalize_unit_name("HHE EC") == before
+
+
+def test_a_malformed_site_vocabulary_names_file_and_line(tmp_path: Path) -> None:
+    site = tmp_path / "vocabulary.tsv"
+    site.write_text("EC\tEMERGENCY DEPARTMENT\nMMS MATERIALS MANAGEMENT\n")
+    with pytest.raises(MdmError) as caught:
+        load_site_vocabulary(str(site))
+    assert caught.value.code == "INVALID_VOCABULARY"
+    assert f"{site}:2" in caught.value.message
+    assert normalize_unit_name("EC") == "EC"  # nothing of the file applied
