@@ -547,9 +547,12 @@ def splink_models() -> dict[str, SplinkModel]:
 def run_splink(
     prepared: dict[str, Prepared], threshold: float | None, u_max_pairs: float, seed: int
 ) -> SideResult:
-    import splink
-
     result = SideResult("splink")
+    try:
+        import splink
+    except ImportError:
+        result.error = "Splink is not installed: pip install -e '.[bench]'"
+        return result
     result.notes.append(
         f"Splink {splink.__version__} (DuckDB), dedupe_only per type, "
         "clusters at match probability >= "
