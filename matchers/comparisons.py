@@ -260,18 +260,20 @@ class CodeComparison(_CodedComparison[str]):
 ANCESTRY = ">"  # separates a resolved parent from its own ancestors: "P>GP>GGP"
 
 
-class ReferenceComparison(Comparison[tuple[str, frozenset[str]]]):
+class ReferenceComparison(Comparison[tuple[str, tuple[str, ...]]]):
     """Whether two records refer to the same resolved parent (a golden record's id).
 
     The caller resolves each record's reference (a source id in some system) through the
-    crosswalk to the parent's golden id, followed by that parent's own ancestors, written
-    ``"PARENT>GRANDPARENT>..."``; an unresolved reference is missing. A value that is not
-    such a string (the raw ``{system, source_id}`` pair) is missing too: raw ids of two
-    systems say nothing about each other. Systems model hierarchies to different depths (a
-    par under its department in one, under the facility in another), so a parent that is
-    an ancestor of the other's parent is its own level, not a difference.
+    crosswalk to the parent's golden id, followed by that parent's own ancestors, nearest
+    first, written ``"PARENT>GRANDPARENT>..."``; an unresolved reference is missing. A
+    value that is not such a string (the raw ``{system, source_id}`` pair) is missing too:
+    raw ids of two systems say nothing about each other.
 
-    Levels: ``same``, ``ancestor``, ``different``.
+    Levels: ``same``; ``ancestor`` (one parent is an ancestor of the other: systems model
+    hierarchies to different depths, a par under its department in one and under the
+    facility in another); ``sibling`` (two parents under one grandparent that is not the
+    top of the hierarchy: two departments of one facility, which a vocabulary gap may have
+    left unmatched); ``different``.
     """
 
     def __init__(
@@ -279,26 +281,33 @@ class ReferenceComparison(Comparison[tuple[str, frozenset[str]]]):
         attribute: str,
         *,
         name: str | None = None,
-        parameters: Sequence[tuple[float, float]] = ((0.9, 0.01), (0.07, 0.02), (0.03, 0.97)),
+        parameters: Sequence[tuple[float, float]] = (
+            (0.9, 0.01),
+            (0.06, 0.02),
+            (0.02, 0.1),
+            (0.02, 0.87),
+        ),
     ) -> None:
         self.name = name or attribute
         self.attributes = (attribute,)
-        self.levels = ("same", "ancestor", "different")
+        self.levels = ("same", "ancestor", "sibling", "different")
         self.default_parameters = tuple(parameters)
 
-    def prepare(self, record: Mapping[str, Any]) -> tuple[str, frozenset[str]] | None:
+    def prepare(self, record: Mapping[str, Any]) -> tuple[str, tuple[str, ...]] | None:
         raw = record.get(self.attributes[0])
         if not isinstance(raw, str) or not raw:
             return None
         parent, *ancestors = raw.split(ANCESTRY)
-        return parent, frozenset(ancestors)
+        return parent, tuple(ancestors)
 
-    def compare(self, left: tuple[str, frozenset[str]], right: tuple[str, frozenset[str]]) -> int:
+    def compare(self, left: tuple[str, tuple[str, ...]], right: tuple[str, tuple[str, ...]]) -> int:
         if left[0] == right[0]:
             return 0
         if left[0] in right[1] or right[0] in left[1]:
             return 1
-        return 2
+        if len(left[1]) >= 2 and len(right[1]) >= 2 and left[1][0] == right[1][0]:
+            return 2
+        return 3
 
     def value(self, record: Mapping[str, Any]) -> str | None:
         raw = record.get(self.attributes[0])

@@ -26,6 +26,7 @@ _PLACEHOLDER_WORDS = frozenset(
         "0",
     }
 )
+_LETTER = re.compile(r"[A-Z]")
 _SEPARATORS = re.compile(r"[\s\-./]+")
 _PUNCTUATION_ONLY = re.compile(r"[\W_]+")
 _SEQUENCES = frozenset({"123456789", "012345678", "987654321"})
@@ -52,6 +53,8 @@ def is_junk(value: str) -> bool:
     text = " ".join(value.upper().split())
     if not text or text in _PLACEHOLDER_WORDS:
         return True
+    if _LETTER.search(text):
+        return False  # a word that is no placeholder: neither punctuation nor digits
     if _PUNCTUATION_ONLY.fullmatch(text):
         return True
     digits = _SEPARATORS.sub("", text)

@@ -22,6 +22,7 @@ from matchers.text import fold
 _MAX_PHRASE = 4
 _FLOOR_WING = re.compile(r"^(\d{1,2})([NSEW])$")
 _WINGS = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
+_WING_WORDS = frozenset(_WINGS.values())
 
 
 _SITE: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -116,7 +117,12 @@ def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> st
     words: list[str] = []
     for token in fold(text).split():
         wing = _FLOOR_WING.match(token)
-        words += [wing[1], _WINGS[wing[2]]] if wing else [_spelled(token)]
+        if wing:
+            words += [wing[1], _WINGS[wing[2]]]
+        elif token in _WINGS and words and words[-1].isdigit():
+            words.append(_WINGS[token])  # "3 E" is "3 EAST"
+        else:
+            words.append(_spelled(token))
     out: list[str] = []
     i = 0
     while i < len(words):
@@ -141,6 +147,7 @@ _STOP_WORDS = frozenset(
         "SERVICE",
         "CENTER",
         "AREA",
+        "MAIN",
         "SUPPLY",
         "SUPPLIES",
         "THE",
@@ -151,6 +158,31 @@ _STOP_WORDS = frozenset(
 )
 
 
+_TRUNCATED_AT = 20  # a name cut at a field width keeps at least this many characters
+
+
+def _truncated(left: str, right: str) -> bool:
+    short, long_ = sorted((left, right), key=len)
+    return len(short) >= _TRUNCATED_AT and len(short) < len(long_) and long_.startswith(short)
+
+
+def _aligned(left: frozenset[str], right: frozenset[str]) -> frozenset[str]:
+    """``left``'s words, each replaced by a word of ``right`` one typo away ("UPLAD" and
+    "UPLAND", "NORTGHATE" and "NORTHGATE"), so a typo costs no more than it should."""
+    out = set()
+    for word in left:
+        if word in right or len(word) < 5:
+            out.add(word)
+            continue
+        near = [w for w in right if abs(len(w) - len(word)) <= 1 and OSA.distance(w, word) <= 1]
+        out.add(near[0] if len(near) == 1 else word)
+    return frozenset(out)
+
+
+def _is_mnemonic(word: str) -> bool:
+    return word.isalpha() and len(word) <= 5 and word not in _dictionary()
+
+
 @dataclass(frozen=True)
 class UnitName:
     """A unit name prepared for comparison."""
@@ -159,6 +191,7 @@ class UnitName:
     content: frozenset[str]  # words that tell units apart (no codes, no generic words)
     numbers: frozenset[int]  # "PAR 01" and "PAR 1" agree; "PAR 1", "PAR 2", "PAR" do not
     codes: frozenset[str]  # letters-and-digits codes ("CL005"): site or unit identifiers
+    wings: frozenset[str]  # NORTH, SOUTH, EAST, WEST: "2 WEST" is not "2 EAST"
 
 
 def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> UnitName | None:
@@ -169,23 +202,32 @@ def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> Unit
     words = canonical.split()
     numbers = frozenset(int(w) for w in words if w.isdigit())
     codes = frozenset(w for w in words if _CODE.fullmatch(w))
-    # Short letter codes are facility mnemonics ("HHN ICU"), not the unit.
+    # Short letter codes are facility mnemonics ("HHN ICU"), not the unit; so is a
+    # leading word of up to five letters the vocabulary does not know ("HHST 2 WEST").
     content = frozenset(
         w
-        for w in words
-        if not w.isdigit() and w not in codes and len(w) > 3 and w not in _STOP_WORDS
+        for k, w in enumerate(words)
+        if not w.isdigit()
+        and w not in codes
+        and len(w) > 3
+        and w not in _STOP_WORDS
+        and not (k == 0 and len(words) > 1 and _is_mnemonic(w))
     )
-    return UnitName(canonical, content, numbers, codes)
+    wings = frozenset(w for w in words if w in _WING_WORDS)
+    return UnitName(canonical, content, numbers, codes, wings)
 
 
 class UnitNameComparison(Comparison[UnitName]):
     """Department, unit and cost-center names, after ``normalize_unit_name``.
 
-    Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``.
-    Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2", the second of
-    its kind) and different site codes ("CL005" vs "CL006") are ``different``. Similarity is the
-    token-set ratio of the distinctive words when the shorter name has two or more of
-    them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort ratio otherwise
+    Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``,
+    ``conflict``. Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2",
+    the second of its kind), different site codes ("CL005" vs "CL006") and different
+    wings ("2 WEST" vs "2E") are a ``conflict``: two units by construction. Names that
+    merely share no words are ``different`` (which may be a gap in the vocabulary).
+    Similarity is the token-set ratio of the distinctive words when the shorter name has
+    two or more of them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort
+    ratio otherwise
     (so "Laboratory" does not meet "Cardiac Cath Lab").
     """
 
@@ -200,8 +242,16 @@ class UnitNameComparison(Comparison[UnitName]):
         self.name = name or attribute
         self.attributes = (attribute,)
         self.thresholds = tuple(float(t) for t in thresholds)
-        self.levels = ("exact", *(f"similarity_{t:g}" for t in self.thresholds), "different")
-        self.default_parameters = FuzzyTextComparison(attribute, thresholds).default_parameters
+        self.levels = (
+            "exact",
+            *(f"similarity_{t:g}" for t in self.thresholds),
+            "different",
+            "conflict",
+        )
+        *graded, (m, u) = FuzzyTextComparison(attribute, thresholds).default_parameters
+        # "different" names may be a vocabulary gap ("EC" for the ED); "conflict" is two
+        # units by construction (PAR 1 / PAR 2, 2 WEST / 2 EAST, CL005 / CL006).
+        self.default_parameters = (*graded, (m * 0.9, u * 0.8), (m * 0.1, u * 0.2))
         self.extra = dict(extra or {})
 
     def prepare(self, record: Mapping[str, Any]) -> UnitName | None:
@@ -210,16 +260,22 @@ class UnitNameComparison(Comparison[UnitName]):
         return prepare_unit_name(text, self.extra) if text else None
 
     def compare(self, left: UnitName, right: UnitName) -> int:
-        different = len(self.levels) - 1
+        conflict = len(self.levels) - 1
+        different = conflict - 1
         if left.numbers != right.numbers:
-            return different
+            return conflict
         if left.codes and right.codes and left.codes != right.codes:
-            return different
+            return conflict
+        if left.wings and right.wings and left.wings != right.wings:
+            return conflict
         if left.content == right.content and (left.content or left.text == right.text):
             return 0
+        if _truncated(left.text, right.text):
+            return 1  # one system cut the name at its field width ("...COMMUNI")
         if not left.content or not right.content:
             return different
-        a, b = " ".join(sorted(left.content)), " ".join(sorted(right.content))
+        aligned = _aligned(left.content, right.content)
+        a, b = " ".join(sorted(aligned)), " ".join(sorted(right.content))
         if min(len(left.content), len(right.content)) >= 2:
             score = fuzz.token_set_ratio(a, b) / 100
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -212,6 +213,7 @@ def quality_command(
 ) -> None:
     """Match quality of the golden records against the truth, per entity type."""
     from mdm.quality import quality_report
+    from mdm.reference import list_correspondences, unmapped_values
     from mdm.specs import DEFAULT_SPECS
     from mdm.store import Database
     from mdm.truth import StoredTruth, TruthFile, TruthSource
@@ -232,6 +234,18 @@ def quality_command(
                 entity_type=entity_type,
                 codes=load_codebook(session),
             )
+            unmapped = unmapped_values(session, entity_type=entity_type)
+            proposals = [
+                {
+                    "id": p.id,
+                    "code_set": p.code_set,
+                    "from": [p.system_a, p.value_a],
+                    "to": [p.system_b, p.value_b],
+                    "support": p.support,
+                    "conflicts": p.conflicts,
+                }
+                for p in list_correspondences(session, "proposed")
+            ]
     except MdmError as error:
         _fail(error)
     finally:
@@ -242,9 +256,15 @@ def quality_command(
             "or pass --truth PATH"
         )
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        document = report.to_dict()
+        document["unmapped_values"] = [dataclasses.asdict(u) for u in unmapped]
+        document["pending_proposals"] = proposals
+        typer.echo(json.dumps(document, indent=2, default=str))
     else:
         _print_quality(report)
+        shown = ", ".join(f"{u.system} {u.attribute} {u.value!r} x{u.count}" for u in unmapped[:10])
+        console.print(f"unmapped values: {len(unmapped)}" + (f" ({shown}...)" if shown else ""))
+        console.print(f"pending correspondence proposals: {len(proposals)} (`mdm codes proposals`)")
 
 
 def _print_quality(report: QualityReport) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import GoldenRecord, SourceRecord
+from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord
 
 ANCESTRY_DEPTH = 3  # ancestors looked up above a parent (department, facility, system)
 REFERENCE_PREFIX = "r:"
@@ -138,8 +138,14 @@ def _ancestors(
             ):
                 if golden_id is None:
                     continue
-                spec = specs.get_spec(frontier[golden_id][0])
-                refs_of[golden_id].update(references_of(spec, values or {}).values())
+                kind = frontier[golden_id][0]
+                # Ancestors are the record's own hierarchy (a location's parent location),
+                # not everything it refers to (its cost center).
+                refs_of[golden_id].update(
+                    ref
+                    for ref in references_of(specs.get_spec(kind), values or {}).values()
+                    if ref[0] == kind
+                )
         parents = _resolve_direct(session, {r for refs in refs_of.values() for r in refs})
         following: dict[int, tuple[str, set[int]]] = {}
         for golden_id, refs in refs_of.items():
@@ -269,6 +275,43 @@ class ContextView:
         """The parts of a view that change without the record changing (for caches)."""
         names = [a.name for a in spec.coded] + list(compared_references(spec))
         return (self.codes.version, *(view.get(n) for n in names))
+
+
+def sibling_records(
+    session: Session, spec: EntitySpec, view: Mapping[str, Any], limit: int
+) -> list[int]:
+    """Records of ``spec``'s type that refer to the same parent (golden record) as the
+    matching ``view`` of a record: candidates whatever their blocking keys say (a
+    department with no address of its own, named differently in each system). Parents
+    with more than ``limit`` such children are skipped, like an oversized block."""
+    found: list[int] = []
+    for name in compared_references(spec):
+        raw = view.get(name)
+        attribute = spec.attribute(name)
+        if not isinstance(raw, str) or not raw or attribute is None:
+            continue
+        assert attribute.reference is not None
+        parent = raw.split(ANCESTRY, 1)[0]
+        members = session.execute(
+            select(SourceRecord.system, SourceRecord.source_id)
+            .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
+            .where(GoldenRecord.public_id == parent)
+        ).all()
+        keys = [reference_key(attribute.reference, system, sid) for system, sid in members]
+        if not keys:
+            continue
+        children = session.scalars(
+            select(MatchKeyRow.source_record_id)
+            .where(
+                MatchKeyRow.entity_type == spec.name,
+                MatchKeyRow.key.in_(keys[:_CHUNK]),
+                MatchKeyRow.kind == REFERENCE_KIND,
+            )
+            .limit(limit + 1)
+        ).all()
+        if len(children) <= limit:
+            found.extend(children)
+    return sorted(set(found))
 
 
 def without_context(specs: SpecRegistry) -> SpecRegistry:

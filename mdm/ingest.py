@@ -456,6 +456,12 @@ def content_hash(record: RecordInput, raw: dict[str, Any] | None = None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes as JSON values (anything else as its string)."""
+    if all(isinstance(v, _PLAIN) for v in attributes.values()):
+        return dict(attributes)  # already JSON: no round trip (most rows of most files)
     value: dict[str, Any] = json.loads(json.dumps(dict(attributes), default=str))
     return value

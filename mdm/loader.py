@@ -15,7 +15,7 @@ from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.mapping import EntityMapping, SystemMapping, load_mapping
 from mdm.readers import read_rows
-from mdm.reevaluate import enqueue_learned
+from mdm.reevaluate import enqueue_alone_children, enqueue_learned
 from mdm.reference import (
     LearnSummary,
     ReferenceLoadSummary,
@@ -136,6 +136,10 @@ def load(
             for (system_code, status), count in result.statuses.items():
                 summary.counts[(system_code, entity_type, status.value)] += count
             _incremental(database, ingestor, result.later, summary, actor, on_progress)
+            with database.session() as session:
+                # Children loaded before this type can find their match through it now
+                # (a department through its cost center): worked off in _settle.
+                enqueue_alone_children(session, ingestor.specs, spec)
             continue
         for system, entity in entries:
             _incremental(

@@ -15,10 +15,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from matchers import MatchModel, PairScore
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
-from mdm.context import ContextView
+from mdm.context import ContextView, sibling_records
 from mdm.match_models import MatchModels
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
 from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
@@ -157,10 +158,16 @@ class CandidateRecord:
 
 CANDIDATE_BUDGET = 64  # records compared per newcomer, beyond its most specific keys
 SPECIFIC_BLOCK = 8  # a key this rare (an identifier, a full address) is always used
+SIBLING_BLOCKS = 4  # a parent's children are candidates up to this many blocks' worth
 
 
 def candidate_records(
-    session: Session, spec: EntitySpec, record_id: int | None, keys: list[str], max_block: int
+    session: Session,
+    spec: EntitySpec,
+    record_id: int | None,
+    keys: list[str],
+    max_block: int,
+    also: list[int] | None = None,
 ) -> list[CandidateRecord]:
     """Placed, live records sharing a key with the record.
 
@@ -168,8 +175,10 @@ def candidate_records(
     then broader ones while the candidates stay within ``CANDIDATE_BUDGET``; keys held by
     more than ``max_block`` records are too common to say anything and are skipped. So a
     newcomer costs a bounded number of comparisons however large the store grows.
+    ``also``: more record ids to take whatever their keys (the children of the same
+    parent, found through the context).
     """
-    if not keys:
+    if not keys and not also:
         return []
     sizes = session.execute(
         select(MatchKeyRow.key, func.count())
@@ -183,11 +192,14 @@ def candidate_records(
             break
         usable.append(key)
         total += size
-    if not usable:
+    if not usable and not also:
         return []
     sharing = select(MatchKeyRow.source_record_id).where(
         MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(usable)
     )
+    chosen: ColumnElement[bool] = SourceRecord.id.in_(sharing)
+    if also:
+        chosen = chosen | SourceRecord.id.in_(also)
     query = select(
         SourceRecord.id,
         SourceRecord.golden_id,
@@ -195,7 +207,7 @@ def candidate_records(
         SourceRecord.standardized,
         SourceRecord.system,
     ).where(
-        SourceRecord.id.in_(sharing),
+        chosen,
         SourceRecord.golden_id.is_not(None),
         SourceRecord.is_deleted.is_(False),
     )
@@ -360,14 +372,18 @@ class ScoringMatcher:
         assert spec.matching is not None
         active = self.models.active(session, spec)
         context = ContextView(self.codes(session), self.specs)
-        candidates = candidate_records(session, spec, record_id, keys, spec.matching.max_block_size)
-        views = context.views(
-            session, spec, [(system, values)] + [(c.system, c.values) for c in candidates]
+        (mine_view,) = context.views(session, spec, [(system, values)])
+        # The children of the same parent are candidates whatever their keys say.
+        siblings = sibling_records(
+            session, spec, mine_view, SIBLING_BLOCKS * spec.matching.max_block_size
         )
-        mine_view = views[0]
+        candidates = candidate_records(
+            session, spec, record_id, keys, spec.matching.max_block_size, siblings
+        )
+        views = context.views(session, spec, [(c.system, c.values) for c in candidates])
         mine = active.model.prepare(mine_view)
         best: dict[int, Candidate] = {}
-        for candidate, view in zip(candidates, views[1:], strict=True):
+        for candidate, view in zip(candidates, views, strict=True):
             key = (
                 spec.name,
                 candidate.record_id,

@@ -158,8 +158,8 @@ def reevaluate(
 
 
 def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> int:
-    """Queue the records whose unmapped coded values a learned correspondence now explains
-    (it became evidence after they were matched)."""
+    """Queue the records, still alone in their golden record, whose unmapped coded values a
+    learned correspondence now explains (it became evidence after they were matched)."""
     if not book.learned:
         return 0
     queued: list[dict[str, Any]] = []
@@ -168,11 +168,18 @@ def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> in
         code_sets = {a.name: a.code_set for a in spec.coded if a.code_set is not None}
         if not code_sets:
             continue
+        # Only records still alone in their golden record can gain: the others are placed.
+        alone = (
+            select(SourceRecord.golden_id)
+            .where(SourceRecord.entity_type == spec.name, SourceRecord.is_deleted.is_(False))
+            .group_by(SourceRecord.golden_id)
+            .having(func.count() == 1)
+        )
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.system, SourceRecord.findings).where(
                 SourceRecord.entity_type == spec.name,
                 SourceRecord.is_deleted.is_(False),
-                SourceRecord.golden_id.is_not(None),
+                SourceRecord.golden_id.in_(alone),
             )
         )
         for record_id, system, findings in rows:
@@ -201,3 +208,45 @@ def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> in
     if queued:
         session.execute(insert(Reevaluation), queued)
     return len(queued)
+
+
+def enqueue_alone_children(session: Session, specs: SpecRegistry, parent: EntitySpec) -> int:
+    """After ``parent``'s type was loaded in bulk: queue the records of other types that
+    refer to it and are still alone in their golden record (matched before their parents
+    were in, they may now find their match through them)."""
+    queued = 0
+    prefix = reference_key(parent.name, "", "").rstrip("|")
+    for name in child_types(specs, parent.name):
+        if name == parent.name:
+            continue  # a type referring to itself was matched in rounds (mdm.bulk)
+        alone = (
+            select(SourceRecord.golden_id)
+            .where(SourceRecord.entity_type == name, SourceRecord.is_deleted.is_(False))
+            .group_by(SourceRecord.golden_id)
+            .having(func.count() == 1)
+        )
+        ids = session.scalars(
+            select(MatchKeyRow.source_record_id)
+            .join(SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id)
+            .where(
+                MatchKeyRow.entity_type == name,
+                MatchKeyRow.kind == REFERENCE_KIND,
+                MatchKeyRow.key.startswith(prefix),
+                SourceRecord.golden_id.in_(alone),
+            )
+            .distinct()
+        ).all()
+        waiting = set(
+            session.scalars(
+                select(Reevaluation.source_record_id).where(Reevaluation.processed_at.is_(None))
+            )
+        )
+        rows = [
+            {"entity_type": name, "source_record_id": rid, "reason": "parent_loaded",
+             "cause": parent.name}
+            for rid in sorted(set(ids) - waiting)
+        ]  # fmt: skip
+        if rows:
+            session.execute(insert(Reevaluation), rows)
+        queued += len(rows)
+    return queued

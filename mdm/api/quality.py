@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
 from mdm import quality
 from mdm.api.permissions import IsReader
 from mdm.errors import InvalidInputError
+from mdm.reevaluate import backlog
 from mdm.truth import StoredTruth
 
 DEFAULT_EXAMPLES = 5
@@ -77,8 +80,42 @@ class QualityReport:
     entity_types: list[EntityQuality]
 
 
+@strawberry.type(description="Re-evaluations waiting for one entity type.")
+class BacklogCount:
+    entity_type: str
+    pending: int
+
+
+@strawberry.type(
+    description=(
+        "Children whose match decisions depended on a parent that was merged (or arrived "
+        "after them), waiting to be decided again."
+    )
+)
+class ReevaluationBacklog:
+    pending: int
+    oldest: datetime | None = strawberry.field(description="When the oldest was queued.")
+    by_entity_type: list[BacklogCount]
+
+
 @strawberry.type
 class QualityQuery:
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="The re-evaluation backlog (`mdm match reevaluate` works it off).",
+    )
+    def reevaluation_backlog(self, info: Info) -> ReevaluationBacklog:
+        with info.context.hub.database.read_session() as session:
+            found = backlog(session)
+        return ReevaluationBacklog(
+            pending=found.pending,
+            oldest=found.oldest,
+            by_entity_type=[
+                BacklogCount(entity_type=k, pending=v)
+                for k, v in sorted(found.by_entity_type.items())
+            ],
+        )
+
     @strawberry.field(
         permission_classes=[IsReader],
         description=(

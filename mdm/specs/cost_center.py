@@ -45,8 +45,14 @@ COST_CENTER = EntitySpec(
             ("name_tokens", token_sort_key("name")),
             ("unit_name", unit_name_key("name", None)),
         ),
-        # A cost-center code is unique only within its company.
+        # A cost-center code is unique only within its company. A company known only
+        # through a learned correspondence (or its name) decides with the code only when
+        # the name agrees too: learned evidence never decides alone.
         vetoes=(("company", "different"), ("code", "different")),
-        decisive=(all_of(("company", "exact"), ("code", "exact")),),
+        decisive=(
+            all_of(("company", "exact"), ("code", "exact")),
+            all_of(("company", "learned"), ("code", "exact"), ("name", "exact")),
+            all_of(("company", "learned"), ("code", "exact"), ("name", "similarity_0.95")),
+        ),
     ),
 )

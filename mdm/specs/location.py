@@ -61,6 +61,9 @@ LOCATION = EntitySpec(
             PostalCodeComparison("postal_code"),
             CodeComparison("location_type"),
             ReferenceComparison("parent"),
+            # The cost center a department is charged to: the same one in two systems is
+            # the same department (matched once cost centers are in: see reevaluation).
+            ReferenceComparison("cost_center"),
         ),
         blocking=(
             ("gln", exact_key("gln")),
@@ -82,12 +85,30 @@ LOCATION = EntitySpec(
             ("npi", "different"),
             ("location_type", "different"),
             ("name", "different"),
+            ("name", "conflict"),
             ("address_line1", "other_unit"),
             ("address_line1", "different"),
         ),
         decisive=(
             all_of(("gln", "exact"), ("location_type", "exact")),
             all_of(("npi", "exact"), ("location_type", "exact"), ("name", "exact")),
+            # One parent, one cost center, one type: one department, even when the two
+            # systems name it so that the vocabulary cannot tell ("EC" / "ED").
+            all_of(
+                ("parent", "same"),
+                ("cost_center", "same"),
+                ("location_type", "exact"),
+                ("name", "different"),
+            ),
+            # Name, address, type and cost center agree although the parents differ (a
+            # department the systems file under different parents): accepted, and the
+            # parent conflict is listed with the decision.
+            all_of(
+                ("cost_center", "same"),
+                ("name", "exact"),
+                ("location_type", "exact"),
+                ("address_line1", "exact"),
+            ),
         ),
     ),
 )

@@ -37,7 +37,9 @@ def test_code_levels(left: str | None, right: str | None, level: str | None) -> 
         ("LOC-1", "LOC-1", "same"),
         ("LOC-1>LOC-9", "LOC-1", "same"),
         ("LOC-1", "LOC-2", "different"),
-        ("LOC-1>LOC-9", "LOC-2>LOC-9", "different"),  # two departments of one hospital
+        ("LOC-1>LOC-9", "LOC-2>LOC-9", "different"),  # two facilities of one system
+        ("P1>D1>F1>S", "P2>D2>F1>S", "different"),  # pars under two facilities' departments
+        ("D1>F1>S", "D2>F1>S", "sibling"),  # under two departments of one facility
         ("LOC-1>LOC-9", "LOC-9", "ancestor"),  # a par under its department / its facility
         ("LOC-9", "LOC-1>LOC-8>LOC-9", "ancestor"),
         (None, "LOC-2", None),
@@ -59,7 +61,7 @@ def test_weights_are_signed_like_the_evidence() -> None:
     assert weights[("company", "exact")] > weights[("company", "learned")] > 0
     assert weights[("company", "different")] < 0
     assert weights[("parent", "same")] > weights[("parent", "ancestor")] > 0
-    assert weights[("parent", "different")] < 0
+    assert 0 > weights[("parent", "sibling")] > weights[("parent", "different")]
 
 
 def test_batch_levels_agree_with_pairwise() -> None:

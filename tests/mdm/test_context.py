@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import strawberry
 from sqlalchemy import select
 
 from matchers import normalize_unit_name, reset_unit_vocabulary
+from mdm.api.context import Context
+from mdm.api.quality import QualityQuery
+from mdm.auth import Principal, Role
 from mdm.errors import MdmError
 from mdm.hub import Hub, load_site_vocabulary
 from mdm.ingest import RecordInput
@@ -325,3 +329,30 @@ def test_a_malformed_site_vocabulary_names_file_and_line(tmp_path: Path) -> None
     assert caught.value.code == "INVALID_VOCABULARY"
     assert f"{site}:2" in caught.value.message
     assert normalize_unit_name("EC") == "EC"  # nothing of the file applied
+
+
+BACKLOG = "{ reevaluationBacklog { pending oldest byEntityType { entityType pending } } }"
+
+
+def test_the_backlog_is_visible_in_graphql(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    hub.ingestor.reevaluate_per_change = 0
+    ingest(
+        hub,
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        department("EHR", "D1", "Pharmacy", "F1"),
+        department("EHR", "D2", "Radiology", "F1"),
+    )
+    schema = strawberry.Schema(query=QualityQuery)
+    reader = Context(hub=hub, principal=Principal("t", Role.READER), request_id="r")
+    empty = schema.execute_sync(BACKLOG, context_value=reader)
+    assert empty.errors is None and empty.data is not None
+    assert empty.data["reevaluationBacklog"]["pending"] == 0
+    # The facility both departments refer to arrives: both wait to be decided again.
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN))
+    waiting = schema.execute_sync(BACKLOG, context_value=reader)
+    assert waiting.errors is None and waiting.data is not None
+    found = waiting.data["reevaluationBacklog"]
+    assert found["pending"] == 2
+    assert found["byEntityType"] == [{"entityType": "location", "pending": 2}]
+    assert found["oldest"] is not None
