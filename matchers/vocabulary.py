@@ -179,8 +179,15 @@ def _aligned(left: frozenset[str], right: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+_VOWELS = frozenset("AEIOU")
+
+
 def _is_mnemonic(word: str) -> bool:
-    return word.isalpha() and len(word) <= 5 and word not in _dictionary()
+    """An initialism such as a facility's ("HHN", "HHST", "HHNA"): short, not a word of
+    the vocabulary, and not pronounceable (no vowel, or a doubled first letter)."""
+    if not (word.isalpha() and len(word) <= 5) or word in _dictionary():
+        return False
+    return not (_VOWELS & set(word)) or word[0] == word[1]
 
 
 @dataclass(frozen=True)

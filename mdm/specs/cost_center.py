@@ -47,12 +47,13 @@ COST_CENTER = EntitySpec(
         ),
         # A cost-center code is unique only within its company. A company known only
         # through a learned correspondence (or its name) decides with the code only when
-        # the name agrees too: learned evidence never decides alone.
+        # the name or the location agrees too: learned evidence never decides alone.
         vetoes=(("company", "different"), ("code", "different")),
         decisive=(
             all_of(("company", "exact"), ("code", "exact")),
             all_of(("company", "learned"), ("code", "exact"), ("name", "exact")),
             all_of(("company", "learned"), ("code", "exact"), ("name", "similarity_0.95")),
+            all_of(("company", "learned"), ("code", "exact"), ("location", "same")),
         ),
     ),
 )

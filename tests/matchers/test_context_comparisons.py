@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from matchers import CodeComparison, MatchModel, ReferenceComparison, score_many
+from matchers import (
+    CodeComparison,
+    MatchModel,
+    ReferenceComparison,
+    UnitNameComparison,
+    score_many,
+)
 
 CODE = CodeComparison("company")
 REFERENCE = ReferenceComparison("parent")
@@ -80,3 +86,30 @@ def test_batch_levels_agree_with_pairwise() -> None:
         assert batch.match_weight[k] == pytest.approx(
             model.score(records[i], records[j]).match_weight
         )
+
+
+UNIT = UnitNameComparison("name")
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "level"),
+    [
+        ("2 WEST", "2 EAST", "conflict"),  # two wings of one floor
+        ("HHNA 3 WEST SUPPLY PAR 1", "HHNA 3 E PAR 01", "conflict"),  # "3 E" is 3 EAST
+        ("PAR 1", "PAR 2", "conflict"),
+        ("HHST 2 WEST", "2 W", "exact"),  # a facility initialism is not the unit
+        ("WOUND CARE CENTER", "HHC Wound Care Center", "exact"),  # WOUND is a word
+        (
+            "Hope Health Pittsburgh Community Hospital",
+            "HOPE HEALTH PITTSBURGH COMMUNI",
+            "similarity_0.95",
+        ),
+        ("Hope Health Uplad Clinic", "HH UPLAND CLINIC", "similarity_0.95"),  # one typo
+        ("Main Storeroom", "CENTRAL SUPPLY", "exact"),
+        ("EC", "ED", "different"),  # not in the shipped vocabulary: a site may add it
+        ("Pharmacy", "Radiology", "different"),
+    ],
+)
+def test_unit_name_levels(left: str, right: str, level: str) -> None:
+    found = UNIT.compare(UNIT.prepare({"name": left}), UNIT.prepare({"name": right}))  # type: ignore[arg-type]
+    assert UNIT.levels[found] == level
