@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -19,6 +20,7 @@ from mdm.api.context import Context
 from mdm.api.schema import build_schema, new_request_id
 from mdm.auth import Principal, TokenVerifier
 from mdm.errors import UnauthenticatedError
+from mdm.golden import ChangeContext
 from mdm.hub import Hub
 from mdm.settings import Settings
 
@@ -59,6 +61,28 @@ class HubGraphQL(GraphQL[Context, None]):
         return Context(hub=self.hub, principal=principal, request_id=new_request_id())
 
 
+BACKLOG_TICK_SECONDS = 1.0
+BACKLOG_PER_TICK = 50
+
+
+async def _work_backlog(hub: Hub) -> None:
+    """Work off the re-evaluation backlog in a thread, a tick at a time, until cancelled."""
+    ctx = ChangeContext("mdm serve (re-evaluation)", None)
+
+    def tick() -> int:
+        with hub.database.session() as session:
+            return hub.ingestor.work_backlog(session, ctx, limit=BACKLOG_PER_TICK)
+
+    while True:
+        try:
+            done = await asyncio.to_thread(tick)
+        except Exception:  # a failed tick is logged and retried; the rows stay queued
+            log.exception("re-evaluation tick failed")
+            done = 0
+        if done < BACKLOG_PER_TICK:
+            await asyncio.sleep(BACKLOG_TICK_SECONDS)
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the app; the lifespan opens the database and disposes of it at shutdown."""
     hub = Hub(settings)
@@ -75,9 +99,15 @@ def create_app(settings: Settings) -> Starlette:
         # keep it out of the collector's scans so large responses don't stall on full GCs.
         gc.collect()
         gc.freeze()
+        # Children of changed parents are re-decided off the request path, a bounded
+        # number per tick; what waits is visible (reevaluationBacklog).
+        worker = asyncio.create_task(_work_backlog(hub))
         try:
             yield
         finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
             hub.close()
 
     app = Starlette(

@@ -282,8 +282,9 @@ def sibling_records(
 ) -> list[int]:
     """Records of ``spec``'s type that refer to the same parent (golden record) as the
     matching ``view`` of a record: candidates whatever their blocking keys say (a
-    department with no address of its own, named differently in each system). Parents
-    with more than ``limit`` such children are skipped, like an oversized block."""
+    department with no address of its own, named differently in each system), of the same
+    kind (equal coded values, where both have one). Parents with more than ``limit`` such
+    children are skipped, like an oversized block."""
     found: list[int] = []
     for name in compared_references(spec):
         raw = view.get(name)
@@ -311,7 +312,21 @@ def sibling_records(
         ).all()
         if len(children) <= limit:
             found.extend(children)
-    return sorted(set(found))
+    if not found or not spec.coded:
+        return sorted(set(found))
+    # Of the children, those of the same kind: a department's candidates are departments.
+    mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
+    kept = []
+    for start in range(0, len(found), _CHUNK):
+        for record_id, values in session.execute(
+            select(SourceRecord.id, SourceRecord.standardized).where(
+                SourceRecord.id.in_(found[start : start + _CHUNK])
+            )
+        ):
+            values = values or {}
+            if all(values.get(name) in (None, code) for name, code in mine.items()):
+                kept.append(record_id)
+    return sorted(set(kept))
 
 
 def without_context(specs: SpecRegistry) -> SpecRegistry:

@@ -85,7 +85,7 @@ class Ingestor:
         *,
         max_batch_size: int = 1000,
         codes: Callable[[Session], CodeBook] | None = None,
-        reevaluate_per_change: int = 16,
+        reevaluate_per_change: int = 0,
     ) -> None:
         self.specs = specs
         self.models = MatchModels()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
@@ -316,3 +317,44 @@ def test_a_record_with_nothing_comparable_is_its_own_golden_record_and_says_so(
     assert outcome["goldenId"]
     codes = {(f["attribute"], f["code"]) for f in outcome["findings"]}
     assert codes == {("tax_id", "JUNK_VALUE"), (None, "NOTHING_COMPARABLE")}
+
+
+BACKLOG = "{ reevaluationBacklog { pending } }"
+
+
+def test_the_server_re_decides_children_of_a_late_parent_in_the_background(
+    server: Server,
+) -> None:
+    ehr_facility, erp_facility = unique("F"), unique("HF")
+    ehr_dept, erp_dept = unique("D"), unique("D")
+    gln = "0860004000242"
+
+    def location(system: str, source_id: str, **attributes: str) -> dict:
+        return ingest(
+            server,
+            entityType="location",
+            system=system,
+            sourceId=source_id,
+            attributes=attributes,
+        )
+
+    def golden(system: str, source_id: str) -> str:
+        body = server.query(CROSSWALK, {"type": "location", "system": system, "id": source_id})
+        return str(body["data"]["crosswalk"]["goldenId"])
+
+    location(
+        "ERP", erp_facility, name="HARBOR NORTH MEDICAL CTR", location_type="FACILITY", gln=gln
+    )
+    location("ERP", erp_dept, name="PHARMACY", location_type="DEPARTMENT", parent=erp_facility)
+    # The EHR department arrives before its facility: nothing to compare its parent with.
+    location("EHR", ehr_dept, name="Pharm", location_type="DEPARTMENT", parent=ehr_facility)
+    assert golden("EHR", ehr_dept) != golden("ERP", erp_dept)
+    location(
+        "EHR", ehr_facility, name="Harbor North Medical Center", location_type="FACILITY", gln=gln
+    )
+    # The server's worker re-decides the waiting child off the request path.
+    deadline = time.monotonic() + 20
+    while server.query(BACKLOG, role="reader")["data"]["reevaluationBacklog"]["pending"]:
+        assert time.monotonic() < deadline, "the backlog was not worked off"
+        time.sleep(0.2)
+    assert golden("EHR", ehr_dept) == golden("ERP", erp_dept)
