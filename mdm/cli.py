@@ -212,6 +212,7 @@ def quality_command(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Match quality of the golden records against the truth, per entity type."""
+    from mdm.context import unresolved_references
     from mdm.quality import quality_report
     from mdm.reference import list_correspondences, unmapped_values
     from mdm.specs import DEFAULT_SPECS
@@ -235,6 +236,7 @@ def quality_command(
                 codes=load_codebook(session),
             )
             unmapped = unmapped_values(session, entity_type=entity_type)
+            unresolved = unresolved_references(session)
             proposals = [
                 {
                     "id": p.id,
@@ -259,12 +261,19 @@ def quality_command(
         document = report.to_dict()
         document["unmapped_values"] = [dataclasses.asdict(u) for u in unmapped]
         document["pending_proposals"] = proposals
+        document["unresolved_references"] = [dataclasses.asdict(u) for u in unresolved]
         typer.echo(json.dumps(document, indent=2, default=str))
     else:
         _print_quality(report)
         shown = ", ".join(f"{u.system} {u.attribute} {u.value!r} x{u.count}" for u in unmapped[:10])
         console.print(f"unmapped values: {len(unmapped)}" + (f" ({shown}...)" if shown else ""))
         console.print(f"pending correspondence proposals: {len(proposals)} (`mdm codes proposals`)")
+        for u in unresolved:
+            console.print(
+                f"unresolved references: {u.records} {u.entity_type} record(s) refer to "
+                f"{u.count} {u.parent_type} id(s) of {u.system} not in the store "
+                f"(e.g. {', '.join(u.examples)})"
+            )
 
 
 def _print_quality(report: QualityReport) -> None:

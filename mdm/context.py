@@ -16,8 +16,9 @@ indexed look-up when the parent arrives or its golden record is merged.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -355,3 +356,59 @@ def plain_codes(book: CodeBook) -> CodeBook:
     """A code book without learned correspondences and display labels (see
     ``without_context``): canonical codes and transcodings only."""
     return dataclasses.replace(book, learned={}, labels={})
+
+
+@dataclass(frozen=True)
+class UnresolvedReference:
+    """Records of one type referring, in one system, to parents that are not in the store."""
+
+    entity_type: str
+    parent_type: str
+    system: str
+    count: int  # distinct parent source ids missing
+    records: int  # records waiting on them
+    examples: tuple[str, ...]  # a few of the missing parent source ids
+
+
+def unresolved_references(session: Session, *, examples: int = 5) -> list[UnresolvedReference]:
+    """Compared references whose parent record does not exist (yet): kept as written,
+    resolved when the parent arrives (its children are then re-decided), reported here
+    while they wait. Deleted parents count as missing."""
+    wanted: dict[tuple[str, str, str], set[str]] = defaultdict(set)  # (type, parent, system)
+    waiting: Counter[tuple[str, str, str, str]] = Counter()
+    rows = session.execute(
+        select(MatchKeyRow.entity_type, MatchKeyRow.key).where(MatchKeyRow.kind == REFERENCE_KIND)
+    )
+    for entity_type, key in rows:
+        parent_type, _, rest = key[len(REFERENCE_PREFIX) :].partition(":")
+        system, _, source_id = rest.partition("|")
+        wanted[(entity_type, parent_type, system)].add(source_id)
+        waiting[(entity_type, parent_type, system, source_id)] += 1
+    found = []
+    for (entity_type, parent_type, system), ids in sorted(wanted.items()):
+        present: set[str] = set()
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), _CHUNK):
+            present.update(
+                session.scalars(
+                    select(SourceRecord.source_id).where(
+                        SourceRecord.entity_type == parent_type,
+                        SourceRecord.system == system,
+                        SourceRecord.source_id.in_(ordered[start : start + _CHUNK]),
+                        SourceRecord.is_deleted.is_(False),
+                    )
+                )
+            )
+        missing = sorted(ids - present)
+        if missing:
+            found.append(
+                UnresolvedReference(
+                    entity_type,
+                    parent_type,
+                    system,
+                    len(missing),
+                    sum(waiting[(entity_type, parent_type, system, m)] for m in missing),
+                    tuple(missing[:examples]),
+                )
+            )
+    return found

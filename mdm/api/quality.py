@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from mdm import quality
 from mdm.api.permissions import IsReader
+from mdm.context import unresolved_references
 from mdm.errors import InvalidInputError
 from mdm.reevaluate import backlog
 from mdm.truth import StoredTruth
@@ -98,8 +99,42 @@ class ReevaluationBacklog:
     by_entity_type: list[BacklogCount]
 
 
+@strawberry.type(
+    description=(
+        "Records referring, in one system, to parents not in the store (yet): kept as "
+        "written, resolved when the parent arrives."
+    )
+)
+class UnresolvedReferences:
+    entity_type: str
+    parent_type: str
+    system: str
+    count: int = strawberry.field(description="Distinct parent source ids missing.")
+    records: int = strawberry.field(description="References waiting on them.")
+    examples: list[str] = strawberry.field(description="Some of the missing source ids.")
+
+
 @strawberry.type
 class QualityQuery:
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="References whose parent record is not in the store (yet).",
+    )
+    def unresolved_references(self, info: Info) -> list[UnresolvedReferences]:
+        with info.context.hub.database.read_session() as session:
+            found = unresolved_references(session)
+        return [
+            UnresolvedReferences(
+                entity_type=u.entity_type,
+                parent_type=u.parent_type,
+                system=u.system,
+                count=u.count,
+                records=u.records,
+                examples=list(u.examples),
+            )
+            for u in found
+        ]
+
     @strawberry.field(
         permission_classes=[IsReader],
         description="The re-evaluation backlog (`mdm match reevaluate` works it off).",

@@ -357,3 +357,37 @@ def test_the_backlog_is_visible_in_graphql(hub: Hub, tmp_path: Path) -> None:
     assert found["pending"] == 2
     assert found["byEntityType"] == [{"entityType": "location", "pending": 2}]
     assert found["oldest"] is not None
+
+
+UNRESOLVED = "{ unresolvedReferences { entityType parentType system count records examples } }"
+
+
+def test_unresolved_references_are_reported_until_the_parent_arrives(
+    hub: Hub, tmp_path: Path
+) -> None:
+    load_codes(hub, tmp_path)
+    ingest(
+        hub,
+        department("EHR", "D1", "Pharmacy", "F1"),
+        department("EHR", "D2", "Radiology", "F1"),
+        department("EHR", "D3", "Laboratory", "F9"),
+    )
+    schema = strawberry.Schema(query=QualityQuery)
+    reader = Context(hub=hub, principal=Principal("t", Role.READER), request_id="r")
+    waiting = schema.execute_sync(UNRESOLVED, context_value=reader)
+    assert waiting.errors is None and waiting.data is not None
+    assert waiting.data["unresolvedReferences"] == [
+        {
+            "entityType": "location",
+            "parentType": "location",
+            "system": "EHR",
+            "count": 2,
+            "records": 3,
+            "examples": ["F1", "F9"],
+        }
+    ]
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN))
+    after = schema.execute_sync(UNRESOLVED, context_value=reader)
+    assert after.data is not None
+    (left,) = after.data["unresolvedReferences"]
+    assert (left["count"], left["records"], left["examples"]) == (1, 1, ["F9"])
