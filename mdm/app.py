@@ -101,13 +101,16 @@ def create_app(settings: Settings) -> Starlette:
         gc.freeze()
         # Children of changed parents are re-decided off the request path, a bounded
         # number per tick; what waits is visible (reevaluationBacklog).
-        worker = asyncio.create_task(_work_backlog(hub))
+        worker = (
+            asyncio.create_task(_work_backlog(hub)) if settings.background_reevaluation else None
+        )
         try:
             yield
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             hub.close()
 
     app = Starlette(

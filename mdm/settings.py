@@ -31,6 +31,7 @@ class Settings:
     sql_echo: bool = False
     token_cache_seconds: float = 30.0
     vocabulary: str = ""  # a site's unit vocabulary file (variant<TAB>canonical), if any
+    background_reevaluation: bool = True  # mdm serve works the re-evaluation backlog
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -22,7 +22,8 @@ from mdm.systems import register_system
 @pytest.fixture
 def client_and_hub(database_url: str) -> Iterator[tuple[httpx.Client, object, str]]:
     """The app served by uvicorn in a thread of this process, on a real socket."""
-    app = create_app(Settings(database_url=database_url))
+    # No background re-evaluation: its ticks would add statements to the counts.
+    app = create_app(Settings(database_url=database_url, background_reevaluation=False))
     hub = app.state.hub
     with hub.database.session() as session:
         register_system(session, "ERP", "ERP")
