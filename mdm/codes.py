@@ -214,6 +214,14 @@ def load_codebook(
     )
 
 
+SESSION_KEY = "mdm.codebook"
+
+
+def forget_codebook(session: Session) -> None:
+    """Drop the code book a session remembers (its reference data just changed)."""
+    session.info.pop(SESSION_KEY, None)
+
+
 class CodeBookCache:
     """The current ``CodeBook``, reloaded only when the reference data's version changed.
 
@@ -233,7 +241,19 @@ class CodeBookCache:
         self._lock = threading.Lock()
 
     def get(self, session: Session) -> CodeBook:
-        """The book for the store ``session`` reads; rebuilt if its version is stale."""
+        """The book for the store ``session`` reads; rebuilt if its version is stale.
+
+        The version is read once per session (standardization and matching of one record
+        both ask); a reference data change made through the session forgets it
+        (``forget_codebook``)."""
+        memo = session.info.get(SESSION_KEY)
+        if memo is not None and memo[0] is self:
+            return memo[1]  # type: ignore[no-any-return]
+        book = self._current(session)
+        session.info[SESSION_KEY] = (self, book)
+        return book
+
+    def _current(self, session: Session) -> CodeBook:
         version = reference_data_version(session)
         book = self._book
         if book is not None and book.version == version:

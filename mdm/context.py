@@ -164,11 +164,6 @@ def _ancestors(
     return found
 
 
-def survivor_public_ids(session: Session, golden_ids: set[int]) -> dict[int, str]:
-    """Golden id -> public id of the record it lives on as (itself, or its merge survivor)."""
-    return {g: public for g, (_, public) in survivors_of(session, golden_ids).items()}
-
-
 def survivors_of(session: Session, golden_ids: set[int]) -> dict[int, tuple[int, str]]:
     """Golden id -> (id, public id) of the record it lives on as (itself, or its merge
     survivor); retired records are left out."""

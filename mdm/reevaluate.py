@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from mdm.codes import CodeBook, code_key
@@ -72,27 +72,13 @@ def enqueue_children(
         found.update(rows)
     if not found:
         return 0
-    waiting = set(
-        session.scalars(
-            select(Reevaluation.source_record_id).where(
-                Reevaluation.processed_at.is_(None),
-                Reevaluation.source_record_id.in_(sorted(found)),
-            )
-        )
+    return _queue(
+        session,
+        [
+            {"entity_type": kind, "source_record_id": rid, "reason": reason, "cause": cause}
+            for rid, kind in sorted(found.items())
+        ],
     )
-    rows_ = [
-        {
-            "entity_type": entity_type,
-            "source_record_id": record_id,
-            "reason": reason,
-            "cause": cause,
-        }
-        for record_id, entity_type in sorted(found.items())
-        if record_id not in waiting
-    ]
-    if rows_:
-        session.execute(insert(Reevaluation), rows_)
-    return len(rows_)
 
 
 def enqueue_golden_children(
@@ -168,18 +154,11 @@ def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> in
         code_sets = {a.name: a.code_set for a in spec.coded if a.code_set is not None}
         if not code_sets:
             continue
-        # Only records still alone in their golden record can gain: the others are placed.
-        alone = (
-            select(SourceRecord.golden_id)
-            .where(SourceRecord.entity_type == spec.name, SourceRecord.is_deleted.is_(False))
-            .group_by(SourceRecord.golden_id)
-            .having(func.count() == 1)
-        )
         rows = session.execute(
             select(SourceRecord.id, SourceRecord.system, SourceRecord.findings).where(
                 SourceRecord.entity_type == spec.name,
                 SourceRecord.is_deleted.is_(False),
-                SourceRecord.golden_id.in_(alone),
+                SourceRecord.golden_id.in_(_alone_goldens(spec.name)),
             )
         )
         for record_id, system, findings in rows:
@@ -199,15 +178,7 @@ def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> in
                         }
                     )
                     break
-    waiting = set(
-        session.scalars(
-            select(Reevaluation.source_record_id).where(Reevaluation.processed_at.is_(None))
-        )
-    )
-    queued = [q for q in queued if q["source_record_id"] not in waiting]
-    if queued:
-        session.execute(insert(Reevaluation), queued)
-    return len(queued)
+    return _queue(session, queued)
 
 
 def enqueue_alone_children(session: Session, specs: SpecRegistry, parent: EntitySpec) -> int:
@@ -219,12 +190,6 @@ def enqueue_alone_children(session: Session, specs: SpecRegistry, parent: Entity
     for name in child_types(specs, parent.name):
         if name == parent.name:
             continue  # a type referring to itself was matched in rounds (mdm.bulk)
-        alone = (
-            select(SourceRecord.golden_id)
-            .where(SourceRecord.entity_type == name, SourceRecord.is_deleted.is_(False))
-            .group_by(SourceRecord.golden_id)
-            .having(func.count() == 1)
-        )
         ids = session.scalars(
             select(MatchKeyRow.source_record_id)
             .join(SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id)
@@ -232,21 +197,50 @@ def enqueue_alone_children(session: Session, specs: SpecRegistry, parent: Entity
                 MatchKeyRow.entity_type == name,
                 MatchKeyRow.kind == REFERENCE_KIND,
                 MatchKeyRow.key.startswith(prefix),
-                SourceRecord.golden_id.in_(alone),
+                SourceRecord.golden_id.in_(_alone_goldens(name)),
             )
             .distinct()
         ).all()
-        waiting = set(
+        queued += _queue(
+            session,
+            [
+                {"entity_type": name, "source_record_id": rid, "reason": "parent_loaded",
+                 "cause": parent.name}
+                for rid in sorted(ids)
+            ],
+        )  # fmt: skip
+    return queued
+
+
+def _alone_goldens(entity_type: str) -> Select[int | None]:
+    """Golden records of a type with a single live member: only such records can gain
+    from being decided again (the others are placed)."""
+    return (
+        select(SourceRecord.golden_id)
+        .where(SourceRecord.entity_type == entity_type, SourceRecord.is_deleted.is_(False))
+        .group_by(SourceRecord.golden_id)
+        .having(func.count() == 1)
+    )
+
+
+def _queue(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert re-evaluation rows, skipping records already waiting; returns how many."""
+    ids = sorted({row["source_record_id"] for row in rows})
+    waiting: set[int] = set()
+    for start in range(0, len(ids), _CHUNK):
+        waiting.update(
             session.scalars(
-                select(Reevaluation.source_record_id).where(Reevaluation.processed_at.is_(None))
+                select(Reevaluation.source_record_id).where(
+                    Reevaluation.processed_at.is_(None),
+                    Reevaluation.source_record_id.in_(ids[start : start + _CHUNK]),
+                )
             )
         )
-        rows = [
-            {"entity_type": name, "source_record_id": rid, "reason": "parent_loaded",
-             "cause": parent.name}
-            for rid in sorted(set(ids) - waiting)
-        ]  # fmt: skip
-        if rows:
-            session.execute(insert(Reevaluation), rows)
-        queued += len(rows)
-    return queued
+    fresh = []
+    for row in rows:
+        if row["source_record_id"] not in waiting:
+            waiting.add(row["source_record_id"])
+            fresh.append(row)
+    if fresh:
+        session.execute(insert(Reevaluation), fresh)
+    return len(fresh)

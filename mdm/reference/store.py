@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.codes import LOAD
+from mdm.codes import LOAD, forget_codebook
 from mdm.errors import InvalidInputError, InvalidReferenceDataError, NotFoundError
 from mdm.reference.files import (
     ReferenceFiles,
@@ -77,6 +77,7 @@ def audit(
     session.flush()
     row.details = {**details, "version": row.id}
     session.flush()
+    forget_codebook(session)
     return row.id
 
 
