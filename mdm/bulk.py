@@ -36,8 +36,10 @@ from mdm.context import (
 )
 from mdm.errors import MdmError, MissingSourceIdError
 from mdm.events import ChangeKind
-from mdm.golden import new_public_id
+from mdm.golden import ChangeContext, merge_golden, new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
+from mdm.matching import SIBLING_BLOCKS, Action, Candidate, MatchDecision, goldens_cannot_link
+from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, sibling_groups
 from mdm.specs import EntitySpec
 from mdm.standardize import record_findings, record_keys, standardize
 from mdm.store import (
@@ -656,3 +658,149 @@ def cluster_records(
         split = cluster(members, edges[root], threshold)
         clusters.extend(sorted([int(i) for i in c] for c in split.clusters))
     return clusters
+
+
+# --------------------------------------------------------------------------- after a load
+
+
+@dataclass
+class SiblingPass:
+    """What matching children against their siblings did (see ``match_alone_children``)."""
+
+    scored: int = 0  # lone records scored
+    pairs: int = 0
+    merged: int = 0
+    refused: int = 0  # sure matches a steward's rejection forbids: sent to review
+    review_candidates: int = 0
+
+
+def match_alone_children(
+    session: Session, ingestor: Ingestor, parent: EntitySpec, ctx: ChangeContext
+) -> SiblingPass:
+    """After ``parent``'s type was loaded in bulk, decide again, in one vectorized pass, the
+    records of other types that refer to it and are still alone in their golden record
+    (they were matched before their parents were in: a department before its cost center).
+
+    A resolved parent can turn into a match only with a *sibling*: a record of the same
+    type, in another golden record, whose reference resolves to the same parent golden
+    record. So each lone record is scored against its siblings (a parent with more children
+    than the incremental path would compare is skipped, as an oversized block is); the best
+    sure one takes it in (its golden record is folded into the sibling's, cannot-links
+    hold), unsure ones go to review. The record's other candidates were scored when it was
+    loaded, and nothing about them changed.
+    """
+    result = SiblingPass()
+    specs = ingestor.specs
+    for name in child_types(specs, parent.name):
+        spec = specs.get_spec(name)
+        if name == parent.name or spec.matching is None:
+            continue  # a type referring to itself was matched in rounds
+        limit = SIBLING_BLOCKS * spec.matching.max_block_size
+        alone = alone_records(session, name)
+        pairs: set[tuple[int, int]] = set()
+        for members in sibling_groups(session, spec, parent.name):
+            if len(members) > limit:
+                continue
+            for record_id, golden_id in members:
+                if record_id in alone:
+                    pairs.update(
+                        (min(record_id, other), max(record_id, other))
+                        for other, other_golden in members
+                        if other_golden != golden_id
+                    )
+        if pairs:
+            _match_siblings(session, ingestor, spec, sorted(pairs), alone, ctx, result)
+    return result
+
+
+def _match_siblings(
+    session: Session,
+    ingestor: Ingestor,
+    spec: EntitySpec,
+    pairs: list[tuple[int, int]],
+    alone: set[int],
+    ctx: ChangeContext,
+    result: SiblingPass,
+) -> None:
+    ids = sorted({r for pair in pairs for r in pair})
+    found: dict[int, tuple[str, dict[str, Any], int]] = {}
+    for start in range(0, len(ids), 2000):
+        for record_id, system, values, golden_id in session.execute(
+            select(
+                SourceRecord.id, SourceRecord.system, SourceRecord.standardized,
+                SourceRecord.golden_id,
+            ).where(SourceRecord.id.in_(ids[start : start + 2000]))
+        ):  # fmt: skip
+            found[record_id] = (system, values or {}, golden_id)
+    index = {record_id: i for i, record_id in enumerate(ids)}
+    views = ContextView(ingestor.codes(session), ingestor.specs).views(
+        session, spec, [(found[r][0], found[r][1]) for r in ids]
+    )
+    active = ingestor.models.active(session, spec)
+    prepared = prepare_records(active.model.comparisons, views)
+    del views
+    at = np.asarray([(index[a], index[b]) for a, b in pairs], dtype=np.intp)
+    left, right, probability = score_in_batches(
+        spec, active.model, prepared, at, active.auto_threshold, active.review_threshold
+    )
+    result.pairs += len(pairs)
+    sure: dict[int, tuple[float, int]] = {}  # lone record -> (best probability, sibling)
+    unsure: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)  # -> golden -> ...
+    for k, p in enumerate(probability.tolist()):
+        a, b = ids[int(left[k])], ids[int(right[k])]
+        for mine, other in ((b, a), (a, b)):
+            if mine not in alone:
+                continue
+            if p >= active.auto_threshold:
+                if sure.get(mine, (-1.0, 0)) < (p, -other):
+                    sure[mine] = (p, other)
+            elif p >= active.review_threshold:
+                if other in alone and mine < other:
+                    continue  # two lone records: one review, the later one the newcomer
+                golden_id = found[other][2]
+                if unsure[mine].get(golden_id, (-1.0, 0))[0] < p:
+                    unsure[mine][golden_id] = (p, other)
+    result.scored += len({r for pair in pairs for r in pair} & alone)
+    refused: set[tuple[int, int]] = set()
+    for record_id in sorted(sure.keys() | unsure.keys()):
+        row = session.get(SourceRecord, record_id)
+        assert row is not None and row.golden_id is not None
+        current = _live(session, row.golden_id)
+        review = dict(unsure.get(record_id, {}))
+        if record_id in sure:
+            p, other = sure[record_id]
+            target = _live(session, found[other][2])
+            pair = (min(target.id, current.id), max(target.id, current.id))
+            if target.id != current.id and pair not in refused:
+                if goldens_cannot_link(session, target.id, current.id):
+                    refused.add(pair)  # once, whichever of the two asks
+                    result.refused += 1
+                    review[target.id] = (p, other)
+                else:
+                    merge_golden(session, spec, target, current, ctx)
+                    enqueue_golden_children(
+                        session, ingestor.specs, spec, target.id,
+                        reason="parent_merged", cause=target.public_id,
+                    )  # fmt: skip
+                    result.merged += 1
+                    current = target
+        candidates = tuple(
+            Candidate(live.id, score, {"rule": "score", "path": "siblings", "best_member": member})
+            for golden_id, (score, member) in sorted(review.items())
+            if (live := _live(session, golden_id)).id != current.id
+        )
+        result.review_candidates += ingestor.store_review(
+            session, spec, row, MatchDecision(Action.NEW, review=candidates)
+        )
+
+
+def _live(session: Session, golden_id: int) -> GoldenRecord:
+    """A golden record, or the one it was merged into."""
+    golden = session.get(GoldenRecord, golden_id)
+    for _ in range(32):
+        assert golden is not None
+        if golden.status != "merged" or golden.merged_into_id is None:
+            break
+        golden = session.get(GoldenRecord, golden.merged_into_id)
+    assert golden is not None
+    return golden

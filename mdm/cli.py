@@ -209,17 +209,34 @@ def quality_command(
         int, typer.Option(min=0, help="False merges and missed matches to show per type.")
     ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    compare_without_context: Annotated[
+        bool,
+        typer.Option(
+            "--without-context",
+            help="Also match the records again in a scratch database without context "
+            "evidence (parents, learned codes) and show both F1s; needs --truth.",
+        ),
+    ] = False,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Match quality of the golden records against the truth, per entity type."""
     from mdm.context import unresolved_references
-    from mdm.quality import quality_report
+    from mdm.errors import InvalidInputError
+    from mdm.quality import quality_report, quality_without_context
     from mdm.reference import list_correspondences, unmapped_values
     from mdm.specs import DEFAULT_SPECS
     from mdm.store import Database
     from mdm.truth import StoredTruth, TruthFile, TruthSource
 
+    if compare_without_context and truth_path is None:
+        _fail(
+            InvalidInputError(
+                "--without-context needs --truth PATH (a truth.csv or a folder holding one)",
+                field="truth",
+            )
+        )
     database = Database(_settings(database_url=database_url).database_url)
+    without: QualityReport | None = None
     try:
         with database.read_session() as session:
             truth: TruthSource = (
@@ -235,6 +252,10 @@ def quality_command(
                 entity_type=entity_type,
                 codes=load_codebook(session),
             )
+            if compare_without_context:
+                without = quality_without_context(
+                    session, DEFAULT_SPECS, truth, entity_type=entity_type
+                )
             unmapped = unmapped_values(session, entity_type=entity_type)
             unresolved = unresolved_references(session)
             proposals = [
@@ -259,12 +280,21 @@ def quality_command(
         )
     if as_json:
         document = report.to_dict()
+        if without is not None:
+            for entry in document["entity_types"]:
+                plain = without.of(entry["entity_type"])
+                entry["without_context"] = {
+                    "records": plain.records,
+                    "golden_records": plain.golden_records,
+                    "pairwise": dataclasses.asdict(plain.pairwise),
+                    "bcubed": dataclasses.asdict(plain.bcubed),
+                }
         document["unmapped_values"] = [dataclasses.asdict(u) for u in unmapped]
         document["pending_proposals"] = proposals
         document["unresolved_references"] = [dataclasses.asdict(u) for u in unresolved]
         typer.echo(json.dumps(document, indent=2, default=str))
     else:
-        _print_quality(report)
+        _print_quality(report, without)
         shown = ", ".join(f"{u.system} {u.attribute} {u.value!r} x{u.count}" for u in unmapped[:10])
         console.print(f"unmapped values: {len(unmapped)}" + (f" ({shown}...)" if shown else ""))
         console.print(f"pending correspondence proposals: {len(proposals)} (`mdm codes proposals`)")
@@ -276,7 +306,7 @@ def quality_command(
             )
 
 
-def _print_quality(report: QualityReport) -> None:
+def _print_quality(report: QualityReport, without: QualityReport | None = None) -> None:
     out = Console(width=160)
     table = Table(title="match quality")
     columns = [
@@ -311,10 +341,38 @@ def _print_quality(report: QualityReport) -> None:
         )
     out.print(table)
     out.print("blocking: share of true pairs that share a blocking key (pair completeness)")
+    if without is not None:
+        _print_context(out, report, without)
     for q in report.entity_types:
         for kind, pairs in (("false merge", q.false_merges), ("missed match", q.missed_matches)):
             for pair in pairs:
                 _print_pair(out, f"{q.entity_type} {kind}", pair)
+
+
+def _print_context(out: Console, report: QualityReport, without: QualityReport) -> None:
+    table = Table(title="pairwise quality with and without context evidence")
+    columns = ["entity", "golden", "golden w/o", "P", "P w/o", "R", "R w/o", "F1", "F1 w/o"]
+    for column in [*columns, "F1 gain"]:
+        table.add_column(column, justify="left" if column == "entity" else "right")
+    for q in report.entity_types:
+        plain = without.of(q.entity_type)
+        pairs = zip(
+            (q.pairwise.precision, q.pairwise.recall, q.pairwise.f1),
+            (plain.pairwise.precision, plain.pairwise.recall, plain.pairwise.f1),
+            strict=True,
+        )
+        table.add_row(
+            q.entity_type,
+            str(q.golden_records),
+            str(plain.golden_records),
+            *(f"{v:.3f}" for pair in pairs for v in pair),
+            f"{q.pairwise.f1 - plain.pairwise.f1:+.3f}",
+        )
+    out.print(table)
+    out.print(
+        "w/o: the store's records matched again from scratch in a scratch database, without "
+        "resolved parents or learned codes (and without steward decisions)"
+    )
 
 
 def _print_pair(out: Console, kind: str, pair: PairExample) -> None:

@@ -19,10 +19,11 @@ import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
@@ -45,6 +46,13 @@ def reference_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
 def reference_key(entity_type: str, system: str, source_id: str) -> str:
     """The key under which children of the record ``(type, system, source id)`` are kept."""
     return f"{REFERENCE_PREFIX}{entity_type}:{system}|{source_id}"[:300]
+
+
+def reference_of_key(key: str) -> Reference:
+    """The parent a ``reference`` match key names (``reference_key`` read back)."""
+    parent_type, _, rest = key[len(REFERENCE_PREFIX) :].partition(":")
+    system, _, source_id = rest.partition("|")
+    return (parent_type, system, source_id)
 
 
 def compared_references(spec: EntitySpec) -> tuple[str, ...]:
@@ -81,6 +89,20 @@ def resolve_references(
     A parent that is not (yet) in the store, is deleted or has no golden record stays
     unresolved (absent from the answer). Merged golden records resolve to their survivor.
     """
+    cache: dict[Reference, str | None] = session.info.setdefault(RESOLVED_KEY, {}).setdefault(
+        (specs is not None, depth), {}
+    )
+    wanted = set(refs)
+    missing = wanted - cache.keys()
+    if missing:
+        cache.update(dict.fromkeys(missing))
+        cache.update(_resolve(session, missing, specs, depth))
+    return {ref: found for ref in wanted if (found := cache[ref]) is not None}
+
+
+def _resolve(
+    session: Session, refs: set[Reference], specs: SpecRegistry | None, depth: int
+) -> dict[Reference, str]:
     direct = _resolve_direct(session, refs)
     if specs is None or not direct:
         return {ref: public_id for ref, (_, public_id, _) in direct.items()}
@@ -89,6 +111,48 @@ def resolve_references(
         ref: ANCESTRY.join([public_id, *ancestors.get(gid, ())])
         for ref, (gid, public_id, _) in direct.items()
     }
+
+
+# What references resolve to is kept per session (a drain of the re-evaluation queue asks
+# about the same facilities again and again) until anything that could change an answer:
+# a source or golden record written, a commit (other sessions' writes become visible) or a
+# rollback (what was seen inside it may be gone).
+RESOLVED_KEY = "mdm.resolved"
+_MEMBERSHIP_TABLES = frozenset({"source_record", "golden_record"})
+
+
+def forget_resolutions(session: Session) -> None:
+    session.info.pop(RESOLVED_KEY, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_on_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if RESOLVED_KEY in session.info and any(
+        isinstance(obj, (SourceRecord, GoldenRecord))
+        for obj in chain(session.new, session.dirty, session.deleted)
+    ):
+        forget_resolutions(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_write(state: ORMExecuteState) -> None:
+    if RESOLVED_KEY in state.session.info and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        table = getattr(state.statement, "table", None)
+        if table is None or getattr(table, "name", None) in _MEMBERSHIP_TABLES:
+            forget_resolutions(state.session)
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_end(session: Session, *_: Any) -> None:
+    forget_resolutions(session)
+
+
+def parent_goldens(session: Session, refs: Iterable[Reference]) -> dict[Reference, int]:
+    """Each resolvable reference -> the id of its parent's golden record (merge survivor)."""
+    return {ref: gid for ref, (gid, _, _) in _resolve_direct(session, refs).items()}
 
 
 def _resolve_direct(
@@ -375,8 +439,7 @@ def unresolved_references(session: Session, *, examples: int = 5) -> list[Unreso
         select(MatchKeyRow.entity_type, MatchKeyRow.key).where(MatchKeyRow.kind == REFERENCE_KIND)
     )
     for entity_type, key in rows:
-        parent_type, _, rest = key[len(REFERENCE_PREFIX) :].partition(":")
-        system, _, source_id = rest.partition("|")
+        parent_type, system, source_id = reference_of_key(key)
         wanted[(entity_type, parent_type, system)].add(source_id)
         waiting[(entity_type, parent_type, system, source_id)] += 1
     found = []

@@ -141,7 +141,7 @@ class Ingestor:
         spec = self.specs.get_spec(row.entity_type)
         keys = record_keys(spec, row.standardized)
         decision = self.matcher.decide(session, spec, row, keys)
-        reviews = self._store_review(session, spec, row, decision)
+        reviews = self.store_review(session, spec, row, decision)
         current = session.get(GoldenRecord, row.golden_id)
         if decision.action is not Action.JOIN or decision.golden_id is None or current is None:
             return f"no match; {reviews} new review candidate(s)"
@@ -322,7 +322,7 @@ class Ingestor:
             refresh_golden(session, spec, current, ctx, members_changed=False)
             return current
         decision = self.matcher.decide(session, spec, row, keys)
-        self._store_review(session, spec, row, decision)
+        self.store_review(session, spec, row, decision)
         if decision.action is Action.JOIN and decision.golden_id is not None:
             target = session.get(GoldenRecord, decision.golden_id)
             assert target is not None
@@ -388,7 +388,7 @@ class Ingestor:
             )
 
     @staticmethod
-    def _store_review(
+    def store_review(
         session: Session, spec: EntitySpec, row: SourceRecord, decision: MatchDecision
     ) -> int:
         if not decision.review:

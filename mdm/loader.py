@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 
-from mdm.bulk import BulkLoader, is_initial_load
+from mdm.bulk import BulkLoader, is_initial_load, match_alone_children
 from mdm.errors import MdmError
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.mapping import EntityMapping, SystemMapping, load_mapping
 from mdm.readers import read_rows
-from mdm.reevaluate import enqueue_alone_children, enqueue_learned
+from mdm.reevaluate import enqueue_learned
 from mdm.reference import (
     LearnSummary,
     ReferenceLoadSummary,
@@ -138,8 +138,10 @@ def load(
             _incremental(database, ingestor, result.later, summary, actor, on_progress)
             with database.session() as session:
                 # Children loaded before this type can find their match through it now
-                # (a department through its cost center): worked off in _settle.
-                enqueue_alone_children(session, ingestor.specs, spec)
+                # (a department through its cost center's other departments).
+                match_alone_children(
+                    session, ingestor, spec, ChangeContext(actor, summary.correlation_id)
+                )
             continue
         for system, entity in entries:
             _incremental(

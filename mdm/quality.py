@@ -8,27 +8,48 @@ errors with their field-by-field explanation.
 
 Deleted source records are left out; records without a truth label are left out and
 counted as ``unlabelled``.
+
+``quality_without_context`` measures what context evidence (parents resolved to golden
+records, learned code correspondences) adds: it matches the store's records again from
+scratch in a scratch SQLite database with that evidence switched off, and reports the same
+figures for the result. The store itself is only read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+import uuid
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from matchers import BlockingRules, Contribution, evaluate_clusters
-from mdm.codes import EMPTY_CODEBOOK, CodeBook
-from mdm.context import ContextView
+from mdm.bulk import BulkLoader, match_alone_children
+from mdm.codes import EMPTY_CODEBOOK, CodeBook, CodeBookCache, load_codebook
+from mdm.context import ContextView, plain_codes, without_context
 from mdm.errors import InvalidInputError
+from mdm.golden import ChangeContext
+from mdm.ingest import Ingestor, RecordInput
 from mdm.scoring import explain_pair
-from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import GoldenRecord, MatchCandidate, SourceRecord
+from mdm.specs import AttributeKind, EntitySpec, SpecRegistry
+from mdm.store import (
+    CodeSet,
+    Database,
+    GoldenRecord,
+    MatchCandidate,
+    MatchModelVersion,
+    SourceRecord,
+    SourceSystem,
+    Transcoding,
+    upgrade,
+)
 from mdm.truth import TruthSource
 
 __all__ = [
@@ -39,12 +60,15 @@ __all__ = [
     "QualityReport",
     "RecordRef",
     "quality_report",
+    "quality_without_context",
 ]
 
 EXAMPLE_POOL = 10
 """Examples are the worst of ``EXAMPLE_POOL`` times as many error pairs, to bound the cost."""
 
 _STREAM_CHUNK = 2000
+_SETTLE_CHUNK = 500
+_ACTOR = "mdm quality --without-context"
 
 
 @dataclass(frozen=True)
@@ -193,6 +217,157 @@ def quality_report(
     return QualityReport(
         tuple(_entity_quality(session, spec, truth, examples, context) for spec in chosen)
     )
+
+
+def quality_without_context(
+    session: Session,
+    specs: SpecRegistry,
+    truth: TruthSource,
+    *,
+    examples: int = 0,
+    entity_type: str | None = None,
+) -> QualityReport:
+    """Match quality of the store's records matched again from scratch without context
+    evidence: no comparison of parents resolved to golden records (``without_context``)
+    and no learned code correspondences (``plain_codes``); transcodings still apply.
+
+    The live, not deleted source records (their raw attributes), the source systems, the
+    code sets and transcodings, and the active match models (less their context
+    comparisons) are copied into a scratch SQLite database, where each entity type is
+    loaded, parents first, through the bulk path of an initial load (``mdm.bulk``). The
+    store is only read. Unlike the store, the scratch database holds no steward decisions.
+
+    Args:
+        session: A session to read the store with.
+        specs: The entity specs, with context (as the store matches).
+        truth: Truth labels, from a ``TruthFile`` or ``StoredTruth``.
+        examples: Most false merges and most missed matches to list per entity type.
+        entity_type: Only this entity type (without context, its records match
+            independently of every other type's).
+
+    Returns:
+        The report of the scratch database, matched with ``without_context(specs)``.
+
+    Raises:
+        UnknownEntityTypeError: ``entity_type`` is not one of ``specs``.
+        InvalidInputError: ``examples`` is negative, or the truth is malformed.
+
+    Example:
+        >>> with hub.database.read_session() as session:
+        ...     plain = quality_without_context(session, hub.specs, TruthFile(path))
+        >>> plain.of("location").pairwise.f1 <= report.of("location").pairwise.f1
+        True
+    """
+    if examples < 0:
+        raise InvalidInputError("examples must not be negative", field="examples")
+    names = [specs.get_spec(entity_type).name] if entity_type is not None else list(specs)
+    plain = without_context(specs)
+    with tempfile.TemporaryDirectory(prefix="mdm-quality-") as folder:
+        url = f"sqlite:///{Path(folder) / 'without-context.sqlite3'}"
+        upgrade(url)
+        scratch = Database(url)
+        try:
+            _rematch(session, scratch, plain, names)
+            with scratch.read_session() as scratch_session:
+                return quality_report(
+                    scratch_session,
+                    plain,
+                    truth,
+                    examples=examples,
+                    entity_type=entity_type,
+                    codes=plain_codes(load_codebook(scratch_session)),
+                )
+        finally:
+            scratch.dispose()
+
+
+def _rematch(live: Session, scratch: Database, specs: SpecRegistry, names: list[str]) -> None:
+    """Load the live records of ``names`` into the empty ``scratch`` store, as ``mdm load``
+    does an initial load, with ``specs`` (no context) and a code book without learning."""
+    cache = CodeBookCache()
+    ingestor = Ingestor(specs, codes=lambda s: plain_codes(cache.get(s)))
+    with scratch.session() as target:
+        _copy_reference_data(live, target, specs)
+    ctx = ChangeContext(_ACTOR, uuid.uuid4().hex)
+    for name in specs:  # parents first, as the loader orders them
+        if name not in names:
+            continue
+        spec = specs.get_spec(name)
+        BulkLoader(ingestor).load(
+            scratch,
+            spec,
+            _stored_records(live, spec),
+            actor=ctx.actor,
+            correlation_id=ctx.correlation_id,
+        )
+        with scratch.session() as target:
+            match_alone_children(target, ingestor, spec, ctx)
+    # The loader's settle step, less learning: learned correspondences are no evidence
+    # here. Without compared references little or nothing is queued; worked off anyway.
+    while True:
+        with scratch.session() as target:
+            if not ingestor.work_backlog(target, ctx, limit=_SETTLE_CHUNK):
+                break
+
+
+def _copy_reference_data(live: Session, target: Session, specs: SpecRegistry) -> None:
+    """Systems, code sets, transcodings and active match models (fitted to ``specs``)."""
+    for model, columns in (
+        (SourceSystem, ("code", "name", "mapping")),
+        (CodeSet, ("name", "code", "display")),
+        (Transcoding, ("code_set", "system", "source_value", "code", "origin", "updated_by")),
+    ):
+        rows = [
+            dict(zip(columns, row, strict=True))
+            for row in live.execute(select(*(getattr(model, c) for c in columns)))
+        ]
+        if rows:
+            target.execute(insert(model), rows)
+    for row in live.scalars(select(MatchModelVersion).where(MatchModelVersion.is_active)):
+        spec = specs.get(row.entity_type)
+        if spec is None or spec.matching is None:
+            continue
+        # The same m and u for the comparisons left; the context ones are dropped.
+        kept = {c.name for c in spec.matching.comparisons}
+        comparisons = [c for c in row.parameters.get("comparisons", ()) if c.get("name") in kept]
+        if {c["name"] for c in comparisons} != kept:
+            continue  # does not fit the specs: the scratch store matches with the defaults
+        target.add(
+            MatchModelVersion(
+                entity_type=row.entity_type,
+                version=row.version,
+                parameters={**row.parameters, "comparisons": comparisons},
+                auto_threshold=row.auto_threshold,
+                review_threshold=row.review_threshold,
+                source=row.source,
+                notes=row.notes,
+                is_active=True,
+                created_by=row.created_by,
+            )
+        )
+
+
+def _stored_records(session: Session, spec: EntitySpec) -> Iterator[RecordInput]:
+    """The live records of a type as they were delivered (deleted ones are not matched)."""
+    # A date was read with its source's date format, which the record does not keep; its
+    # standardized (ISO) value reads back without one.
+    dates = [a.name for a in spec.attributes if a.kind is AttributeKind.DATE]
+    rows = session.execute(
+        select(
+            SourceRecord.system, SourceRecord.source_id, SourceRecord.raw, SourceRecord.standardized
+        )
+        .where(SourceRecord.entity_type == spec.name, SourceRecord.is_deleted.is_(False))
+        .order_by(SourceRecord.id),
+        execution_options={"yield_per": _STREAM_CHUNK},
+    )
+    for system, source_id, raw, standardized in rows:
+        attributes = dict(raw or {})
+        for name in dates:
+            if name in attributes:
+                attributes[name] = (standardized or {}).get(name)
+        yield RecordInput(
+            spec.name, system, source_id, attributes, origin=f"store {system} {source_id}"
+        )
 
 
 @dataclass

@@ -12,6 +12,7 @@ forbids it), an unsure one goes to review; cannot-links always hold.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +22,13 @@ from sqlalchemy import Select, func, insert, select
 from sqlalchemy.orm import Session
 
 from mdm.codes import CodeBook, code_key
-from mdm.context import REFERENCE_KIND, compared_references, reference_key
+from mdm.context import (
+    REFERENCE_KIND,
+    compared_references,
+    parent_goldens,
+    reference_key,
+    reference_of_key,
+)
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.store import MatchKeyRow, Reevaluation, SourceRecord, utcnow
 
@@ -181,35 +188,47 @@ def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> in
     return _queue(session, queued)
 
 
-def enqueue_alone_children(session: Session, specs: SpecRegistry, parent: EntitySpec) -> int:
-    """After ``parent``'s type was loaded in bulk: queue the records of other types that
-    refer to it and are still alone in their golden record (matched before their parents
-    were in, they may now find their match through them)."""
-    queued = 0
-    prefix = reference_key(parent.name, "", "").rstrip("|")
-    for name in child_types(specs, parent.name):
-        if name == parent.name:
-            continue  # a type referring to itself was matched in rounds (mdm.bulk)
-        ids = session.scalars(
-            select(MatchKeyRow.source_record_id)
-            .join(SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id)
-            .where(
-                MatchKeyRow.entity_type == name,
-                MatchKeyRow.kind == REFERENCE_KIND,
-                MatchKeyRow.key.startswith(prefix),
-                SourceRecord.golden_id.in_(_alone_goldens(name)),
+def sibling_groups(
+    session: Session, spec: EntitySpec, parent_type: str
+) -> list[list[tuple[int, int | None]]]:
+    """The live records of ``spec``'s type grouped by the golden record their reference to
+    ``parent_type`` resolves to: ``(record id, its golden id)`` per child, one list per
+    parent golden record with two or more children in different golden records."""
+    prefix = reference_key(parent_type, "", "").rstrip("|")
+    rows = session.execute(
+        select(MatchKeyRow.source_record_id, MatchKeyRow.key, SourceRecord.golden_id)
+        .join(SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id)
+        .where(
+            MatchKeyRow.entity_type == spec.name,
+            MatchKeyRow.kind == REFERENCE_KIND,
+            MatchKeyRow.key.startswith(prefix),
+            SourceRecord.is_deleted.is_(False),
+        )
+        .order_by(MatchKeyRow.source_record_id)
+    ).all()
+    parents = parent_goldens(session, {reference_of_key(key) for _, key, _ in rows})
+    groups: dict[int, dict[int, int | None]] = defaultdict(dict)
+    for record_id, key, golden_id in rows:
+        if (parent := parents.get(reference_of_key(key))) is not None:
+            groups[parent][record_id] = golden_id
+    return [
+        sorted(members.items())
+        for _, members in sorted(groups.items())
+        if len(set(members.values())) > 1
+    ]
+
+
+def alone_records(session: Session, entity_type: str) -> set[int]:
+    """Live records of a type that are the only live member of their golden record."""
+    return set(
+        session.scalars(
+            select(SourceRecord.id).where(
+                SourceRecord.entity_type == entity_type,
+                SourceRecord.is_deleted.is_(False),
+                SourceRecord.golden_id.in_(_alone_goldens(entity_type)),
             )
-            .distinct()
-        ).all()
-        queued += _queue(
-            session,
-            [
-                {"entity_type": name, "source_record_id": rid, "reason": "parent_loaded",
-                 "cause": parent.name}
-                for rid in sorted(ids)
-            ],
-        )  # fmt: skip
-    return queued
+        )
+    )
 
 
 def _alone_goldens(entity_type: str) -> Select[int | None]:

@@ -19,6 +19,7 @@ from matchers import normalize_unit_name, reset_unit_vocabulary
 from mdm.api.context import Context
 from mdm.api.quality import QualityQuery
 from mdm.auth import Principal, Role
+from mdm.bulk import BulkLoader, match_alone_children
 from mdm.errors import MdmError
 from mdm.hub import Hub, load_site_vocabulary
 from mdm.ingest import RecordInput
@@ -302,6 +303,82 @@ def test_cannot_links_hold_when_children_are_re_evaluated(hub: Hub, tmp_path: Pa
     with hub.database.session() as session:
         hub.ingestor.work_backlog(session, _ctx(), limit=100)
     assert golden_of(hub, "location", "EHR", "D1") != golden_of(hub, "location", "ERP", "HHN001")
+
+
+def test_children_loaded_before_their_parents_match_through_them_after_a_bulk_load(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """Locations load in bulk before cost centers: two departments that only their cost
+    center ties together stay apart until the cost centers are in, then their sibling pass
+    merges them; a steward's rejection between them holds through it."""
+    load_codes(hub, tmp_path)
+    shared = {"system": "ERP", "source_id": "CC1"}
+    locations = [
+        facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN),
+        facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN),
+        _with(department("ERP", "HHN001", "EMERGENCY DEPT", "HHN"), cost_center="CC1"),
+        _with(department("EHR", "D1", "EC", "F1"), cost_center=shared),
+        _with(department("ERP", "HHN002", "PHARMACY", "HHN"), cost_center="CC2"),
+        _with(
+            department("EHR", "D2", "INPT DISPENSING", "F1"),
+            cost_center=shared | {"source_id": "CC2"},
+        ),
+    ]
+    _bulk(hub, "location", locations)
+    assert golden_of(hub, "location", "ERP", "HHN") == golden_of(hub, "location", "EHR", "F1")
+    assert golden_of(hub, "location", "ERP", "HHN001") != golden_of(hub, "location", "EHR", "D1")
+    assert golden_of(hub, "location", "ERP", "HHN002") != golden_of(hub, "location", "EHR", "D2")
+    with hub.database.session() as session:  # a steward said: not the same pharmacy
+        record = session.scalar(select(SourceRecord).where(SourceRecord.source_id == "D2"))
+        assert record is not None
+        session.add(
+            MatchCandidate(
+                entity_type="location",
+                source_record_id=record.id,
+                golden_id=golden_of(hub, "location", "ERP", "HHN002"),
+                score=0.5,
+                explanation={},
+                status="rejected",
+            )
+        )
+    _bulk(
+        hub,
+        "cost_center",
+        [
+            cost_center("ERP", "CC1", "4010", "EMERGENCY", "1000"),
+            cost_center("ERP", "CC2", "4020", "PHARMACY", "1000"),
+        ],
+    )
+    with hub.database.session() as session:
+        done = match_alone_children(
+            session, hub.ingestor, hub.ingestor.specs["cost_center"], _ctx()
+        )
+    assert (done.merged, done.refused) == (1, 1)
+    assert golden_of(hub, "location", "ERP", "HHN001") == golden_of(hub, "location", "EHR", "D1")
+    assert golden_of(hub, "location", "ERP", "HHN002") != golden_of(hub, "location", "EHR", "D2")
+    with hub.database.read_session() as session:  # the refused match waits for a steward
+        pending = session.execute(
+            select(SourceRecord.source_id, MatchCandidate.golden_id, MatchCandidate.explanation)
+            .join(SourceRecord, SourceRecord.id == MatchCandidate.source_record_id)
+            .where(MatchCandidate.status == "pending")
+        ).all()
+    assert len(pending) == 1  # once, from one side of the pair
+    (source_id, golden_id, explanation) = pending[0]
+    other = {"HHN002": ("EHR", "D2"), "D2": ("ERP", "HHN002")}[source_id]
+    assert golden_id == golden_of(hub, "location", *other)
+    assert explanation["path"] == "siblings"
+
+
+def _with(record: RecordInput, **attributes: Any) -> RecordInput:
+    return RecordInput(
+        record.entity_type, record.system, record.source_id, record.attributes | attributes
+    )
+
+
+def _bulk(hub: Hub, entity_type: str, records: list[RecordInput]) -> None:
+    BulkLoader(hub.ingestor).load(
+        hub.database, hub.ingestor.specs[entity_type], records, actor="test", correlation_id=None
+    )
 
 
 def _ctx() -> Any:

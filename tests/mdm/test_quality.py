@@ -1,5 +1,6 @@
-"""The match-quality report: hand-made cases with known answers, then a generated data set
-loaded end to end, the `mdm quality` and `mdm truth load` commands, and the GraphQL query."""
+"""The match-quality report: hand-made cases with known answers, the same store matched
+again without context evidence, then a generated data set loaded end to end, the
+`mdm quality` and `mdm truth load` commands, and the GraphQL query."""
 
 from __future__ import annotations
 
@@ -17,17 +18,21 @@ from typing import Any
 import pytest
 import strawberry
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from mdm.api.context import Context
 from mdm.api.quality import QualityQuery
 from mdm.auth import Principal, Role
+from mdm.cli import app
 from mdm.errors import InvalidInputError, UnknownEntityTypeError
 from mdm.hub import Hub
 from mdm.ingest import RecordInput
 from mdm.loader import find_mappings, load
-from mdm.quality import QualityReport, quality_report
+from mdm.match_models import defaults
+from mdm.quality import QualityReport, quality_report, quality_without_context
+from mdm.reference import load_reference_files
 from mdm.specs import DEFAULT_SPECS, SpecRegistry
-from mdm.store import Database, GoldenRecord, MatchCandidate, SourceRecord, TruthLabel
+from mdm.store import Base, Database, GoldenRecord, MatchCandidate, SourceRecord, TruthLabel
 from mdm.truth import StoredTruth, TruthFile, store_truth
 from tests.conftest import ROOT
 
@@ -308,6 +313,173 @@ def test_unknown_entity_type_and_negative_examples_are_refused(hub: Hub, hand_ma
         report_of(hub, TruthFile(hand_made), entity_type="widget")
     with pytest.raises(InvalidInputError):
         report_of(hub, TruthFile(hand_made), examples=-1)
+
+
+# -- the same store matched again without context evidence -----------------------------
+#
+#   record      name                                type        parent  truth
+#   ERP HHN     HARBOR HEALTH NORTH MEDICAL CTR     FACILITY            north    (same GLN)
+#   EHR F1      Harbor Health North Medical Center  si                  north
+#   ERP HHS     HARBOR HEALTH SOUTH MEDICAL CTR     FACILITY            south    (same GLN)
+#   EHR F2      Harbor Health South Medical Center  si                  south
+#   ERP HHN001  EMERGENCY DEPT                      DEPARTMENT  HHN     north-ed
+#   ERP HHS001  EMERGENCY DEPT                      DEPARTMENT  HHS     south-ed
+#   EHR D1      ED                                  wa          F1      north-ed
+#   EHR D2      Emergency Department                wa          F2      south-ed
+#
+# With context each department matches within its facility: 4 true pairs, all found, F1 1.
+# Without, nothing but the names tells departments apart or together, and with no address
+# they stay alone: only the 2 facility pairs are found, P 1, R 1/2, F1 2/3.
+
+NORTH_GLN = "0860004000242"
+SOUTH_GLN = "0860004000495"
+LOCATIONS = [
+    ("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", "FACILITY", NORTH_GLN, None, "north"),
+    ("EHR", "F1", "Harbor Health North Medical Center", "si", NORTH_GLN, None, "north"),
+    ("ERP", "HHS", "HARBOR HEALTH SOUTH MEDICAL CTR", "FACILITY", SOUTH_GLN, None, "south"),
+    ("EHR", "F2", "Harbor Health South Medical Center", "si", SOUTH_GLN, None, "south"),
+    ("ERP", "HHN001", "EMERGENCY DEPT", "DEPARTMENT", None, "HHN", "north-ed"),
+    ("ERP", "HHS001", "EMERGENCY DEPT", "DEPARTMENT", None, "HHS", "south-ed"),
+    ("EHR", "D1", "ED", "wa", None, "F1", "north-ed"),
+    ("EHR", "D2", "Emergency Department", "wa", None, "F2", "south-ed"),
+]
+
+
+@pytest.fixture
+def departments(hub: Hub, tmp_path: Path) -> Path:
+    """The store above, loaded through the ingestor; returns its truth.csv."""
+    (tmp_path / "code_sets.csv").write_text(
+        "code_set,code,display\n"
+        "location_type,FACILITY,Facility\nlocation_type,DEPARTMENT,Department\n"
+    )
+    (tmp_path / "transcodings.csv").write_text(
+        "code_set,system,source_value,code\n"
+        "location_type,EHR,si,FACILITY\nlocation_type,EHR,wa,DEPARTMENT\n"
+    )
+    with hub.database.session() as session:
+        load_reference_files(session, [tmp_path], actor="test")
+        for system, source_id, name, kind, gln, parent, _ in LOCATIONS:
+            values = {"name": name, "location_type": kind, "gln": gln, "parent": parent}
+            hub.ingestor.ingest(session, RecordInput("location", system, source_id, values))
+    rows = [("location", s, i, f"location:{key}") for s, i, *_, key in LOCATIONS]
+    truth = write_truth(tmp_path / "truth.csv", rows)
+    # The premise: with context, the store holds the right answer.
+    assert report_of(hub, TruthFile(truth)).of("location").pairwise.f1 == 1.0
+    return truth
+
+
+def row_counts(hub: Hub) -> dict[str, int]:
+    with hub.database.read_session() as session:
+        return {
+            table.name: session.scalar(select(func.count()).select_from(table)) or 0
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def without_context_of(hub: Hub, truth: Path, **kwargs: Any) -> QualityReport:
+    with hub.database.read_session() as session:
+        return quality_without_context(session, hub.specs, TruthFile(truth), **kwargs)
+
+
+def test_without_context_the_departments_are_missed_and_the_store_is_untouched(
+    hub: Hub, departments: Path
+) -> None:
+    before, golden = row_counts(hub), golden_ids(hub)
+    location = without_context_of(hub, departments, examples=5).of("location")
+    assert (location.records, location.golden_records, location.true_entities) == (8, 6, 4)
+    assert location.pairwise.precision == 1.0
+    assert location.pairwise.recall == pytest.approx(1 / 2)
+    assert location.pairwise.f1 == pytest.approx(2 / 3)
+    missed = {frozenset((p.left.source_id, p.right.source_id)) for p in location.missed_matches}
+    assert missed == {frozenset(("HHN001", "D1")), frozenset(("HHS001", "D2"))}
+    assert location.false_merges == ()
+    # Without context, the parent is no comparison at all.
+    assert all(c.comparison != "parent" for p in location.missed_matches for c in p.explanation)
+    assert row_counts(hub) == before
+    assert golden_ids(hub) == golden
+
+
+def test_without_context_matches_with_the_active_model_less_its_context(
+    hub: Hub, departments: Path
+) -> None:
+    spec = hub.specs.get_spec("location")
+    with hub.database.session() as session:
+        # Activated after the load: the store keeps its figures; a fresh match with this
+        # low a threshold takes one shared name for enough and merges all four departments.
+        hub.ingestor.models.save(
+            session,
+            spec,
+            defaults(spec).model,
+            source="manual",
+            actor="test",
+            auto_threshold=0.5,
+            review_threshold=0.25,
+            activate=True,
+        )
+    location = without_context_of(hub, departments).of("location")
+    assert (location.golden_records, location.pairwise.precision) == (3, pytest.approx(1 / 2))
+    assert location.pairwise.recall == 1.0
+
+
+def test_without_context_reads_dates_back_without_their_source_format(
+    hub: Hub, tmp_path: Path
+) -> None:
+    with hub.database.session() as session:
+        for source_id in ("C1", "C2"):
+            record = RecordInput(
+                "contract",
+                "ERP",
+                source_id,
+                {"name": f"Supply agreement {source_id}", "effective_date": "03/15/2024"},
+                date_format="%m/%d/%Y",
+            )
+            hub.ingestor.ingest(session, record)
+    truth = write_truth(
+        tmp_path / "truth.csv",
+        [("contract", "ERP", "C1", "contract:1"), ("contract", "ERP", "C2", "contract:2")],
+    )
+    report = without_context_of(hub, truth, entity_type="contract")
+    assert [q.entity_type for q in report.entity_types] == ["contract"]
+    assert (report.of("contract").records, report.of("contract").golden_records) == (2, 2)
+    with pytest.raises(UnknownEntityTypeError):
+        without_context_of(hub, truth, entity_type="widget")
+
+
+def test_cli_quality_without_context(hub: Hub, departments: Path) -> None:
+    runner = CliRunner()
+    url = ["--database-url", hub.database.url]
+
+    def quality(*args: str) -> Any:
+        return runner.invoke(app, ["quality", *args, *url], env={"COLUMNS": "500"})
+
+    as_json = quality("--truth", str(departments), "--without-context", "--json")
+    assert as_json.exit_code == 0, as_json.stderr
+    document = {q["entity_type"]: q for q in json.loads(as_json.stdout)["entity_types"]}
+    location = document["location"]
+    assert location["pairwise"]["f1"] == 1.0
+    assert set(location["without_context"]) == {"records", "golden_records", "pairwise", "bcubed"}
+    assert location["without_context"]["records"] == 8
+    assert location["without_context"]["golden_records"] == 6
+    assert location["without_context"]["pairwise"]["f1"] == pytest.approx(2 / 3)
+    assert document["vendor"]["without_context"]["records"] == 0
+
+    plain = quality("--truth", str(departments), "--json")
+    assert plain.exit_code == 0, plain.stderr
+    assert all("without_context" not in q for q in json.loads(plain.stdout)["entity_types"])
+
+    table = quality("--truth", str(departments), "--without-context", "--examples", "0")
+    assert table.exit_code == 0, table.stderr
+    assert "with and without context evidence" in table.stdout
+    assert "F1 w/o" in table.stdout
+    # The location rows of the main table, then of the side-by-side one.
+    rows = [line for line in table.stdout.splitlines() if line.startswith("│ location")]
+    assert len(rows) == 2
+    assert "0.667" in rows[1] and "+0.333" in rows[1]
+    assert "F1 w/o" not in quality("--truth", str(departments)).stdout
+
+    refused = quality("--without-context")
+    assert refused.exit_code == 2
+    assert "INVALID_INPUT" in refused.stderr and "needs --truth" in refused.stderr
 
 
 # -- the GraphQL query -------------------------------------------------------------------
