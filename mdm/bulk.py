@@ -7,8 +7,9 @@ scored as arrays (``matchers.score_many``), clustered (connected components, wit
 ``matchers.cluster`` guarding components against weak chains), and golden records,
 history, events and review candidates are written in bulk. The result does not depend on
 the order of the input: records are ordered by (system, source id) before anything is
-decided. Used when the store has no record of the entity type yet; later loads go record
-by record through ``Ingestor``.
+decided. A later row of a staged record (a file of changes) replaces it before matching.
+Used when the store has no record of the entity type yet; later loads go record by record
+through ``Ingestor``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from matchers import ANCESTRY, MatchModel, PreparedRecords, cluster, prepare_records, score_many
@@ -68,11 +69,19 @@ class _Staged:
 
 
 @dataclass
+class _Later:
+    """Records of the load with a later version in it (see ``BulkLoader._fold_repeats``)."""
+
+    latest: dict[int, dict[str, Any]] = field(default_factory=dict)  # record id -> values
+    gone: set[int] = field(default_factory=set)  # deleted in their latest version
+    keys: dict[int, list[str]] = field(default_factory=dict)  # the latest version's keys
+
+
+@dataclass
 class BulkResult:
-    """What a bulk load did, and the records it left for the incremental path."""
+    """What a bulk load did."""
 
     statuses: Counter[tuple[str, IngestStatus]] = field(default_factory=Counter)
-    later: list[RecordInput] = field(default_factory=list)  # repeats of a source id
     golden_records: int = 0
     candidate_pairs: int = 0
     review_candidates: int = 0
@@ -92,6 +101,7 @@ class BulkLoader:
     def __init__(self, ingestor: Ingestor) -> None:
         self.ingestor = ingestor
         self.codes = EMPTY_CODEBOOK
+        self.later = _Later()
 
     def load(
         self,
@@ -116,6 +126,7 @@ class BulkLoader:
                 self._match_and_write(session, spec, staged, result, actor, correlation_id)
             elif staged:
                 self._write_singletons(session, spec, staged, result, actor, correlation_id)
+            self._settle_later(session, spec)
         return result
 
     # -- staging ---------------------------------------------------------------------
@@ -130,11 +141,13 @@ class BulkLoader:
         correlation_id: str | None,
         on_progress: Callable[[int], None] | None,
     ) -> list[_Staged]:
-        seen: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
+        repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
         stream = iter(records)
         while chunk := list(islice(stream, CHUNK)):
             rows: list[dict[str, Any]] = []
+            batch: set[tuple[str, str]] = set()
             pending: list[tuple[str, str, dict[str, Any], list[str] | None]] = []
             for record in chunk:
                 try:
@@ -144,10 +157,10 @@ class BulkLoader:
                     result.statuses[(record.system, IngestStatus.REJECTED)] += 1
                     continue
                 key = (row["system"], row["source_id"])
-                if key in seen:
-                    result.later.append(record)  # a repeat: an update, record by record
+                if key in seen or key in batch:
+                    repeats.append((row, values, keys))  # a later version: folded in below
                     continue
-                seen.add(key)
+                batch.add(key)
                 rows.append(row)
                 deleted = row["is_deleted"]
                 status = IngestStatus.DELETED if deleted else IngestStatus.CREATED
@@ -160,6 +173,7 @@ class BulkLoader:
                 ).all()
                 key_rows = []
                 for record_id, (system, source_id, values, found) in zip(ids, pending, strict=True):
+                    seen[(system, source_id)] = record_id
                     if found is None:  # a deletion is stored, not matched
                         continue
                     staged.append(_Staged(record_id, system, source_id, values))
@@ -177,8 +191,106 @@ class BulkLoader:
                     session.execute(insert(MatchKeyRow), key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
+        if repeats:
+            staged = self._fold_repeats(session, spec, staged, seen, repeats, result)
         staged.sort(key=lambda s: (s.system, s.source_id))
         return staged
+
+    def _fold_repeats(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        ids_of: dict[tuple[str, str], int],
+        repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]],
+        result: BulkResult,
+    ) -> list[_Staged]:
+        """Later versions of records staged in this load (a file of changes beside the
+        extract), counted as the record-by-record path counts them (unchanged, updated or
+        deleted) and stored now. As record by record, a record is matched on the version
+        that arrived first (an update never moves a record out of its golden record) and
+        its golden record is built from its latest version; one deleted in its latest
+        version stays out of golden records. See ``_Later``."""
+        wanted = {(row["system"], row["source_id"]) for row, _, _ in repeats}
+        live = {(s.system, s.source_id) for s in staged if (s.system, s.source_id) in wanted}
+        state: dict[int, list[Any]] = {}  # record id -> [content hash, version, deleted]
+        ids = sorted(ids_of[key] for key in wanted)
+        for start in range(0, len(ids), 2000):
+            for record_id, digest, version, deleted in session.execute(
+                select(
+                    SourceRecord.id, SourceRecord.content_hash, SourceRecord.version,
+                    SourceRecord.is_deleted,
+                ).where(SourceRecord.id.in_(ids[start : start + 2000]))
+            ):  # fmt: skip
+                state[record_id] = [digest, version, deleted]
+        changed: dict[int, tuple[dict[str, Any], dict[str, Any], list[str]]] = {}
+        for row, values, keys in repeats:
+            key = (row["system"], row["source_id"])
+            record_id = ids_of[key]
+            current = state[record_id]
+            if row["content_hash"] == current[0]:
+                result.statuses[(row["system"], IngestStatus.UNCHANGED)] += 1
+                continue
+            current[:] = [row["content_hash"], current[1] + 1, row["is_deleted"]]
+            status = IngestStatus.DELETED if row["is_deleted"] else IngestStatus.UPDATED
+            result.statuses[(row["system"], status)] += 1
+            changed[record_id] = (row, values, keys)
+            if key not in live and not row["is_deleted"]:  # a deleted record comes back
+                live.add(key)
+                staged.append(_Staged(record_id, key[0], key[1], values))
+                session.execute(
+                    insert(MatchKeyRow),
+                    [
+                        {"entity_type": spec.name, "key": k, "kind": key_kind(k),
+                         "source_record_id": record_id}
+                        for k in keys
+                    ],
+                )  # fmt: skip
+        if not changed:
+            return staged
+        now = utcnow()
+        session.execute(
+            update(SourceRecord),
+            [
+                {
+                    "id": record_id,
+                    "raw": row["raw"],
+                    "standardized": row["standardized"],
+                    "findings": row["findings"],
+                    "content_hash": row["content_hash"],
+                    "version": state[record_id][1],
+                    "is_deleted": row["is_deleted"],
+                    "updated_at": now,
+                }
+                for record_id, (row, _, _) in sorted(changed.items())
+            ],
+        )
+        later = self.later
+        for record_id, (row, values, keys) in changed.items():
+            if row["is_deleted"]:
+                later.gone.add(record_id)
+                later.latest.pop(record_id, None)
+            else:
+                later.gone.discard(record_id)
+                later.latest[record_id] = values
+            later.keys[record_id] = [] if row["is_deleted"] else keys
+        return staged
+
+    def _settle_later(self, session: Session, spec: EntitySpec) -> None:
+        """After matching: the match keys of records with a later version become those of
+        the latest one (a deleted record keeps none)."""
+        ids = sorted(self.later.keys)
+        for start in range(0, len(ids), 2000):
+            chunk = ids[start : start + 2000]
+            session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id.in_(chunk)))
+        rows = [
+            {"entity_type": spec.name, "key": key, "kind": key_kind(key), "source_record_id": rid}
+            for rid in ids
+            for key in self.later.keys[rid]
+        ]
+        if rows:
+            session.execute(insert(MatchKeyRow), rows)
+        self.later = _Later()
 
     def _standardize(
         self, session: Session, spec: EntitySpec, record: RecordInput
@@ -280,12 +392,12 @@ class BulkLoader:
             s.values = None
         del pairs
         golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
-        result.golden_records = len(clusters)
+        result.golden_records = len(set(golden_of) - {0})
         review = (probability >= active.review_threshold) & (probability < active.auto_threshold)
         candidates: dict[tuple[int, int], tuple[float, int]] = {}
         for k in np.flatnonzero(review).tolist():
             i, j = int(left[k]), int(right[k])
-            if golden_of[i] == golden_of[j]:
+            if golden_of[i] == golden_of[j] or not golden_of[i] or not golden_of[j]:
                 continue
             # The later record (by system and id) is the newcomer, as it would be one by one.
             pair = (staged[j].record_id, golden_of[i])
@@ -318,8 +430,8 @@ class BulkLoader:
         correlation_id: str | None,
     ) -> None:
         clusters = [[i] for i in range(len(staged))]
-        self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
-        result.golden_records = len(clusters)
+        golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
+        result.golden_records = len(set(golden_of) - {0})
 
     def _write_goldens(
         self,
@@ -334,7 +446,13 @@ class BulkLoader:
 
         Written a chunk of clusters at a time, so memory holds one chunk's rows.
         """
-        golden_of = [0] * len(staged)
+        golden_of = [0] * len(staged)  # 0: none (deleted in its latest version)
+        if self.later.gone:
+            clusters = [
+                kept
+                for members in clusters
+                if (kept := [i for i in members if staged[i].record_id not in self.later.gone])
+            ]
         for start in range(0, len(clusters), 5000):
             chunk = clusters[start : start + 5000]
             self._write_golden_chunk(session, spec, staged, chunk, golden_of, actor, correlation_id)
@@ -352,6 +470,12 @@ class BulkLoader:
     ) -> None:
         now = utcnow()
         values = _values_of(session, staged, [i for members in clusters for i in members])
+        values.update(
+            (staged[i].record_id, latest)
+            for members in clusters
+            for i in members
+            if (latest := self.later.latest.get(staged[i].record_id)) is not None
+        )
         golden_rows = []
         for members in clusters:
             survivor = survive(

@@ -135,7 +135,6 @@ def load(
             )
             for (system_code, status), count in result.statuses.items():
                 summary.counts[(system_code, entity_type, status.value)] += count
-            _incremental(database, ingestor, result.later, summary, actor, on_progress)
             with database.session() as session:
                 # Children loaded before this type can find their match through it now
                 # (a department through its cost center's other departments).

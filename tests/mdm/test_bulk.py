@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from mdm.bulk import BulkLoader
 from mdm.hub import Hub
-from mdm.ingest import IngestStatus
+from mdm.ingest import IngestStatus, RecordInput
 from mdm.loader import find_mappings, load
-from mdm.store import GoldenRecord, SourceRecord
+from mdm.standardize import record_keys
+from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,3 +163,74 @@ def test_a_second_load_goes_record_by_record_and_changes_nothing(hub: Hub, datas
         assert len(session.scalars(select(GoldenRecord.id)).all()) == goldens
         again = dict(session.execute(select(SourceRecord.id, SourceRecord.content_hash)).all())
     assert again == stored
+
+
+def test_later_versions_in_a_bulk_load_are_matched_first_and_survive_last(hub: Hub) -> None:
+    """A file of changes beside the extract, in one initial load: counted as record by
+    record counts it, matched on the first version (a moved vendor still joins the other
+    system's record of it), golden records built from the latest; a deletion stays out."""
+    records = [
+        _vendor(
+            "ERP",
+            "V1",
+            name="Northwind Surgical Inc",
+            tax_id="41-2847561",
+            city="AUSTIN",
+            postal_code="78701",
+        ),
+        _vendor("ERP", "V2", name="Bexar Healthcare Supply LLC", city="SAN ANTONIO"),
+        _vendor("ERP", "V3", name="Gamma Surgical Corp", city="DALLAS"),
+        _vendor("PROCUREMENT", "S1", name="NORTHWIND SURGICAL", tax_id="412847561", city="Austin"),
+        # the changes file
+        _vendor(
+            "ERP",
+            "V1",
+            name="Northwind Surgical Inc",
+            tax_id="41-2847561",
+            city="HOUSTON",
+            postal_code="77002",
+        ),
+        _vendor("ERP", "V2", name="Bexar Healthcare Supply LLC", city="SAN ANTONIO"),
+        RecordInput("vendor", "ERP", "V3", {"name": "Gamma Surgical Corp"}, is_deleted=True),
+    ]
+    result = BulkLoader(hub.ingestor).load(
+        hub.database, hub.ingestor.specs["vendor"], records, actor="test", correlation_id=None
+    )
+    statuses: Counter[str] = Counter()
+    for (_, status), n in result.statuses.items():
+        statuses[status.value] += n
+    assert dict(statuses) == {
+        "created": 4,
+        "updated": 1,
+        "unchanged": 1,
+        "deleted": 1,
+    }
+    with hub.database.read_session() as session:
+        rows = {
+            r.source_id: r
+            for r in session.scalars(select(SourceRecord).where(SourceRecord.system == "ERP"))
+        }
+        v1 = rows["V1"]
+        golden = session.get(GoldenRecord, v1.golden_id)
+        assert golden is not None
+        members = session.scalars(
+            select(SourceRecord.source_id).where(SourceRecord.golden_id == golden.id)
+        ).all()
+        keys = set(
+            session.scalars(select(MatchKeyRow.key).where(MatchKeyRow.source_record_id == v1.id))
+        )
+        deleted_keys = session.scalars(
+            select(MatchKeyRow.key).where(MatchKeyRow.source_record_id == rows["V3"].id)
+        ).all()
+    assert sorted(members) == ["S1", "V1"]
+    assert (v1.version, v1.standardized["city"]) == (2, "HOUSTON")
+    assert golden.attributes["city"] in {"HOUSTON", "Austin", "AUSTIN"}
+    assert keys == set(record_keys(hub.ingestor.specs["vendor"], v1.standardized))
+    assert "b:postal_name:770|NORT" in keys and "b:postal_name:787|NORT" not in keys
+    assert (rows["V2"].version, rows["V3"].is_deleted, rows["V3"].golden_id) == (1, True, None)
+    assert deleted_keys == []
+    assert result.golden_records == 2
+
+
+def _vendor(system: str, source_id: str, **attributes: str) -> RecordInput:
+    return RecordInput("vendor", system, source_id, attributes)
