@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PLACEHOLDER_WORDS = frozenset(
     {
@@ -32,6 +33,7 @@ _PUNCTUATION_ONLY = re.compile(r"[\W_]+")
 _SEQUENCES = frozenset({"123456789", "012345678", "987654321"})
 
 
+@lru_cache(maxsize=1 << 16)  # placeholders and common values repeat across records
 def is_junk(value: str) -> bool:
     """Tell whether a value is a placeholder rather than real data.
 

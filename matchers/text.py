@@ -543,6 +543,7 @@ def _abbreviations() -> tuple[dict[str, str], dict[str, str]]:
 # --- shared helpers -----------------------------------------------------------
 
 
+@lru_cache(maxsize=1 << 16)  # the same names and words come back record after record
 def _ascii_upper(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -57,10 +57,7 @@ def reference_of_key(key: str) -> Reference:
 
 def compared_references(spec: EntitySpec) -> tuple[str, ...]:
     """The reference attributes the spec's comparisons read (the others need no resolving)."""
-    if spec.matching is None:
-        return ()
-    read = {a for c in spec.matching.comparisons for a in c.attributes}
-    return tuple(a.name for a in spec.references if a.name in read)
+    return tuple(a.name for a in spec.compared_references)
 
 
 def references_of(spec: EntitySpec, values: Mapping[str, Any]) -> dict[str, Reference]:

@@ -142,6 +142,9 @@ class EntitySpec:
     description: str = ""
     matching: MatchSettings | None = None
     _by_name: dict[str, Attribute] = field(default_factory=dict, init=False, repr=False)
+    _derived: dict[str, tuple[Attribute, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         by_name = {a.name: a for a in self.attributes}
@@ -164,18 +167,34 @@ class EntitySpec:
                 if level not in levels.get(name, ()):
                     raise ValueError(f"spec {self.name}: no level {name}.{level}")
         self._by_name.update(by_name)
+        # Asked for every record: worked out once (the spec is frozen).
+        self._derived["references"] = tuple(
+            a for a in self.attributes if a.kind is AttributeKind.REFERENCE
+        )
+        self._derived["coded"] = tuple(a for a in self.attributes if a.code_set is not None)
+        read = (
+            {a for c in self.matching.comparisons for a in c.attributes} if self.matching else set()
+        )
+        self._derived["compared_references"] = tuple(
+            a for a in self._derived["references"] if a.name in read
+        )
 
     def attribute(self, name: str) -> Attribute | None:
         return self._by_name.get(name)
 
     @property
     def references(self) -> tuple[Attribute, ...]:
-        return tuple(a for a in self.attributes if a.kind is AttributeKind.REFERENCE)
+        return self._derived["references"]
 
     def priority_of(self, attribute: Attribute) -> tuple[str, ...]:
         return attribute.priority if attribute.priority is not None else self.source_priority
 
     @property
+    def compared_references(self) -> tuple[Attribute, ...]:
+        """The reference attributes matching compares (the others need no resolving)."""
+        return self._derived["compared_references"]
+
+    @property
     def coded(self) -> tuple[Attribute, ...]:
         """The attributes bound to a reference-data code set."""
-        return tuple(a for a in self.attributes if a.code_set is not None)
+        return self._derived["coded"]

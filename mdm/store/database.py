@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,7 +58,13 @@ class Database:
 
 def create_engine_for(url: str, *, echo: bool = False, for_writes: bool = True) -> Engine:
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # JSON columns (raw and standardized values, lineage, event payloads) are written and
+    # read for every record: orjson does it several times faster than the standard library.
+    kwargs: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
@@ -73,6 +80,10 @@ def create_engine_for(url: str, *, echo: bool = False, for_writes: bool = True) 
     kwargs["pool_pre_ping"] = True
     kwargs["pool_size"] = 10
     return create_engine(url, **kwargs)
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
