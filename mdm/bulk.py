@@ -14,19 +14,22 @@ through ``Ingestor``.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+import os
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.pool import AsyncResult
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from matchers import ANCESTRY, MatchModel, PreparedRecords, cluster, prepare_records, score_many
-from mdm.codes import EMPTY_CODEBOOK
+from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.context import (
     REFERENCE_KIND,
     ContextView,
@@ -44,6 +47,7 @@ from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, 
 from mdm.specs import EntitySpec
 from mdm.standardize import record_findings, record_keys, standardize
 from mdm.store import (
+    Base,
     ChangeEvent,
     Database,
     GoldenHistory,
@@ -57,6 +61,27 @@ from mdm.store.locks import lock_for_matching
 from mdm.survivorship import Member, survive
 
 CHUNK = 2000
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+# Rows go in through Core statements: the ORM's bulk layer costs more than the database.
+_INSERT_SOURCE_RECORDS = (
+    insert(_table(SourceRecord))
+    .returning(_table(SourceRecord).c.id, sort_by_parameter_order=True)
+)  # fmt: skip
+_INSERT_GOLDEN_RECORDS = (
+    insert(_table(GoldenRecord))
+    .returning(_table(GoldenRecord).c.id, sort_by_parameter_order=True)
+)  # fmt: skip
+_INSERT_KEYS = insert(_table(MatchKeyRow))
+_LINK_MEMBERS = (
+    update(_table(SourceRecord))
+    .where(_table(SourceRecord).c.id == bindparam("record_id"))
+    .values(golden_id=bindparam("golden_id"))
+)
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
 
@@ -85,6 +110,7 @@ class BulkResult:
     golden_records: int = 0
     candidate_pairs: int = 0
     review_candidates: int = 0
+    worker_chunks: int = 0  # chunks standardized by worker processes
 
 
 def is_initial_load(session: Session, spec: EntitySpec) -> bool:
@@ -98,8 +124,12 @@ def is_initial_load(session: Session, spec: EntitySpec) -> bool:
 class BulkLoader:
     """Loads all records of one entity type into an empty store for that type."""
 
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, *, workers: int = 1, chunk_size: int = CHUNK) -> None:
+        """``workers``: processes that standardize records while this one writes (1: none;
+        0: one per CPU, at most 4). Only loads of more than one chunk use them."""
         self.ingestor = ingestor
+        self.chunk_size = chunk_size
+        self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
         self.codes = EMPTY_CODEBOOK
         self.later = _Later()
 
@@ -144,14 +174,16 @@ class BulkLoader:
         seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
         repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
-        stream = iter(records)
-        while chunk := list(islice(stream, CHUNK)):
+        for chunk, done in self._standardized_chunks(spec, records):
+            result.worker_chunks += any(d is not None for d in done)
             rows: list[dict[str, Any]] = []
             batch: set[tuple[str, str]] = set()
             pending: list[tuple[str, str, dict[str, Any], list[str] | None]] = []
-            for record in chunk:
+            now = utcnow()
+            for record, ready in zip(chunk, done, strict=True):
                 try:
-                    row, values, keys = self._standardize(session, spec, record)
+                    row, values, keys = self._standardize(session, spec, record, ready)
+                    row["received_at"] = row["updated_at"] = now
                 except MdmError as error:
                     self.ingestor.reject(session, record, error, correlation_id=correlation_id)
                     result.statuses[(record.system, IngestStatus.REJECTED)] += 1
@@ -167,10 +199,7 @@ class BulkLoader:
                 result.statuses[(record.system, status)] += 1
                 pending.append((row["system"], row["source_id"], values, None if deleted else keys))
             if rows:
-                ids = session.scalars(
-                    insert(SourceRecord).returning(SourceRecord.id, sort_by_parameter_order=True),
-                    rows,
-                ).all()
+                ids = session.scalars(_INSERT_SOURCE_RECORDS, rows).all()
                 key_rows = []
                 for record_id, (system, source_id, values, found) in zip(ids, pending, strict=True):
                     seen[(system, source_id)] = record_id
@@ -188,7 +217,7 @@ class BulkLoader:
                     ]
                 if key_rows:
                     # Keys go to the store now, not to memory: blocking reads them back sorted.
-                    session.execute(insert(MatchKeyRow), key_rows)
+                    session.execute(_INSERT_KEYS, key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
         if repeats:
@@ -239,7 +268,7 @@ class BulkLoader:
                 live.add(key)
                 staged.append(_Staged(record_id, key[0], key[1], values))
                 session.execute(
-                    insert(MatchKeyRow),
+                    _INSERT_KEYS,
                     [
                         {"entity_type": spec.name, "key": k, "kind": key_kind(k),
                          "source_record_id": record_id}
@@ -289,46 +318,55 @@ class BulkLoader:
             for key in self.later.keys[rid]
         ]
         if rows:
-            session.execute(insert(MatchKeyRow), rows)
+            session.execute(_INSERT_KEYS, rows)
         self.later = _Later()
 
+    def _standardized_chunks(
+        self, spec: EntitySpec, records: Iterable[RecordInput]
+    ) -> Iterator[tuple[list[RecordInput], list[_Standardized | None]]]:
+        """The records a chunk at a time, each with its standardized form (``None``: to be
+        done in this process). With worker processes, they standardize the next chunks
+        while this one writes the current one; at most two chunks per worker wait."""
+        size = self.chunk_size
+        stream = iter(records)
+        first = list(islice(stream, size))
+        if self.workers <= 1 or len(first) < size or "fork" not in get_all_start_methods():
+            chunk = first
+            while chunk:
+                yield chunk, [None] * len(chunk)
+                chunk = list(islice(stream, size))
+            return
+        global _WORKER_STATE
+        _WORKER_STATE = (spec, self.codes)  # inherited by the forked workers
+        try:
+            with get_context("fork").Pool(self.workers) as pool:
+                waiting: deque[tuple[list[RecordInput], AsyncResult[Any]]] = deque()
+                chunk = first
+                while chunk or waiting:
+                    if chunk:
+                        waiting.append((chunk, pool.apply_async(_standardize_chunk, (chunk,))))
+                        chunk = list(islice(stream, size))
+                    if len(waiting) > 2 * self.workers or (waiting and not chunk):
+                        ready, result = waiting.popleft()
+                        yield ready, result.get()
+        finally:
+            _WORKER_STATE = None
+
     def _standardize(
-        self, session: Session, spec: EntitySpec, record: RecordInput
-    ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        self,
+        session: Session,
+        spec: EntitySpec,
+        record: RecordInput,
+        ready: _Standardized | None = None,
+    ) -> _Standardized:
+        """A record's source row, standardized values and keys (``ready``: as a worker
+        process made them); raises what the record is refused for."""
         if record.entity_type != spec.name:
             self.ingestor.specs.get_spec(record.entity_type)
         self.ingestor.systems.require(session, record.system)
-        source_id = (record.source_id or "").strip()
-        if not source_id:
-            raise MissingSourceIdError(
-                "sourceId is required and must not be blank", field="sourceId"
-            )
-        std = standardize(
-            spec,
-            record.attributes,
-            system=record.system,
-            date_format=record.date_format,
-            codes=self.codes,
-        )
-        findings = record_findings(spec, std, is_deleted=record.is_deleted)
-        now = utcnow()
-        raw = jsonable(record.attributes)
-        row = {
-            "entity_type": spec.name,
-            "system": record.system,
-            "source_id": source_id,
-            "raw": raw,
-            "standardized": std.values,
-            "findings": findings,
-            "content_hash": content_hash(record, raw),
-            "golden_id": None,
-            "version": 1,
-            "is_deleted": record.is_deleted,
-            "received_at": now,
-            "updated_at": now,
-        }
-        keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
-        return row, std.values, keys
+        if ready is not None:
+            return ready
+        return standardize_record(spec, self.codes, record)
 
     # -- matching --------------------------------------------------------------------
 
@@ -405,7 +443,7 @@ class BulkLoader:
                 candidates[pair] = (float(probability[k]), staged[i].record_id)
         if candidates:
             session.execute(
-                insert(MatchCandidate),
+                insert(_table(MatchCandidate)),
                 [
                     {
                         "entity_type": spec.name,
@@ -504,19 +542,14 @@ class BulkLoader:
                 }
             )
         del values
-        golden_ids = list(
-            session.scalars(
-                insert(GoldenRecord).returning(GoldenRecord.id, sort_by_parameter_order=True),
-                golden_rows,
-            )
-        )
+        golden_ids = list(session.scalars(_INSERT_GOLDEN_RECORDS, golden_rows))
         for golden_id, members in zip(golden_ids, clusters, strict=True):
             for i in members:
                 golden_of[i] = golden_id
         session.execute(
-            update(SourceRecord),
+            _LINK_MEMBERS,
             [
-                {"id": staged[i].record_id, "golden_id": golden_of[i]}
+                {"record_id": staged[i].record_id, "golden_id": golden_of[i]}
                 for members in clusters
                 for i in members
             ],
@@ -557,8 +590,8 @@ class BulkLoader:
                     "created_at": now,
                 }
             )
-        session.execute(insert(GoldenHistory), history)
-        session.execute(insert(ChangeEvent), events)
+        session.execute(insert(_table(GoldenHistory)), history)
+        session.execute(insert(_table(ChangeEvent)), events)
 
 
 def _values_of(
@@ -782,6 +815,53 @@ def cluster_records(
         split = cluster(members, edges[root], threshold)
         clusters.extend(sorted([int(i) for i in c] for c in split.clusters))
     return clusters
+
+
+# --------------------------------------------------------------------------- staging
+
+_Standardized = tuple[dict[str, Any], dict[str, Any], list[str]]  # row, values, keys
+_WORKER_STATE: tuple[EntitySpec, CodeBook] | None = None
+
+
+def standardize_record(spec: EntitySpec, codes: CodeBook, record: RecordInput) -> _Standardized:
+    """A record's source row (without its timestamps), standardized values and keys: no
+    database, so worker processes can do it. Raises what the record is refused for."""
+    source_id = (record.source_id or "").strip()
+    if not source_id:
+        raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
+    std = standardize(
+        spec, record.attributes, system=record.system, date_format=record.date_format, codes=codes
+    )
+    findings = record_findings(spec, std, is_deleted=record.is_deleted)
+    raw = jsonable(record.attributes)
+    row = {
+        "entity_type": spec.name,
+        "system": record.system,
+        "source_id": source_id,
+        "raw": raw,
+        "standardized": std.values,
+        "findings": findings,
+        "content_hash": content_hash(record, raw),
+        "golden_id": None,
+        "version": 1,
+        "is_deleted": record.is_deleted,
+    }
+    keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
+    return row, std.values, keys
+
+
+def _standardize_chunk(records: list[RecordInput]) -> list[_Standardized | None]:
+    """In a worker process: each record standardized, or ``None`` where it is refused (the
+    parent process does it again, to reject it with its error)."""
+    assert _WORKER_STATE is not None
+    spec, codes = _WORKER_STATE
+    done: list[_Standardized | None] = []
+    for record in records:
+        try:
+            done.append(standardize_record(spec, codes, record))
+        except MdmError:
+            done.append(None)
+    return done
 
 
 # --------------------------------------------------------------------------- after a load

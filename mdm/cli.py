@@ -107,7 +107,13 @@ def load_command(
             def advance(label: str, n: int) -> None:
                 progress.update(task, advance=n, description=label)
 
-            summary = load(hub.database, hub.ingestor, files, on_progress=advance)
+            summary = load(
+                hub.database,
+                hub.ingestor,
+                files,
+                on_progress=advance,
+                workers=hub.settings.bulk_workers,
+            )
     except MdmError as error:
         _fail(error)
     finally:

@@ -93,12 +93,14 @@ def load(
     actor: str = "mdm load",
     on_progress: Callable[[str, int], None] | None = None,
     bulk: bool = True,
+    workers: int = 1,
 ) -> LoadSummary:
     """Load mapped files; each record lands whole or is kept as a rejection with its reason.
 
     Entity types are loaded parents first. An entity type the store has no record of yet
     goes through the bulk path (``mdm.bulk``) unless ``bulk`` is false; otherwise, and for
-    every later load, records go one by one through the incremental pipeline.
+    every later load, records go one by one through the incremental pipeline. ``workers``:
+    processes standardizing records for the bulk path (see ``BulkLoader``).
 
     Reference data files beside the mapping files (``code_sets.csv``, ``transcodings.csv``)
     are applied after the mappings' systems are registered and before any record; invalid
@@ -125,7 +127,7 @@ def load(
             initial = bulk and is_initial_load(session, spec)
         if initial:
             progress = _bulk_progress(entity_type, on_progress)
-            result = BulkLoader(ingestor).load(
+            result = BulkLoader(ingestor, workers=workers).load(
                 database,
                 spec,
                 chain.from_iterable(records_of(s, e) for s, e in entries),

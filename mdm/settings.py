@@ -32,6 +32,7 @@ class Settings:
     token_cache_seconds: float = 30.0
     vocabulary: str = ""  # a site's unit vocabulary file (variant<TAB>canonical), if any
     background_reevaluation: bool = True  # mdm serve works the re-evaluation backlog
+    bulk_workers: int = 0  # processes standardizing an initial load (0: one per CPU, max 4)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

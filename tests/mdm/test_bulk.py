@@ -10,6 +10,7 @@ import random
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from mdm.hub import Hub
 from mdm.ingest import IngestStatus, RecordInput
 from mdm.loader import find_mappings, load
 from mdm.standardize import record_keys
-from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord
+from mdm.store import GoldenRecord, IngestRejection, MatchKeyRow, SourceRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -234,3 +235,48 @@ def test_later_versions_in_a_bulk_load_are_matched_first_and_survive_last(hub: H
 
 def _vendor(system: str, source_id: str, **attributes: str) -> RecordInput:
     return RecordInput("vendor", system, source_id, attributes)
+
+
+def test_worker_processes_stage_the_same_as_one_process(hub: Hub) -> None:
+    """Standardizing in worker processes (while the main one writes) changes nothing: the
+    same rows, keys, rejections (with their errors) and golden records."""
+    words = ["Northwind", "Bexar", "Harbor", "Summit", "Cedar", "Lakeside", "Pioneer"]
+    records = []
+    for i in range(140):
+        name = f"{words[i % 7]} {words[(i // 7) % 7]} Surgical Supply {i}"
+        records.append(_vendor("ERP", f"V{i}", name=name.upper(), postal_code=f"78{i:03d}"))
+        if i % 2:
+            records.append(_vendor("PROCUREMENT", f"S{i}", name=name, postal_code=f"78{i:03d}"))
+    records.insert(57, _vendor("ERP", " ", name="No Id Medical"))  # refused: no source id
+    records.insert(90, _vendor("ERP", "V-BAD", name="Bad", colour="red"))  # unknown attribute
+    records.append(_vendor("ERP", "V3", name="Cedar Northwind Surgical Supply 3 Inc"))
+
+    def run(workers: int) -> tuple[Any, ...]:
+        _clear(hub)
+        result = BulkLoader(hub.ingestor, workers=workers, chunk_size=25).load(
+            hub.database, hub.ingestor.specs["vendor"], records, actor="test", correlation_id=None
+        )
+        with hub.database.read_session() as session:
+            rows = sorted(
+                (r.system, r.source_id, json.dumps(r.standardized, sort_keys=True), r.content_hash,
+                 r.version)
+                for r in session.scalars(select(SourceRecord))
+            )  # fmt: skip
+            keys = sorted(
+                session.execute(
+                    select(SourceRecord.source_id, MatchKeyRow.key).join(
+                        SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id
+                    )
+                ).all()
+            )
+            rejected = sorted(
+                (r.source_id, r.code, r.field) for r in session.scalars(select(IngestRejection))
+            )
+        return result.worker_chunks, (dict(result.statuses), rows, keys, rejected, _partition(hub))
+
+    (in_workers, alone), (in_workers_pooled, pooled) = run(1), run(2)
+    assert (in_workers, in_workers_pooled) == (0, 9)  # 213 records, 25 a chunk
+    assert pooled == alone
+    statuses, rows, _, rejected, partition = pooled
+    assert len(rows) == 140 + 70 and len(rejected) == 2
+    assert len(partition) < len(rows)  # some matched
