@@ -21,6 +21,10 @@ from matchers.text import fold
 
 _MAX_PHRASE = 4
 _FLOOR_WING = re.compile(r"^(\d{1,2})([NSEW])$")
+_TOWER = re.compile(r"^T(\d{1,2})$")  # "T2" is Tower 2 ("T2 4 WEST")
+# A building of a campus: with its number ("TOWER 2", "BUILDING 3") it tells two units
+# with the same floor and wing apart.
+_BUILDING_WORDS = frozenset({"TOWER", "BUILDING", "PAVILION"})
 _WINGS = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
 _WING_WORDS = frozenset(_WINGS.values())
 
@@ -82,8 +86,8 @@ def _dictionary() -> frozenset[str]:
 @lru_cache(maxsize=1 << 14)
 def _spelled(token: str) -> str:
     """A vocabulary word one typo away ("UINT", "PDIATRICS"), or the token as it is."""
-    if len(token) < 4 or not token.isalpha():
-        return token
+    if len(token) < 4 or not token.isalpha() or not _VOWELS & set(token):
+        return token  # short, a code, or an initialism ("HHSP" is no typo of "HOSP")
     words = _dictionary()
     if token in words:
         return token
@@ -92,6 +96,14 @@ def _spelled(token: str) -> str:
             if OSA.distance(word, token) <= 1:
                 return word
     return token
+
+
+def _wing_typo(token: str) -> str | None:
+    """The wing a word after a floor number is one typo away from ("EAT", "WETS")."""
+    if token in _WING_WORDS or len(token) < 3 or not token.isalpha():
+        return None
+    near = [w for w in _WING_WORDS if OSA.distance(w, token) <= 1]
+    return near[0] if len(near) == 1 else None
 
 
 def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> str:
@@ -117,10 +129,15 @@ def normalize_unit_name(text: str, extra: Mapping[str, str] | None = None) -> st
     words: list[str] = []
     for token in fold(text).split():
         wing = _FLOOR_WING.match(token)
+        tower = _TOWER.match(token)
         if wing:
             words += [wing[1], _WINGS[wing[2]]]
+        elif tower:
+            words += ["TOWER", tower[1]]
         elif token in _WINGS and words and words[-1].isdigit():
             words.append(_WINGS[token])  # "3 E" is "3 EAST"
+        elif words and words[-1].isdigit() and (typo := _wing_typo(token)):
+            words.append(typo)  # "7 EAT" is 7 EAST
         else:
             words.append(_spelled(token))
     out: list[str] = []
@@ -187,7 +204,28 @@ def _is_mnemonic(word: str) -> bool:
     the vocabulary, and not pronounceable (no vowel, or a doubled first letter)."""
     if not (word.isalpha() and len(word) <= 5) or word in _dictionary():
         return False
-    return not (_VOWELS & set(word)) or word[0] == word[1]
+    return not (_VOWELS & set(word)) or (len(word) > 1 and word[0] == word[1])
+
+
+def _site_qualified(short: UnitName, long_: UnitName) -> bool:
+    """``long_`` is ``short`` with a leading qualifier the vocabulary does not know: a site
+    or community name, with its number if it has one ("Thornbury Orthopedics", "Kestrel 2
+    Pediatrics", "HHN Ironwood 17 Orthopedics")."""
+    if not short.content or not short.content < long_.content:
+        return False
+    words = long_.text.split()
+    first_shared = min(k for k, w in enumerate(words) if w in short.content)
+    leading = words[:first_shared]
+    names = [w for w in leading if w.isalpha() and len(w) > 2 and not _is_mnemonic(w)]
+    if not names or any(w in _dictionary() for w in names):
+        return False
+    rest = prepare_unit_name(" ".join(words[first_shared:]))
+    return rest is not None and (rest.content, rest.numbers, rest.wings, rest.buildings) == (
+        short.content,
+        short.numbers,
+        short.wings,
+        short.buildings,
+    )
 
 
 @dataclass(frozen=True)
@@ -199,6 +237,7 @@ class UnitName:
     numbers: frozenset[int]  # "PAR 01" and "PAR 1" agree; "PAR 1", "PAR 2", "PAR" do not
     codes: frozenset[str]  # letters-and-digits codes ("CL005"): site or unit identifiers
     wings: frozenset[str]  # NORTH, SOUTH, EAST, WEST: "2 WEST" is not "2 EAST"
+    buildings: frozenset[str] = frozenset()  # "TOWER 2": its number is not the floor
 
 
 def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> UnitName | None:
@@ -207,7 +246,13 @@ def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> Unit
     if not canonical:
         return None
     words = canonical.split()
-    numbers = frozenset(int(w) for w in words if w.isdigit())
+    building_numbers = {
+        k + 1 for k, w in enumerate(words[:-1]) if w in _BUILDING_WORDS and words[k + 1].isdigit()
+    }
+    buildings = frozenset(f"{words[k - 1]} {int(words[k])}" for k in building_numbers)
+    numbers = frozenset(
+        int(w) for k, w in enumerate(words) if w.isdigit() and k not in building_numbers
+    )
     codes = frozenset(w for w in words if _CODE.fullmatch(w))
     # Short letter codes are facility mnemonics ("HHN ICU"), not the unit; so is a
     # leading word of up to five letters the vocabulary does not know ("HHST 2 WEST").
@@ -221,7 +266,7 @@ def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> Unit
         and not (k == 0 and len(words) > 1 and _is_mnemonic(w))
     )
     wings = frozenset(w for w in words if w in _WING_WORDS)
-    return UnitName(canonical, content, numbers, codes, wings)
+    return UnitName(canonical, content, numbers, codes, wings, buildings)
 
 
 class UnitNameComparison(Comparison[UnitName]):
@@ -229,9 +274,10 @@ class UnitNameComparison(Comparison[UnitName]):
 
     Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``,
     ``conflict``. Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2",
-    the second of its kind), different site codes ("CL005" vs "CL006") and different
-    wings ("2 WEST" vs "2E") are a ``conflict``: two units by construction. Names that
-    merely share no words are ``different`` (which may be a gap in the vocabulary).
+    the second of its kind), different site codes ("CL005" vs "CL006"), different wings
+    ("2 WEST" vs "2E") and different buildings ("TOWER 2" vs "T3") are a ``conflict``:
+    two units by construction. A building named on one side only, and names that merely
+    share no words, are ``different`` (which may be a gap in the vocabulary).
     Similarity is the token-set ratio of the distinctive words when the shorter name has
     two or more of them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort
     ratio otherwise
@@ -269,12 +315,20 @@ class UnitNameComparison(Comparison[UnitName]):
     def compare(self, left: UnitName, right: UnitName) -> int:
         conflict = len(self.levels) - 1
         different = conflict - 1
+        if left.content != right.content and (
+            _site_qualified(left, right) or _site_qualified(right, left)
+        ):
+            return 1  # one system puts the site's name first ("Kestrel 2 Pediatrics")
         if left.numbers != right.numbers:
             return conflict
         if left.codes and right.codes and left.codes != right.codes:
             return conflict
         if left.wings and right.wings and left.wings != right.wings:
             return conflict
+        if left.buildings != right.buildings:
+            # Tower 2 and Tower 3 are two units; "2 NORTH" and "TOWER 2 2 NORTH" may be the
+            # main building's and the tower's (or a system leaving the building out).
+            return conflict if left.buildings and right.buildings else different
         if left.content == right.content and (left.content or left.text == right.text):
             return 0
         if _truncated(left.text, right.text):

@@ -747,7 +747,8 @@ def judge_many(
     auto_threshold: float,
     review_threshold: float,
 ) -> NDArray[np.float64]:
-    """``mdm.matching.judge`` over arrays: decisive rules accept, vetoes hold below review."""
+    """``mdm.matching.judge`` over arrays: decisive rules accept (probability 1), vetoes
+    hold below review."""
     assert spec.matching is not None
     settings = spec.matching
     index = {c.name: k for k, c in enumerate(settings.comparisons)}
@@ -763,7 +764,7 @@ def judge_many(
     for name, level in settings.vetoes:
         vetoed |= levels[:, index[name]] == level_of[name][level]
     vetoed &= ~decided
-    out[decided] = np.maximum(out[decided], auto_threshold)
+    out[decided] = 1.0
     out[vetoed] = np.minimum(out[vetoed], review_threshold * 0.999)
     return out
 

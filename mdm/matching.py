@@ -8,7 +8,7 @@ unique identifier disagrees; fuzzy scoring plugs in as another ``Matcher``.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from matchers import MatchModel, PairScore
-from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.context import ContextView, sibling_records
 from mdm.match_models import MatchModels
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
+from mdm.standardize import record_keys
 from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
 
 
@@ -161,6 +162,22 @@ SPECIFIC_BLOCK = 8  # a key this rare (an identifier, a full address) is always 
 SIBLING_BLOCKS = 4  # a parent's children are candidates up to this many blocks' worth
 
 
+def _keys_through_codes(
+    spec: EntitySpec, values: Mapping[str, Any], view: Mapping[str, Any], keys: list[str]
+) -> list[str]:
+    """Keys the record would have if its coded values were written as their codes: a
+    company written as its name, known through a learned correspondence, meets the records
+    that write the company's code (a cost-center code alone repeats in every company)."""
+    known = {}
+    for attribute in spec.coded:
+        token = view.get(attribute.name)
+        if isinstance(token, str) and token.startswith(LEARNED_MARK):
+            known[attribute.name] = token[len(LEARNED_MARK) :]
+    if not known:
+        return []
+    return [k for k in record_keys(spec, {**values, **known}) if k not in keys]
+
+
 def candidate_records(
     session: Session,
     spec: EntitySpec,
@@ -272,15 +289,16 @@ def judge(
 ) -> Judgement:
     """Apply the spec's decisive rules and vetoes to a scored pair.
 
-    A decisive rule that holds accepts the pair (at least the auto threshold). Otherwise
-    a vetoed pair is held just below the review threshold: never merged, and not put
-    before a steward as a likely match.
+    A decisive rule that holds accepts the pair: probability 1, as sure as a link gets (so
+    the chain guard of the bulk path never cuts an identifier agreement before a fuzzy
+    link). Otherwise a vetoed pair is held just below the review threshold: never merged,
+    and not put before a steward as a likely match.
     """
     hit = {(c.comparison, c.level) for c in pair.contributions if c.level is not None}
     vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
     for rule in settings.decisive:
         if all(condition in hit for condition in rule):
-            return Judgement(max(pair.match_probability, auto_threshold), (), vetoed_by)
+            return Judgement(1.0, (), vetoed_by)
     if not vetoed_by:
         return Judgement(pair.match_probability)
     return Judgement(min(pair.match_probability, review_threshold * 0.999), vetoed_by)
@@ -378,7 +396,12 @@ class ScoringMatcher:
             session, spec, mine_view, SIBLING_BLOCKS * spec.matching.max_block_size
         )
         candidates = candidate_records(
-            session, spec, record_id, keys, spec.matching.max_block_size, siblings
+            session,
+            spec,
+            record_id,
+            keys + _keys_through_codes(spec, values, mine_view, keys),
+            spec.matching.max_block_size,
+            siblings,
         )
         views = context.views(session, spec, [(c.system, c.values) for c in candidates])
         mine = active.model.prepare(mine_view)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from matchers import (
     CodeComparison,
@@ -97,6 +99,25 @@ UNIT = UnitNameComparison("name")
         ("2 WEST", "2 EAST", "conflict"),  # two wings of one floor
         ("HHNA 3 WEST SUPPLY PAR 1", "HHNA 3 E PAR 01", "conflict"),  # "3 E" is 3 EAST
         ("PAR 1", "PAR 2", "conflict"),
+        ("Tower 2 6 East", "HHN T2 6E", "exact"),  # T2 is Tower 2; its 2 is not the floor
+        ("TOWER 2 2 SOUTH", "T2 2 S", "exact"),
+        ("TWR 3 4 NORTH", "Tower 3 4 North", "exact"),
+        ("T2 4 WEST", "T3 4 WEST", "conflict"),  # two towers
+        ("HHW T2 3 E", "3 EAST", "different"),  # the tower's or the main building's
+        ("TOWER 2 2 NORTH", "2 NORTH", "different"),
+        ("7 EAST", "7 Eat", "exact"),  # a typo in the wing after a floor number
+        ("Thornbury Orthopedics", "ORTHOPEDICS", "similarity_0.95"),  # the site's name first
+        ("Northgate 2 Pediatrics 2", "PEDIATRICS 2", "similarity_0.95"),
+        ("HHN Ironwood 17 Orthopedics", "ORTHOPEDICS", "similarity_0.95"),  # site number
+        ("Kestrel 2 Pediatrics", "PEDIATRICS 2", "different"),  # the second pediatrics?
+        ("HHN 2 WEST", "3 WEST", "conflict"),  # an initialism is no site name
+        ("HHSP 3 South", "3 SOUTH", "exact"),  # nor a typo of a word ("HOSP")
+        ("A 3 SOUTH", "3 SOUTH", "exact"),  # one letter: no site name, no word
+        ("A", "B", "different"),
+        ("Pediatric Cardiology", "Cardiology", "different"),  # a known word: another unit
+        ("Orthopedics Thornbury", "ORTHOPEDICS", "different"),  # not a leading qualifier
+        ("Tower 2 5 Wet", "T2 5 WEST", "exact"),
+        ("7 EAT", "7 WEST", "conflict"),
         ("HHST 2 WEST", "2 W", "exact"),  # a facility initialism is not the unit
         ("WOUND CARE CENTER", "HHC Wound Care Center", "exact"),  # WOUND is a word
         (
@@ -113,3 +134,21 @@ UNIT = UnitNameComparison("name")
 def test_unit_name_levels(left: str, right: str, level: str) -> None:
     found = UNIT.compare(UNIT.prepare({"name": left}), UNIT.prepare({"name": right}))  # type: ignore[arg-type]
     assert UNIT.levels[found] == level
+
+
+_UNIT_WORDS = st.sampled_from(
+    ["A", "B", "2", "3", "T2", "TOWER", "EAST", "EAT", "HHN", "ICU", "KESTREL", "PAR", "01"]
+)
+
+
+@given(
+    st.lists(_UNIT_WORDS | st.text(max_size=6), max_size=5),
+    st.lists(_UNIT_WORDS | st.text(max_size=6), max_size=5),
+)
+def test_unit_names_always_compare_to_a_level(left: list[str], right: list[str]) -> None:
+    """Whatever two systems write, the comparison answers with a level (never raises: a
+    bulk load scores every pair)."""
+    a, b = UNIT.prepare({"name": " ".join(left)}), UNIT.prepare({"name": " ".join(right)})
+    if a is not None and b is not None:
+        assert 0 <= UNIT.compare(a, b) < len(UNIT.levels)
+        assert UNIT.compare(a, b) == UNIT.compare(b, a)

@@ -231,6 +231,30 @@ def test_a_company_written_as_its_name_is_evidence_not_a_transcoding(
         assert [f["code"] for f in row.findings] == ["UNMAPPED_VALUE"]
 
 
+def test_a_company_known_by_its_name_meets_its_cost_centers_when_the_code_is_everywhere(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """Cost-center code 8010 is in every company: its block is too large to be used. A
+    record whose company is written as the company's name still meets the cost centers of
+    that company, through the keys it would have with the company's code."""
+    load_codes(hub, tmp_path)
+    fillers = [
+        cost_center("ERP", f"X{k:03d}-8010", "8010", "PHARMACY", f"X{k:03d}") for k in range(210)
+    ]
+    with hub.database.session() as session:
+        hub.ingestor.ingest_many(session, fillers, actor="test", enforce_batch_limit=False)
+    ingest(
+        hub,
+        cost_center("ERP", "2000-8010", "8010", "MATERIALS MGMT", "2000"),
+        cost_center(
+            "PROCUREMENT", "P2", "8010", "Materials Management Logistics", "Harbor Health South"
+        ),
+    )
+    assert golden_of(hub, "cost_center", "PROCUREMENT", "P2") == golden_of(
+        hub, "cost_center", "ERP", "2000-8010"
+    )
+
+
 def test_a_parent_merge_re_evaluates_its_children(hub: Hub, tmp_path: Path) -> None:
     load_codes(hub, tmp_path)
     ingest(
