@@ -159,24 +159,38 @@ def _resolve_direct(
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for entity_type, system, source_id in refs:
         wanted[(entity_type, system)].add(source_id)
-    golden_of: dict[Reference, int] = {}
+    found: dict[Reference, tuple[int, str, str]] = {}
+    merged: dict[Reference, int] = {}  # references whose golden record was merged away
     for (entity_type, system), ids in wanted.items():
         ordered = sorted(ids)
         for start in range(0, len(ordered), _CHUNK):
+            # The golden record comes with the member: one query, and one more only for
+            # the few whose golden record was merged into another since.
             rows = session.execute(
-                select(SourceRecord.source_id, SourceRecord.golden_id).where(
+                select(
+                    SourceRecord.source_id,
+                    GoldenRecord.id,
+                    GoldenRecord.public_id,
+                    GoldenRecord.status,
+                )
+                .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
+                .where(
                     SourceRecord.entity_type == entity_type,
                     SourceRecord.system == system,
                     SourceRecord.source_id.in_(ordered[start : start + _CHUNK]),
                     SourceRecord.is_deleted.is_(False),
-                    SourceRecord.golden_id.is_not(None),
                 )
             ).all()
-            for source_id, golden_id in rows:
-                if golden_id is not None:
-                    golden_of[(entity_type, system, source_id)] = golden_id
-    survivors = survivors_of(session, set(golden_of.values()))
-    return {ref: (*survivors[g], ref[0]) for ref, g in golden_of.items() if g in survivors}
+            for source_id, golden_id, public_id, status in rows:
+                ref = (entity_type, system, source_id)
+                if status == "merged":
+                    merged[ref] = golden_id
+                elif status != "retired":
+                    found[ref] = (golden_id, public_id, entity_type)
+    if merged:
+        survivors = survivors_of(session, set(merged.values()))
+        found.update((ref, (*survivors[g], ref[0])) for ref, g in merged.items() if g in survivors)
+    return found
 
 
 def _ancestors(
