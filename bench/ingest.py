@@ -68,7 +68,9 @@ def main() -> None:
     generate(work / "incoming", args.records * 2, args.seed + 1)
     upgrade(url)
     hub = Hub(Settings(database_url=url))
-    summary = load(hub.database, hub.ingestor, find_mappings(work / "store"))
+    summary = load(
+        hub.database, hub.ingestor, find_mappings(work / "store"), workers=hub.settings.bulk_workers
+    )
     with hub.database.read_session() as session:
         goldens = session.execute(text("SELECT count(*) FROM golden_record")).scalar_one()
     print(

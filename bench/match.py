@@ -223,7 +223,9 @@ def run_engine(
         hub.ingestor = Ingestor(specs, codes=lambda session: plain_codes(cache.get(session)))
     try:
         started = time.perf_counter()
-        summary = load(hub.database, hub.ingestor, find_mappings(data))
+        summary = load(
+            hub.database, hub.ingestor, find_mappings(data), workers=hub.settings.bulk_workers
+        )
         result.seconds = time.perf_counter() - started
         statuses = Counter({s: summary.total(s) for s in ("created", "updated", "rejected")})
         result.notes.append(

@@ -266,10 +266,13 @@ def probability(weight: float) -> float:
 
 def prepare_records(
     comparisons: Sequence[Comparison[Any]],
-    left_records: Sequence[Mapping[str, Any]],
-    right_records: Sequence[Mapping[str, Any]] | None = None,
+    left_records: Iterable[Mapping[str, Any]],
+    right_records: Iterable[Mapping[str, Any]] | None = None,
 ) -> PreparedRecords:
     """Prepare and encode two record sets (or one, for deduplication) once.
+
+    Each set is gone through once, so it may be a stream (records read back a chunk at a
+    time): only the prepared values are kept.
 
     Args:
         comparisons: The comparisons to prepare for.
@@ -278,14 +281,24 @@ def prepare_records(
             ``left_records`` with themselves.
     """
     same = right_records is None or right_records is left_records
+    lefts = _prepared_lists(comparisons, left_records)
+    rights = lefts if same else _prepared_lists(comparisons, right_records or ())
     left_columns, right_columns = [], []
-    for comparison in comparisons:
-        left = [comparison.prepare(r) for r in left_records]
-        right = left if same else [comparison.prepare(r) for r in right_records or ()]
+    for comparison, left, right in zip(comparisons, lefts, rights, strict=True):
         lc, rc = comparison.encode(left, right)
         left_columns.append(lc)
         right_columns.append(rc)
     return PreparedRecords(tuple(left_columns), tuple(right_columns))
+
+
+def _prepared_lists(
+    comparisons: Sequence[Comparison[Any]], records: Iterable[Mapping[str, Any]]
+) -> list[list[Any]]:
+    out: list[list[Any]] = [[] for _ in comparisons]
+    for record in records:
+        for found, comparison in zip(out, comparisons, strict=True):
+            found.append(comparison.prepare(record))
+    return out
 
 
 def compare_pairs(

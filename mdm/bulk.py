@@ -100,6 +100,7 @@ class _Later:
     latest: dict[int, dict[str, Any]] = field(default_factory=dict)  # record id -> values
     gone: set[int] = field(default_factory=set)  # deleted in their latest version
     keys: dict[int, list[str]] = field(default_factory=dict)  # the latest version's keys
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # its source row
 
 
 @dataclass
@@ -171,6 +172,7 @@ class BulkLoader:
         correlation_id: str | None,
         on_progress: Callable[[int], None] | None,
     ) -> list[_Staged]:
+        keep = refers_to_itself(spec)
         seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
         repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
@@ -205,7 +207,9 @@ class BulkLoader:
                     seen[(system, source_id)] = record_id
                     if found is None:  # a deletion is stored, not matched
                         continue
-                    staged.append(_Staged(record_id, system, source_id, values))
+                    # Values stay in memory only where matching goes in rounds; otherwise
+                    # they are read back when prepared (memory at scale).
+                    staged.append(_Staged(record_id, system, source_id, values if keep else None))
                     key_rows += [
                         {
                             "entity_type": spec.name,
@@ -278,9 +282,12 @@ class BulkLoader:
         if not changed:
             return staged
         now = utcnow()
-        session.execute(
-            update(SourceRecord),
-            [
+        later = self.later
+        # Stored after matching (``_settle_later``): until then the store holds the version
+        # that is matched, the first.
+        later.rows.update(
+            (
+                record_id,
                 {
                     "id": record_id,
                     "raw": row["raw"],
@@ -290,11 +297,10 @@ class BulkLoader:
                     "version": state[record_id][1],
                     "is_deleted": row["is_deleted"],
                     "updated_at": now,
-                }
-                for record_id, (row, _, _) in sorted(changed.items())
-            ],
+                },
+            )
+            for record_id, (row, _, _) in changed.items()
         )
-        later = self.later
         for record_id, (row, values, keys) in changed.items():
             if row["is_deleted"]:
                 later.gone.add(record_id)
@@ -307,7 +313,11 @@ class BulkLoader:
 
     def _settle_later(self, session: Session, spec: EntitySpec) -> None:
         """After matching: the match keys of records with a later version become those of
-        the latest one (a deleted record keeps none)."""
+        the latest one (a deleted record keeps none), and the latest versions are stored."""
+        if self.later.rows:
+            session.execute(
+                update(SourceRecord), [self.later.rows[k] for k in sorted(self.later.rows)]
+            )
         ids = sorted(self.later.keys)
         for start in range(0, len(ids), 2000):
             chunk = ids[start : start + 2000]
@@ -386,6 +396,22 @@ class BulkLoader:
         result.candidate_pairs = len(pairs)
         specs = self.ingestor.specs
         context = ContextView(self.codes, specs)
+        if not refers_to_itself(spec):
+            # One round; the values are read back from the store a chunk at a time as they
+            # are prepared, so memory holds the prepared columns, not every record's values.
+            prepared = prepare_records(
+                active.model.comparisons, _StoredViews(session, spec, staged, context)
+            )
+            left, right, probability = score_in_batches(
+                spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
+            )
+            del prepared, pairs
+            clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+            self._write_and_review(
+                session, spec, staged, clusters, (left, right, probability), result, actor,
+                correlation_id,
+            )  # fmt: skip
+            return
         records = [(s.system, s.values or {}) for s in staged]
         # Parents of other types are in the store already (parents load first): resolve
         # them through the crosswalk. Parents of this type are being matched right now.
@@ -407,10 +433,6 @@ class BulkLoader:
             ]
             prepared = prepare_records(active.model.comparisons, views)
             del views
-            if not own:  # one round: the raw values can go before scoring (memory at scale)
-                records, refs = [], []
-                for s in staged:
-                    s.values = None
             left, right, probability = score_in_batches(
                 spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
             )
@@ -429,6 +451,25 @@ class BulkLoader:
         for s in staged:
             s.values = None
         del pairs
+        self._write_and_review(
+            session, spec, staged, clusters, (left, right, probability), result, actor,
+            correlation_id,
+        )  # fmt: skip
+
+    def _write_and_review(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        staged: list[_Staged],
+        clusters: list[list[int]],
+        scored: tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]],
+        result: BulkResult,
+        actor: str | None,
+        correlation_id: str | None,
+    ) -> None:
+        """Golden records of the clusters, and unsure pairs across them for review."""
+        left, right, probability = scored
+        active = self.ingestor.models.active(session, spec)
         golden_of = self._write_goldens(session, spec, staged, clusters, actor, correlation_id)
         result.golden_records = len(set(golden_of) - {0})
         review = (probability >= active.review_threshold) & (probability < active.auto_threshold)
@@ -592,6 +633,33 @@ class BulkLoader:
             )
         session.execute(insert(_table(GoldenHistory)), history)
         session.execute(insert(_table(ChangeEvent)), events)
+
+
+def refers_to_itself(spec: EntitySpec) -> bool:
+    """Whether the type's comparisons read a reference to its own type (locations: a
+    department's facility), so the bulk path matches it in rounds."""
+    return any(a.reference == spec.name for a in spec.compared_references)
+
+
+class _StoredViews:
+    """The matching views of staged records, read back from the store a chunk at a time
+    (re-iterable; ``matchers.prepare_records`` goes through it once)."""
+
+    def __init__(
+        self, session: Session, spec: EntitySpec, staged: list[_Staged], context: ContextView
+    ) -> None:
+        self.session, self.spec, self.staged, self.context = session, spec, staged, context
+
+    def __len__(self) -> int:
+        return len(self.staged)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(self.staged), 20_000):
+            part = self.staged[start : start + 20_000]
+            values = _values_of(self.session, part, list(range(len(part))))
+            yield from self.context.views(
+                self.session, self.spec, [(s.system, values[s.record_id]) for s in part]
+            )
 
 
 def _values_of(
