@@ -392,8 +392,10 @@ class ScoringMatcher:
         context = ContextView(self.codes(session), self.specs)
         (mine_view,) = context.views(session, spec, [(system, values)])
         # The children of the same parent are candidates whatever their keys say.
-        siblings = sibling_records(
-            session, spec, mine_view, SIBLING_BLOCKS * spec.matching.max_block_size
+        siblings = (
+            sibling_records(session, spec, mine_view, SIBLING_BLOCKS * spec.matching.max_block_size)
+            if spec.matching.sibling_candidates
+            else []
         )
         candidates = candidate_records(
             session,

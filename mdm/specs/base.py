@@ -115,6 +115,11 @@ class MatchSettings:
         decisive: rules, each a set of ``(comparison, level)`` conditions that together say
             "the same thing" (an equal GTIN-14; company and code equal for a cost center):
             the pair is accepted, whatever the weights and vetoes say.
+        sibling_candidates: the children of the record's parent (same parent golden
+            record, same kind) are candidates whatever their keys say: for types whose
+            records may share no key with their match (a department with no address of its
+            own, named differently per system). Off where keys suffice (a cost center's
+            company and code): a parent's children can be many.
     """
 
     comparisons: tuple[Comparison[Any], ...]
@@ -125,6 +130,7 @@ class MatchSettings:
     max_block_size: int = 200
     vetoes: tuple[tuple[str, str], ...] = ()
     decisive: tuple[tuple[tuple[str, str], ...], ...] = ()
+    sibling_candidates: bool = False
 
 
 @dataclass(frozen=True)

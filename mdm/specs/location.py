@@ -110,5 +110,8 @@ LOCATION = EntitySpec(
                 ("address_line1", "exact"),
             ),
         ),
+        # A department may share no key with its match (no address, another spelling):
+        # the other departments of its facility are candidates.
+        sibling_candidates=True,
     ),
 )
