@@ -7,7 +7,8 @@ scored as arrays (``matchers.score_many``), clustered (connected components, wit
 ``matchers.cluster`` guarding components against weak chains), and golden records,
 history, events and review candidates are written in bulk. The result does not depend on
 the order of the input: records are ordered by (system, source id) before anything is
-decided. A later row of a staged record (a file of changes) replaces it before matching.
+decided. A later row of a staged record (a file of changes) is folded in: the record is
+matched on its first version and survives on its latest, as record by record.
 Used when the store has no record of the entity type yet; later loads go record by record
 through ``Ingestor``.
 """
