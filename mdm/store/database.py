@@ -93,7 +93,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # 128 MB of page cache (the default is 2 MB): index inserts of a large load and
-    # look-ups in a store of millions of records stay in memory.
-    cursor.execute("PRAGMA cache_size=-131072")
     cursor.close()
