@@ -249,14 +249,10 @@ class BulkLoader:
         live = {(s.system, s.source_id) for s in staged if (s.system, s.source_id) in wanted}
         state: dict[int, list[Any]] = {}  # record id -> [content hash, version, deleted]
         ids = sorted(ids_of[key] for key in wanted)
-        for start in range(0, len(ids), 2000):
-            for record_id, digest, version, deleted in session.execute(
-                select(
-                    SourceRecord.id, SourceRecord.content_hash, SourceRecord.version,
-                    SourceRecord.is_deleted,
-                ).where(SourceRecord.id.in_(ids[start : start + 2000]))
-            ):  # fmt: skip
-                state[record_id] = [digest, version, deleted]
+        for record_id, digest, version, deleted in _rows_by_id(
+            session, ids, SourceRecord.content_hash, SourceRecord.version, SourceRecord.is_deleted
+        ):
+            state[record_id] = [digest, version, deleted]
         changed: dict[int, tuple[dict[str, Any], dict[str, Any], list[str]]] = {}
         for row, values, keys in repeats:
             key = (row["system"], row["source_id"])
@@ -404,7 +400,7 @@ class BulkLoader:
                 active.model.comparisons, _StoredViews(session, spec, staged, context)
             )
             left, right, probability = score_in_batches(
-                spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
+                spec, active.model, prepared, pairs, active.review_threshold
             )
             del prepared, pairs
             clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
@@ -435,7 +431,7 @@ class BulkLoader:
             prepared = prepare_records(active.model.comparisons, views)
             del views
             left, right, probability = score_in_batches(
-                spec, active.model, prepared, pairs, active.auto_threshold, active.review_threshold
+                spec, active.model, prepared, pairs, active.review_threshold
             )
             del prepared
             clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
@@ -669,13 +665,16 @@ def _values_of(
     """Standardized values of some staged records: in memory if kept, else read back."""
     found = {staged[i].record_id: staged[i].values for i in indices if staged[i].values}
     missing = [staged[i].record_id for i in indices if staged[i].record_id not in found]
-    for start in range(0, len(missing), 2000):
-        ids = missing[start : start + 2000]
-        rows = session.execute(
-            select(SourceRecord.id, SourceRecord.standardized).where(SourceRecord.id.in_(ids))
-        ).all()
-        found.update((record_id, values) for record_id, values in rows)
+    found.update(_rows_by_id(session, missing, SourceRecord.standardized))
     return {k: v or {} for k, v in found.items()}
+
+
+def _rows_by_id(session: Session, ids: list[int], *columns: Any) -> Iterator[Any]:
+    """``(id, *columns)`` of source records, read a chunk of ids at a time."""
+    for start in range(0, len(ids), 2000):
+        yield from session.execute(
+            select(SourceRecord.id, *columns).where(SourceRecord.id.in_(ids[start : start + 2000]))
+        )
 
 
 def _cluster_ancestry(
@@ -782,7 +781,6 @@ def score_in_batches(
     model: MatchModel,
     prepared: PreparedRecords,
     pairs: NDArray[np.intp],
-    auto_threshold: float,
     review_threshold: float,
     batch_size: int = 250_000,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
@@ -798,9 +796,7 @@ def score_in_batches(
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         scored = score_many(model, [], None, batch, prepared=prepared)
-        judged = judge_many(
-            spec, scored.levels, scored.match_probability, auto_threshold, review_threshold
-        )
+        judged = judge_many(spec, scored.levels, scored.match_probability, review_threshold)
         parts.append(judged.astype(np.float32))
     return (
         pairs[:, 0].astype(np.int32),
@@ -813,7 +809,6 @@ def judge_many(
     spec: EntitySpec,
     levels: NDArray[np.int8],
     probability: NDArray[np.float64],
-    auto_threshold: float,
     review_threshold: float,
 ) -> NDArray[np.float64]:
     """``mdm.matching.judge`` over arrays: decisive rules accept (probability 1), vetoes
@@ -998,14 +993,10 @@ def _match_siblings(
 ) -> None:
     ids = sorted({r for pair in pairs for r in pair})
     found: dict[int, tuple[str, dict[str, Any], int]] = {}
-    for start in range(0, len(ids), 2000):
-        for record_id, system, values, golden_id in session.execute(
-            select(
-                SourceRecord.id, SourceRecord.system, SourceRecord.standardized,
-                SourceRecord.golden_id,
-            ).where(SourceRecord.id.in_(ids[start : start + 2000]))
-        ):  # fmt: skip
-            found[record_id] = (system, values or {}, golden_id)
+    for record_id, system, values, golden_id in _rows_by_id(
+        session, ids, SourceRecord.system, SourceRecord.standardized, SourceRecord.golden_id
+    ):
+        found[record_id] = (system, values or {}, golden_id)
     index = {record_id: i for i, record_id in enumerate(ids)}
     views = ContextView(ingestor.codes(session), ingestor.specs).views(
         session, spec, [(found[r][0], found[r][1]) for r in ids]
@@ -1015,7 +1006,7 @@ def _match_siblings(
     del views
     at = np.asarray([(index[a], index[b]) for a, b in pairs], dtype=np.intp)
     left, right, probability = score_in_batches(
-        spec, active.model, prepared, at, active.auto_threshold, active.review_threshold
+        spec, active.model, prepared, at, active.review_threshold
     )
     result.pairs += len(pairs)
     sure: dict[int, tuple[float, int]] = {}  # lone record -> (best probability, sibling)
@@ -1034,7 +1025,7 @@ def _match_siblings(
                 golden_id = found[other][2]
                 if unsure[mine].get(golden_id, (-1.0, 0))[0] < p:
                     unsure[mine][golden_id] = (p, other)
-    result.scored += len({r for pair in pairs for r in pair} & alone)
+    result.scored += len(set(ids) & alone)
     refused: set[tuple[int, int]] = set()
     for record_id in sorted(sure.keys() | unsure.keys()):
         row = session.get(SourceRecord, record_id)

@@ -284,9 +284,7 @@ class Judgement:
     conflicts: tuple[str, ...] = ()
 
 
-def judge(
-    settings: MatchSettings, pair: PairScore, auto_threshold: float, review_threshold: float
-) -> Judgement:
+def judge(settings: MatchSettings, pair: PairScore, review_threshold: float) -> Judgement:
     """Apply the spec's decisive rules and vetoes to a scored pair.
 
     A decisive rule that holds accepts the pair: probability 1, as sure as a link gets (so
@@ -418,7 +416,7 @@ class ScoringMatcher:
             )
             theirs = self._prepare(active.model, key, view)
             pair = active.model.score_prepared(mine_view, view, mine, theirs)
-            judged = judge(spec.matching, pair, active.auto_threshold, active.review_threshold)
+            judged = judge(spec.matching, pair, active.review_threshold)
             current = best.get(candidate.golden_id)
             if current is not None and current.score >= judged.probability:
                 continue
