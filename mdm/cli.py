@@ -478,21 +478,46 @@ def match_estimate(
     activate: Annotated[
         bool, typer.Option("--activate", help="Use the new versions at once.")
     ] = False,
+    labels_only: Annotated[
+        bool,
+        typer.Option(
+            "--labels-only", help="Refine the active model from steward decisions only, no EM."
+        ),
+    ] = False,
 ) -> None:
-    """Re-estimate match models from the stored records (u: random pairs, m: EM).
+    """Re-estimate match models from the stored records (u: random pairs, m: EM), then
+    refine m by the steward decisions (approved candidates are matches); --labels-only
+    refines the active model from the decisions alone.
 
     Each estimate is stored as a new version, inactive unless --activate: check it first
     (mdm quality) and activate it with `mdm match activate`.
     """
+    from mdm.context import ContextView
     from mdm.hub import Hub
 
     hub = Hub(_settings(database_url=database_url))
     try:
         for spec in _chosen_specs(hub, entity_type):
             with hub.database.session() as session:
-                saved, notes = hub.ingestor.models.estimate(
-                    session, spec, actor="mdm match estimate", seed=seed, activate=activate
-                )
+                models = hub.ingestor.models
+                context = ContextView(hub.ingestor.codes(session), hub.specs)
+                if labels_only:
+                    saved, notes = models.refine_from_labels(
+                        session,
+                        spec,
+                        actor="mdm match estimate",
+                        activate=activate,
+                        context=context,
+                    )
+                else:
+                    saved, notes = models.estimate(
+                        session,
+                        spec,
+                        actor="mdm match estimate",
+                        seed=seed,
+                        activate=activate,
+                        context=context,
+                    )
             state = "active" if activate else "stored, not active"
             typer.echo(f"{spec.name}: version {saved.version} ({state}) {json.dumps(notes)}")
     except MdmError as error:

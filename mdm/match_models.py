@@ -6,12 +6,19 @@ stored version. At most one version is active; none active means the defaults. A
 estimate is stored inactive unless asked: EM assumes comparisons independent given match
 status, and where they are not (a department's address and postal code move together)
 it can over-weight them, so a version is activated only after its quality is checked.
+
+Steward decisions are labels (``steward_labels``): an approved candidate is a match, a
+rejected one a non-match, each compared with the golden member the engine scored it
+against. They refine m after EM (version source ``em+labels``) or on their own
+(``labels``). u stays as random pairs estimated it unless asked: decisions concern the
+hard cases of the review band, not a sample of non-matches.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +27,25 @@ from sqlalchemy.orm import Session
 
 from matchers import (
     BlockingRules,
+    LabelledPair,
     MatchModel,
     candidate_pairs,
     estimate_m,
     estimate_u,
+    update_from_labels,
 )
+from mdm.codes import load_codebook
+from mdm.context import ContextView, survivors_of
 from mdm.errors import InvalidInputError
 from mdm.specs import EntitySpec
-from mdm.store import MatchModelVersion, SourceRecord
+from mdm.store import MatchCandidate, MatchModelVersion, SourceRecord
+
+# Candidate status -> is_match: what a steward's decision says about the pair.
+DECISIONS = {"merged": True, "rejected": False}
+# Pseudo-pairs the current parameters are worth against steward labels: a few decisions
+# nudge the model, hundreds dominate it.
+LABEL_PRIOR_STRENGTH = 20.0
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -121,12 +139,81 @@ class MatchModels:
         actor: str | None,
         seed: int = 0,
         activate: bool = False,
+        context: ContextView | None = None,
     ) -> tuple[ActiveModel, dict[str, Any]]:
-        """Re-estimate from the stored records (``estimate_model``) and store the version."""
+        """Re-estimate from the stored records and the steward decisions, store the version.
+
+        EM as ``estimate_model``, then m refined by the steward labels (``steward_labels``,
+        compared through ``context``); the version's source is ``em+labels`` when a merged
+        candidate refined it, else ``em``. ``notes["labels"]`` counts the labels.
+        """
         start = self.active(session, spec)
-        model, notes = estimate_model(session, spec, start.model, seed=seed)
+        labels = steward_labels(session, spec, context=context)
+        model, notes = estimate_model(
+            session, spec, start.model, seed=seed, labels=labels, context=context
+        )
+        source = "em+labels" if notes["labels"]["matches"] else "em"
         saved = self.save(
-            session, spec, model, source="em", actor=actor, notes=notes, activate=activate
+            session, spec, model, source=source, actor=actor, notes=notes, activate=activate
+        )
+        return saved, notes
+
+    def refine_from_labels(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        *,
+        actor: str | None,
+        activate: bool = False,
+        context: ContextView | None = None,
+        prior_strength: float = LABEL_PRIOR_STRENGTH,
+        is_u_updated: bool = False,
+    ) -> tuple[ActiveModel, dict[str, Any]]:
+        """Refine the active model from the steward decisions alone (no EM), store the version.
+
+        The new version's source is ``labels``; its thresholds are the active model's.
+
+        Args:
+            session: The store.
+            spec: The entity type.
+            actor: Who asked (stored with the version).
+            activate: Use the new version at once.
+            context: How records are compared (see ``steward_labels``).
+            prior_strength: Pseudo-pairs the active parameters are worth.
+            is_u_updated: Let rejected candidates update u too. Off by default: they
+                are hard cases, and u is better estimated from random pairs.
+
+        Returns:
+            The stored version and its notes (``notes["labels"]`` counts the labels).
+
+        Raises:
+            InvalidInputError: (field ``entityType``) no decided candidate, or only
+                rejected ones while u is kept, so nothing would change.
+
+        Example:
+            >>> saved, notes = models.refine_from_labels(session, spec, actor="steward")
+            >>> notes["labels"]["matches"], saved.source
+            (12, 'labels')
+        """
+        start = self.active(session, spec)
+        labels = steward_labels(session, spec, context=context)
+        counts = _label_counts(labels, prior_strength, is_u_updated)
+        if not labels:
+            raise InvalidInputError(
+                f"{spec.name} has no steward decisions to refine the match model from",
+                field="entityType",
+            )
+        if not counts["matches"] and not is_u_updated:
+            raise InvalidInputError(
+                f"{spec.name}: only rejected candidates, which refine u only, and u is kept",
+                field="entityType",
+            )
+        model = update_from_labels(
+            start.model, labels, prior_strength=prior_strength, is_u_updated=is_u_updated
+        )
+        notes = {"start_version": start.version, "labels": counts}
+        saved = self.save(
+            session, spec, model, source="labels", actor=actor, notes=notes, activate=activate
         )
         return saved, notes
 
@@ -199,24 +286,35 @@ def estimate_model(
     max_records: int = 50_000,
     u_pairs: int = 200_000,
     seed: int = 0,
+    labels: Sequence[LabelledPair] = (),
+    prior_strength: float = LABEL_PRIOR_STRENGTH,
+    context: ContextView | None = None,
 ) -> tuple[MatchModel, dict[str, Any]]:
-    """Re-estimate ``start`` from the stored records: u from random pairs, m by EM.
+    """Re-estimate ``start`` from the stored records: u from random pairs, m by EM, then m
+    refined by ``labels`` (steward decisions, see ``steward_labels``).
 
     EM runs over the pairs the spec's blocking finds, so the match rate it sees is that of
     candidate pairs, not of all pairs; comparisons whose attributes a blocking rule keys on
-    exactly are held at their current m (blocking forced them to agree).
+    exactly are held at their current m (blocking forced them to agree). Labels refine
+    every comparison, those too: a steward's verdict is known, not inferred from
+    agreement. u is kept as random pairs estimated it (``update_from_labels`` with
+    ``is_u_updated=False``). ``notes["labels"]`` counts the labels.
     """
     assert spec.matching is not None
-    records = [
-        dict(values)
-        for values in session.scalars(
-            select(SourceRecord.standardized)
+    stored = [
+        (system, dict(values))
+        for system, values in session.execute(
+            select(SourceRecord.system, SourceRecord.standardized)
             .where(SourceRecord.entity_type == spec.name, SourceRecord.is_deleted.is_(False))
             .order_by(SourceRecord.id)
         )
     ]
-    if len(records) > max_records:
-        records = random.Random(seed).sample(records, max_records)
+    if len(stored) > max_records:
+        stored = random.Random(seed).sample(stored, max_records)
+    # Compared as matching compares them: coded values as codes, references as the
+    # parents' golden records (raw references would read as missing, and EM would
+    # forget what "same parent" says).
+    records = (context or ContextView(load_codebook(session))).views(session, spec, stored)
     if len(records) < 2:
         raise InvalidInputError(
             f"{spec.name}: {len(records)} records are too few to estimate from",
@@ -228,6 +326,9 @@ def estimate_model(
     blocked_on = {r for r, _ in spec.matching.blocking}
     fixed = tuple(c.name for c in spec.matching.comparisons if c.name in blocked_on)
     result = estimate_m(with_u, records, pairs.pairs, seed=seed, fixed=fixed)
+    model = result.model
+    if labels:
+        model = update_from_labels(model, labels, prior_strength=prior_strength, is_u_updated=False)
     notes = {
         "records": len(records),
         "candidate_pairs": len(pairs.pairs),
@@ -236,5 +337,133 @@ def estimate_model(
         "em_iterations": result.iterations,
         "em_converged": result.is_converged,
         "fixed": list(fixed),
+        "labels": _label_counts(labels, prior_strength, is_u_updated=False),
     }
-    return result.model, notes
+    return model, notes
+
+
+def steward_labels(
+    session: Session, spec: EntitySpec, *, context: ContextView | None = None
+) -> list[LabelledPair]:
+    """The steward decisions on ``spec``'s candidates as labelled pairs, by candidate id.
+
+    A merged candidate is a match, a rejected one a non-match; pending ones are no label.
+    The pair is the candidate's source record and the golden member its score was computed
+    against (``explanation["best_member"]``) when that record is still live, else the
+    lowest-id live member of the golden record (or of its merge survivor) other than the
+    candidate's record. A pair whose records are gone (deleted, no other member, golden
+    record retired) is left out.
+
+    Both records are compared as matching compares them: their context views (coded values
+    as canonical codes, references as the parents' golden records). Without ``context``
+    the code book is read from the store and references resolve to the parent's golden
+    record only, without its ancestors (the ingestor's ``ContextView(codes, specs)`` has
+    them), so a reference comparison's ``ancestor`` and ``sibling`` levels read as
+    ``different``.
+
+    Example:
+        >>> labels = steward_labels(session, VENDOR)
+        >>> [label.is_match for label in labels]
+        [True, False]
+    """
+    decided = session.execute(
+        select(
+            MatchCandidate.source_record_id,
+            MatchCandidate.golden_id,
+            MatchCandidate.status,
+            MatchCandidate.explanation,
+        )
+        .where(
+            MatchCandidate.entity_type == spec.name,
+            MatchCandidate.status.in_(sorted(DECISIONS)),
+        )
+        .order_by(MatchCandidate.id)
+    ).all()
+    if not decided:
+        return []
+    named = [_best_member(explanation) for _, _, _, explanation in decided]
+    records = _live_records(
+        session,
+        spec,
+        {record_id for record_id, _, _, _ in decided} | {b for b in named if b is not None},
+    )
+    survivors = survivors_of(session, {golden_id for _, golden_id, _, _ in decided})
+    needs_member = {
+        survivors[golden_id][0]
+        for (record_id, golden_id, _, _), best in zip(decided, named, strict=True)
+        if (best is None or best not in records or best == record_id) and golden_id in survivors
+    }
+    members = _first_members(session, spec, needs_member)
+    records.update(_live_records(session, spec, {m for ms in members.values() for m in ms}))
+    pairs: list[tuple[int, int, bool]] = []
+    for (record_id, golden_id, status, _), best in zip(decided, named, strict=True):
+        if record_id not in records:
+            continue
+        other = best if best is not None and best in records and best != record_id else None
+        if other is None and golden_id in survivors:
+            live = survivors[golden_id][0]
+            other = next((m for m in members.get(live, ()) if m != record_id), None)
+        if other is not None:
+            pairs.append((record_id, other, DECISIONS[status]))
+    ids = sorted({i for left, right, _ in pairs for i in (left, right)})
+    context = context or ContextView(load_codebook(session))
+    views = dict(zip(ids, context.views(session, spec, [records[i] for i in ids]), strict=True))
+    return [LabelledPair(views[left], views[right], is_match) for left, right, is_match in pairs]
+
+
+def _best_member(explanation: Mapping[str, Any] | None) -> int | None:
+    found = (explanation or {}).get("best_member")
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def _live_records(
+    session: Session, spec: EntitySpec, ids: set[int]
+) -> dict[int, tuple[str, dict[str, Any]]]:
+    """Record id -> (system, standardized values), for the live records of the type."""
+    ordered = sorted(ids)
+    found: dict[int, tuple[str, dict[str, Any]]] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        for record_id, system, values in session.execute(
+            select(SourceRecord.id, SourceRecord.system, SourceRecord.standardized).where(
+                SourceRecord.id.in_(ordered[start : start + _CHUNK]),
+                SourceRecord.entity_type == spec.name,
+                SourceRecord.is_deleted.is_(False),
+            )
+        ):
+            found[record_id] = (system, dict(values or {}))
+    return found
+
+
+def _first_members(
+    session: Session, spec: EntitySpec, golden_ids: set[int]
+) -> dict[int, tuple[int, ...]]:
+    """Golden id -> its two lowest live member ids (one may be the candidate's own)."""
+    ordered = sorted(golden_ids)
+    found: dict[int, list[int]] = {}
+    for start in range(0, len(ordered), _CHUNK):
+        for golden_id, record_id in session.execute(
+            select(SourceRecord.golden_id, SourceRecord.id)
+            .where(
+                SourceRecord.golden_id.in_(ordered[start : start + _CHUNK]),
+                SourceRecord.entity_type == spec.name,
+                SourceRecord.is_deleted.is_(False),
+            )
+            .order_by(SourceRecord.golden_id, SourceRecord.id)
+        ):
+            assert golden_id is not None  # the filter asks for members of these
+            kept = found.setdefault(golden_id, [])
+            if len(kept) < 2:
+                kept.append(record_id)
+    return {golden_id: tuple(ids) for golden_id, ids in found.items()}
+
+
+def _label_counts(
+    labels: Sequence[LabelledPair], prior_strength: float, is_u_updated: bool
+) -> dict[str, Any]:
+    matches = sum(1 for label in labels if label.is_match)
+    return {
+        "matches": matches,
+        "non_matches": len(labels) - matches,
+        "prior_strength": prior_strength,
+        "is_u_updated": is_u_updated,
+    }

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from mdm.api.errors import InvalidInputError, user_error
 from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
 from mdm.api.permissions import IsAdmin, IsReader
+from mdm.context import ContextView
 from mdm.errors import MdmError
 from mdm.ingest import RecordInput
 from mdm.match_models import ActiveModel, defaults
@@ -37,7 +38,10 @@ class ComparisonParameters:
 class MatchModel:
     entity_type: str
     version: int = strawberry.field(description="0: the comparisons' domain defaults.")
-    source: str = strawberry.field(description="defaults, em, labels or manual.")
+    source: str = strawberry.field(
+        description="defaults, em, em+labels (EM, then steward decisions), labels (steward "
+        "decisions only) or manual."
+    )
     prior: float
     auto_threshold: float
     review_threshold: float
@@ -183,7 +187,12 @@ class MatchMutation:
             spec = _spec(info, entity_type)
             with hub.database.session() as session:
                 saved, notes = hub.ingestor.models.estimate(
-                    session, spec, actor=info.context.actor, seed=seed, activate=activate
+                    session,
+                    spec,
+                    actor=info.context.actor,
+                    seed=seed,
+                    activate=activate,
+                    context=ContextView(hub.ingestor.codes(session), hub.specs),
                 )
         except MdmError as error:
             return user_error(error)  # type: ignore[return-value]
