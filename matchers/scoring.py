@@ -283,6 +283,25 @@ def prepare_records(
     same = right_records is None or right_records is left_records
     lefts = _prepared_lists(comparisons, left_records)
     rights = lefts if same else _prepared_lists(comparisons, right_records or ())
+    return _encoded(comparisons, lefts, rights)
+
+
+def encode_prepared(
+    comparisons: Sequence[Comparison[Any]], prepared: Iterable[Sequence[Any]]
+) -> PreparedRecords:
+    """``prepare_records`` (one set, for deduplication) of records already prepared, each
+    as ``MatchModel.prepare`` gives it: one value per comparison. For records prepared
+    elsewhere (worker processes), as the same comparisons would prepare them."""
+    lists: list[list[Any]] = [[] for _ in comparisons]
+    for values in prepared:
+        for found, value in zip(lists, values, strict=True):
+            found.append(value)
+    return _encoded(comparisons, lists, lists)
+
+
+def _encoded(
+    comparisons: Sequence[Comparison[Any]], lefts: list[list[Any]], rights: list[list[Any]]
+) -> PreparedRecords:
     left_columns, right_columns = [], []
     for comparison, left, right in zip(comparisons, lefts, rights, strict=True):
         lc, rc = comparison.encode(left, right)

@@ -19,22 +19,33 @@ import os
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 from multiprocessing import get_all_start_methods, get_context
 from multiprocessing.pool import AsyncResult
 from typing import Any, cast
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
-from matchers import ANCESTRY, MatchModel, PreparedRecords, cluster, prepare_records, score_many
+from matchers import (
+    ANCESTRY,
+    MatchModel,
+    PreparedRecords,
+    cluster,
+    encode_prepared,
+    prepare_records,
+    score_many,
+)
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.context import (
     REFERENCE_KIND,
     ContextView,
     ancestry_of_clusters,
+    forget_resolutions,
     reference_keys,
     references_of,
     resolve_references,
@@ -59,6 +70,7 @@ from mdm.store import (
     utcnow,
 )
 from mdm.store.locks import lock_for_matching
+from mdm.store.rows import insert_rows, insert_rows_returning_ids, select_rows, update_rows
 from mdm.survivorship import Member, survive
 
 CHUNK = 2000
@@ -68,21 +80,6 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-# Rows go in through Core statements: the ORM's bulk layer costs more than the database.
-_INSERT_SOURCE_RECORDS = (
-    insert(_table(SourceRecord))
-    .returning(_table(SourceRecord).c.id, sort_by_parameter_order=True)
-)  # fmt: skip
-_INSERT_GOLDEN_RECORDS = (
-    insert(_table(GoldenRecord))
-    .returning(_table(GoldenRecord).c.id, sort_by_parameter_order=True)
-)  # fmt: skip
-_INSERT_KEYS = insert(_table(MatchKeyRow))
-_LINK_MEMBERS = (
-    update(_table(SourceRecord))
-    .where(_table(SourceRecord).c.id == bindparam("record_id"))
-    .values(golden_id=bindparam("golden_id"))
-)
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
 
@@ -92,6 +89,8 @@ class _Staged:
     system: str
     source_id: str
     values: dict[str, Any] | None  # dropped once prepared; read back for survivorship
+    # Prepared for matching while staged (``prepares_while_staging``), else None.
+    prepared: tuple[Any, ...] | None = None
 
 
 @dataclass
@@ -176,16 +175,16 @@ class BulkLoader:
         keep = refers_to_itself(spec)
         seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
-        repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]] = []
+        repeats: list[_Standardized] = []
         for chunk, done in self._standardized_chunks(spec, records):
             result.worker_chunks += any(d is not None for d in done)
             rows: list[dict[str, Any]] = []
             batch: set[tuple[str, str]] = set()
-            pending: list[tuple[str, str, dict[str, Any], list[str] | None]] = []
+            pending: list[tuple[str, str, dict[str, Any], list[str] | None, Any]] = []
             now = utcnow()
             for record, ready in zip(chunk, done, strict=True):
                 try:
-                    row, values, keys = self._standardize(session, spec, record, ready)
+                    row, values, keys, prepared = self._standardize(session, spec, record, ready)
                     row["received_at"] = row["updated_at"] = now
                 except MdmError as error:
                     self.ingestor.reject(session, record, error, correlation_id=correlation_id)
@@ -193,24 +192,32 @@ class BulkLoader:
                     continue
                 key = (row["system"], row["source_id"])
                 if key in seen or key in batch:
-                    repeats.append((row, values, keys))  # a later version: folded in below
+                    # A later version: folded in below.
+                    repeats.append((row, values, keys, prepared))
                     continue
                 batch.add(key)
                 rows.append(row)
                 deleted = row["is_deleted"]
                 status = IngestStatus.DELETED if deleted else IngestStatus.CREATED
                 result.statuses[(record.system, status)] += 1
-                pending.append((row["system"], row["source_id"], values, None if deleted else keys))
+                pending.append(
+                    (row["system"], row["source_id"], values, None if deleted else keys, prepared)
+                )
             if rows:
-                ids = session.scalars(_INSERT_SOURCE_RECORDS, rows).all()
+                ids = insert_rows_returning_ids(session, _table(SourceRecord), rows)
+                forget_resolutions(session)
                 key_rows = []
-                for record_id, (system, source_id, values, found) in zip(ids, pending, strict=True):
+                for record_id, (system, source_id, values, found, prepared) in zip(
+                    ids, pending, strict=True
+                ):
                     seen[(system, source_id)] = record_id
                     if found is None:  # a deletion is stored, not matched
                         continue
                     # Values stay in memory only where matching goes in rounds; otherwise
                     # they are read back when prepared (memory at scale).
-                    staged.append(_Staged(record_id, system, source_id, values if keep else None))
+                    staged.append(
+                        _Staged(record_id, system, source_id, values if keep else None, prepared)
+                    )
                     key_rows += [
                         {
                             "entity_type": spec.name,
@@ -222,7 +229,7 @@ class BulkLoader:
                     ]
                 if key_rows:
                     # Keys go to the store now, not to memory: blocking reads them back sorted.
-                    session.execute(_INSERT_KEYS, key_rows)
+                    insert_rows(session, _table(MatchKeyRow), key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
         if repeats:
@@ -236,7 +243,7 @@ class BulkLoader:
         spec: EntitySpec,
         staged: list[_Staged],
         ids_of: dict[tuple[str, str], int],
-        repeats: list[tuple[dict[str, Any], dict[str, Any], list[str]]],
+        repeats: list[_Standardized],
         result: BulkResult,
     ) -> list[_Staged]:
         """Later versions of records staged in this load (a file of changes beside the
@@ -245,7 +252,7 @@ class BulkLoader:
         that arrived first (an update never moves a record out of its golden record) and
         its golden record is built from its latest version; one deleted in its latest
         version stays out of golden records. See ``_Later``."""
-        wanted = {(row["system"], row["source_id"]) for row, _, _ in repeats}
+        wanted = {(row["system"], row["source_id"]) for row, _, _, _ in repeats}
         live = {(s.system, s.source_id) for s in staged if (s.system, s.source_id) in wanted}
         state: dict[int, list[Any]] = {}  # record id -> [content hash, version, deleted]
         ids = sorted(ids_of[key] for key in wanted)
@@ -254,7 +261,7 @@ class BulkLoader:
         ):
             state[record_id] = [digest, version, deleted]
         changed: dict[int, tuple[dict[str, Any], dict[str, Any], list[str]]] = {}
-        for row, values, keys in repeats:
+        for row, values, keys, prepared in repeats:
             key = (row["system"], row["source_id"])
             record_id = ids_of[key]
             current = state[record_id]
@@ -267,9 +274,10 @@ class BulkLoader:
             changed[record_id] = (row, values, keys)
             if key not in live and not row["is_deleted"]:  # a deleted record comes back
                 live.add(key)
-                staged.append(_Staged(record_id, key[0], key[1], values))
-                session.execute(
-                    _INSERT_KEYS,
+                staged.append(_Staged(record_id, key[0], key[1], values, prepared))
+                insert_rows(
+                    session,
+                    _table(MatchKeyRow),
                     [
                         {"entity_type": spec.name, "key": k, "kind": key_kind(k),
                          "source_record_id": record_id}
@@ -312,9 +320,10 @@ class BulkLoader:
         """After matching: the match keys of records with a later version become those of
         the latest one (a deleted record keeps none), and the latest versions are stored."""
         if self.later.rows:
-            session.execute(
-                update(SourceRecord), [self.later.rows[k] for k in sorted(self.later.rows)]
+            update_rows(
+                session, _table(SourceRecord), [self.later.rows[k] for k in sorted(self.later.rows)]
             )
+            forget_resolutions(session)
         ids = sorted(self.later.keys)
         for start in range(0, len(ids), 2000):
             chunk = ids[start : start + 2000]
@@ -324,8 +333,7 @@ class BulkLoader:
             for rid in ids
             for key in self.later.keys[rid]
         ]
-        if rows:
-            session.execute(_INSERT_KEYS, rows)
+        insert_rows(session, _table(MatchKeyRow), rows)
         self.later = _Later()
 
     def _standardized_chunks(
@@ -394,11 +402,19 @@ class BulkLoader:
         specs = self.ingestor.specs
         context = ContextView(self.codes, specs)
         if not refers_to_itself(spec):
-            # One round; the values are read back from the store a chunk at a time as they
-            # are prepared, so memory holds the prepared columns, not every record's values.
-            prepared = prepare_records(
-                active.model.comparisons, _StoredViews(session, spec, staged, context)
-            )
+            # One round. Records prepared while staged are encoded as they are; otherwise
+            # the values are read back from the store a chunk at a time as they are
+            # prepared, so memory holds the prepared columns, not every record's values.
+            comparisons = active.model.comparisons
+            if tuple(comparisons) == settings.comparisons and all(
+                s.prepared is not None for s in staged
+            ):
+                prepared = encode_prepared(comparisons, (cast(Any, s.prepared) for s in staged))
+                for s in staged:
+                    s.prepared = None
+            else:
+                stored = _StoredViews(session, spec, staged, context)
+                prepared = prepare_records(comparisons, stored)
             left, right, probability = score_in_batches(
                 spec, active.model, prepared, pairs, active.review_threshold
             )
@@ -580,18 +596,20 @@ class BulkLoader:
                 }
             )
         del values
-        golden_ids = list(session.scalars(_INSERT_GOLDEN_RECORDS, golden_rows))
+        golden_ids = insert_rows_returning_ids(session, _table(GoldenRecord), golden_rows)
         for golden_id, members in zip(golden_ids, clusters, strict=True):
             for i in members:
                 golden_of[i] = golden_id
-        session.execute(
-            _LINK_MEMBERS,
+        update_rows(
+            session,
+            _table(SourceRecord),
             [
-                {"record_id": staged[i].record_id, "golden_id": golden_of[i]}
+                {"id": staged[i].record_id, "golden_id": golden_of[i]}
                 for members in clusters
                 for i in members
             ],
         )
+        forget_resolutions(session)
         history, events = [], []
         for golden_id, row, members in zip(golden_ids, golden_rows, clusters, strict=True):
             sources = [
@@ -628,8 +646,8 @@ class BulkLoader:
                     "created_at": now,
                 }
             )
-        session.execute(insert(_table(GoldenHistory)), history)
-        session.execute(insert(_table(ChangeEvent)), events)
+        insert_rows(session, _table(GoldenHistory), history)
+        insert_rows(session, _table(ChangeEvent), events)
 
 
 def refers_to_itself(spec: EntitySpec) -> bool:
@@ -672,8 +690,9 @@ def _values_of(
 def _rows_by_id(session: Session, ids: list[int], *columns: Any) -> Iterator[Any]:
     """``(id, *columns)`` of source records, read a chunk of ids at a time."""
     for start in range(0, len(ids), 2000):
-        yield from session.execute(
-            select(SourceRecord.id, *columns).where(SourceRecord.id.in_(ids[start : start + 2000]))
+        yield from select_rows(
+            session,
+            select(SourceRecord.id, *columns).where(SourceRecord.id.in_(ids[start : start + 2000])),
         )
 
 
@@ -722,6 +741,15 @@ def _with_sibling_pairs(
     return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
 
 
+@lru_cache(maxsize=512)
+def _pairs_of_size(size: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``np.triu_indices(size, k=1)``, worked out once per block size (millions of blocks,
+    most of a few sizes)."""
+    a, b = np.triu_indices(size, k=1)
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
+
+
 def block_pairs(
     session: Session, spec: EntitySpec, record_ids: list[int], max_block_size: int
 ) -> NDArray[np.intp]:
@@ -743,7 +771,7 @@ def block_pairs(
         if size < 2 or size > max_block_size:
             return
         m = np.asarray(sorted(members), dtype=np.int64)
-        a, b = np.triu_indices(size, k=1)
+        a, b = _pairs_of_size(size)
         pending.append(m[a] * n + m[b])
         pending_size += len(a)
         if pending_size > 2_000_000:
@@ -751,11 +779,11 @@ def block_pairs(
             pending.clear()
             pending_size = 0
 
-    rows = session.execute(
+    rows = select_rows(
+        session,
         select(MatchKeyRow.key, MatchKeyRow.source_record_id)
         .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.kind != REFERENCE_KIND)
-        .order_by(MatchKeyRow.key)
-        .execution_options(yield_per=50_000)
+        .order_by(MatchKeyRow.key),
     )
     current: str | None = None
     members: list[int] = []
@@ -884,7 +912,8 @@ def cluster_records(
 
 # --------------------------------------------------------------------------- staging
 
-_Standardized = tuple[dict[str, Any], dict[str, Any], list[str]]  # row, values, keys
+# row, values, keys, prepared (``prepares_while_staging``) or None
+_Standardized = tuple[dict[str, Any], dict[str, Any], list[str], tuple[Any, ...] | None]
 _WORKER_STATE: tuple[EntitySpec, CodeBook] | None = None
 
 
@@ -912,7 +941,22 @@ def standardize_record(spec: EntitySpec, codes: CodeBook, record: RecordInput) -
         "is_deleted": record.is_deleted,
     }
     keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
-    return row, std.values, keys
+    prepared = None
+    if prepares_while_staging(spec) and not record.is_deleted:
+        assert spec.matching is not None
+        # Prepared from the values as the store will give them back (a JSON round trip),
+        # seen as matching sees them: coded values as codes (no references to resolve).
+        stored = orjson.loads(orjson.dumps(std.values, option=orjson.OPT_NON_STR_KEYS))
+        view = ContextView(codes).view(spec, record.system, stored, {}, {})
+        prepared = tuple(c.prepare(view) for c in spec.matching.comparisons)
+    return row, std.values, keys, prepared
+
+
+def prepares_while_staging(spec: EntitySpec) -> bool:
+    """Whether a record's matching view needs nothing from the store (no compared
+    reference to resolve), so it is prepared for matching as it is staged, in the worker
+    processes, instead of read back and prepared in the writing one."""
+    return spec.matching is not None and not spec.compared_references
 
 
 def _standardize_chunk(records: list[RecordInput]) -> list[_Standardized | None]:
