@@ -130,6 +130,8 @@ class MatchModel:
             parameters[comparison.name] = levels
         object.__setattr__(self, "comparisons", comparisons)
         object.__setattr__(self, "parameters", parameters)
+        weights = tuple(tuple(lv.weight for lv in parameters[c.name]) for c in comparisons)
+        object.__setattr__(self, "_weights", weights)
 
     @property
     def prior_weight(self) -> float:
@@ -157,6 +159,24 @@ class MatchModel:
     def prepare(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
         """A record's prepared values, one per comparison, for ``score_prepared``."""
         return tuple(c.prepare(record) for c in self.comparisons)
+
+    def levels_prepared(
+        self, left_prepared: Sequence[Any], right_prepared: Sequence[Any]
+    ) -> tuple[tuple[int | None, ...], float]:
+        """The level index of each comparison (``None``: missing) and the match weight of
+        a prepared pair: what ``score_prepared`` finds, without building its explanation
+        (a newcomer compared with many candidates explains only the ones that count)."""
+        found = tuple(
+            comparison.level(lp, rp)
+            for comparison, lp, rp in zip(
+                self.comparisons, left_prepared, right_prepared, strict=True
+            )
+        )
+        weights: tuple[tuple[float, ...], ...] = self._weights  # type: ignore[attr-defined]
+        weight = self.prior_weight + sum(
+            table[level] for table, level in zip(weights, found, strict=True) if level is not None
+        )
+        return found, weight
 
     def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
         """Score one pair of records and explain the score."""

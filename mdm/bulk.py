@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
@@ -44,6 +44,7 @@ from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.context import (
     REFERENCE_KIND,
     ContextView,
+    Reference,
     ancestry_of_clusters,
     forget_resolutions,
     reference_keys,
@@ -56,7 +57,7 @@ from mdm.golden import ChangeContext, merge_golden, new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
 from mdm.matching import SIBLING_BLOCKS, Action, Candidate, MatchDecision, goldens_cannot_link
 from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, sibling_groups
-from mdm.specs import EntitySpec
+from mdm.specs import EntitySpec, SpecRegistry
 from mdm.standardize import record_findings, record_keys, standardize
 from mdm.store import (
     Base,
@@ -80,6 +81,7 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+KEY_BATCH = 200_000  # match keys written at once, sorted (see ``_insert_keys``)
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
 
@@ -132,6 +134,7 @@ class BulkLoader:
         self.chunk_size = chunk_size
         self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
         self.codes = EMPTY_CODEBOOK
+        self.parents: dict[Reference, str] | None = None  # see ``prepares_while_staging``
         self.later = _Later()
 
     def load(
@@ -152,6 +155,11 @@ class BulkLoader:
         with database.session() as session:
             lock_for_matching(session)
             self.codes = self.ingestor.codes(session)
+            self.parents = (
+                resolve_all_parents(session, spec, self.ingestor.specs)
+                if prepares_while_staging(spec)
+                else None
+            )
             staged = self._stage(session, spec, records, result, actor, correlation_id, on_progress)
             if spec.matching is not None and staged:
                 self._match_and_write(session, spec, staged, result, actor, correlation_id)
@@ -176,6 +184,7 @@ class BulkLoader:
         seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
         repeats: list[_Standardized] = []
+        key_rows: list[dict[str, Any]] = []  # written a batch at a time (``_insert_keys``)
         for chunk, done in self._standardized_chunks(spec, records):
             result.worker_chunks += any(d is not None for d in done)
             rows: list[dict[str, Any]] = []
@@ -206,7 +215,6 @@ class BulkLoader:
             if rows:
                 ids = insert_rows_returning_ids(session, _table(SourceRecord), rows)
                 forget_resolutions(session)
-                key_rows = []
                 for record_id, (system, source_id, values, found, prepared) in zip(
                     ids, pending, strict=True
                 ):
@@ -227,11 +235,11 @@ class BulkLoader:
                         }
                         for key in found
                     ]
-                if key_rows:
-                    # Keys go to the store now, not to memory: blocking reads them back sorted.
-                    insert_rows(session, _table(MatchKeyRow), key_rows)
+                if len(key_rows) >= KEY_BATCH:
+                    _insert_keys(session, key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
+        _insert_keys(session, key_rows)
         if repeats:
             staged = self._fold_repeats(session, spec, staged, seen, repeats, result)
         staged.sort(key=lambda s: (s.system, s.source_id))
@@ -352,7 +360,7 @@ class BulkLoader:
                 chunk = list(islice(stream, size))
             return
         global _WORKER_STATE
-        _WORKER_STATE = (spec, self.codes)  # inherited by the forked workers
+        _WORKER_STATE = (spec, self.codes, self.parents)  # inherited by the forked workers
         try:
             with get_context("fork").Pool(self.workers) as pool:
                 waiting: deque[tuple[list[RecordInput], AsyncResult[Any]]] = deque()
@@ -381,7 +389,7 @@ class BulkLoader:
         self.ingestor.systems.require(session, record.system)
         if ready is not None:
             return ready
-        return standardize_record(spec, self.codes, record)
+        return standardize_record(spec, self.codes, record, self.parents)
 
     # -- matching --------------------------------------------------------------------
 
@@ -687,6 +695,16 @@ def _values_of(
     return {k: v or {} for k, v in found.items()}
 
 
+def _insert_keys(session: Session, key_rows: list[dict[str, Any]]) -> None:
+    """Write (and clear) a batch of match keys, sorted by key: the key index takes them
+    in its own order, a page at a time, instead of at random pages (at a million records,
+    a random insert costs most of a load's staging time). Keys go to the store, not to
+    memory: blocking reads them back sorted."""
+    key_rows.sort(key=lambda row: (row["key"], row["source_record_id"]))
+    insert_rows(session, _table(MatchKeyRow), key_rows)
+    key_rows.clear()
+
+
 def _rows_by_id(session: Session, ids: list[int], *columns: Any) -> Iterator[Any]:
     """``(id, *columns)`` of source records, read a chunk of ids at a time."""
     for start in range(0, len(ids), 2000):
@@ -914,12 +932,18 @@ def cluster_records(
 
 # row, values, keys, prepared (``prepares_while_staging``) or None
 _Standardized = tuple[dict[str, Any], dict[str, Any], list[str], tuple[Any, ...] | None]
-_WORKER_STATE: tuple[EntitySpec, CodeBook] | None = None
+_WORKER_STATE: tuple[EntitySpec, CodeBook, dict[Reference, str] | None] | None = None
 
 
-def standardize_record(spec: EntitySpec, codes: CodeBook, record: RecordInput) -> _Standardized:
-    """A record's source row (without its timestamps), standardized values and keys: no
-    database, so worker processes can do it. Raises what the record is refused for."""
+def standardize_record(
+    spec: EntitySpec,
+    codes: CodeBook,
+    record: RecordInput,
+    parents: Mapping[Reference, str] | None = None,
+) -> _Standardized:
+    """A record's source row (without its timestamps), standardized values and keys, and
+    with ``parents`` (``resolve_all_parents``) its prepared matching features: no database,
+    so worker processes can do it. Raises what the record is refused for."""
     source_id = (record.source_id or "").strip()
     if not source_id:
         raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
@@ -942,32 +966,56 @@ def standardize_record(spec: EntitySpec, codes: CodeBook, record: RecordInput) -
     }
     keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
     prepared = None
-    if prepares_while_staging(spec) and not record.is_deleted:
+    if parents is not None and not record.is_deleted:
         assert spec.matching is not None
         # Prepared from the values as the store will give them back (a JSON round trip),
-        # seen as matching sees them: coded values as codes (no references to resolve).
+        # seen as matching sees them: coded values as codes, parents as resolved.
         stored = orjson.loads(orjson.dumps(std.values, option=orjson.OPT_NON_STR_KEYS))
-        view = ContextView(codes).view(spec, record.system, stored, {}, {})
+        view = ContextView(codes).view(
+            spec, record.system, stored, references_of(spec, stored), parents
+        )
         prepared = tuple(c.prepare(view) for c in spec.matching.comparisons)
     return row, std.values, keys, prepared
 
 
 def prepares_while_staging(spec: EntitySpec) -> bool:
-    """Whether a record's matching view needs nothing from the store (no compared
-    reference to resolve), so it is prepared for matching as it is staged, in the worker
-    processes, instead of read back and prepared in the writing one."""
-    return spec.matching is not None and not spec.compared_references
+    """Whether records are prepared for matching as they are staged, in the worker
+    processes, instead of read back and prepared in the writing one: so they are when
+    matching goes in one round (no reference to records of the same load), their parents
+    being in the store already (parents load first) and resolved up front
+    (``resolve_all_parents``)."""
+    return spec.matching is not None and not refers_to_itself(spec)
+
+
+def resolve_all_parents(
+    session: Session, spec: EntitySpec, specs: SpecRegistry
+) -> dict[Reference, str]:
+    """Every live record of the types ``spec``'s comparisons refer to, resolved as
+    matching resolves a reference (``mdm.context.resolve_references``). A load of one type
+    changes none of them."""
+    refs: list[Reference] = []
+    for parent_type in sorted({a.reference for a in spec.compared_references if a.reference}):
+        refs += [
+            (parent_type, system, source_id)
+            for system, source_id in select_rows(
+                session,
+                select(SourceRecord.system, SourceRecord.source_id).where(
+                    SourceRecord.entity_type == parent_type, SourceRecord.is_deleted.is_(False)
+                ),
+            )
+        ]
+    return resolve_references(session, refs, specs) if refs else {}
 
 
 def _standardize_chunk(records: list[RecordInput]) -> list[_Standardized | None]:
     """In a worker process: each record standardized, or ``None`` where it is refused (the
     parent process does it again, to reject it with its error)."""
     assert _WORKER_STATE is not None
-    spec, codes = _WORKER_STATE
+    spec, codes, parents = _WORKER_STATE
     done: list[_Standardized | None] = []
     for record in records:
         try:
-            done.append(standardize_record(spec, codes, record))
+            done.append(standardize_record(spec, codes, record, parents))
         except MdmError:
             done.append(None)
     return done

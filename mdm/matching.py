@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from matchers import MatchModel, PairScore
+from matchers import MatchModel, PairScore, probability
 from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.context import ContextView, sibling_records
 from mdm.match_models import MatchModels
@@ -293,13 +293,23 @@ def judge(settings: MatchSettings, pair: PairScore, review_threshold: float) -> 
     and not put before a steward as a likely match.
     """
     hit = {(c.comparison, c.level) for c in pair.contributions if c.level is not None}
+    return judge_hits(settings, hit, pair.match_probability, review_threshold)
+
+
+def judge_hits(
+    settings: MatchSettings,
+    hit: set[tuple[str, str]],
+    match_probability: float,
+    review_threshold: float,
+) -> Judgement:
+    """``judge`` of a pair known by its ``(comparison, level)`` hits and probability."""
     vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
     for rule in settings.decisive:
         if all(condition in hit for condition in rule):
             return Judgement(1.0, (), vetoed_by)
     if not vetoed_by:
-        return Judgement(pair.match_probability)
-    return Judgement(min(pair.match_probability, review_threshold * 0.999), vetoed_by)
+        return Judgement(match_probability)
+    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
 
 
 class ScoringMatcher:
@@ -383,8 +393,14 @@ class ScoringMatcher:
         keys: list[str],
         *,
         system: str = "",
+        explain_all: bool = False,
     ) -> list[Candidate]:
-        """Every candidate golden record with its best member's score, best first."""
+        """Every candidate golden record with its best member's score, best first.
+
+        Candidates scored below the review threshold carry their per-comparison
+        explanation only with ``explain_all`` (a dry run shows them all; a decision drops
+        them).
+        """
         assert spec.matching is not None
         active = self.models.active(session, spec)
         context = ContextView(self.codes(session), self.specs)
@@ -404,35 +420,48 @@ class ScoringMatcher:
             siblings,
         )
         views = context.views(session, spec, [(c.system, c.values) for c in candidates])
-        mine = active.model.prepare(mine_view)
-        best: dict[int, Candidate] = {}
+        model = active.model
+        mine = model.prepare(mine_view)
+        names = [(c.name, c.levels) for c in model.comparisons]
+        # Each golden record's best member, found from levels and weights alone; only the
+        # ones that count (in the review band or above, or all when asked) are explained.
+        best: dict[int, tuple[Judgement, CandidateRecord, dict[str, Any], tuple[Any, ...]]] = {}
         for candidate, view in zip(candidates, views, strict=True):
             key = (
                 spec.name,
                 candidate.record_id,
                 candidate.version,
-                id(active.model),
+                id(model),
                 context.context_key(spec, view),
             )
-            theirs = self._prepare(active.model, key, view)
-            pair = active.model.score_prepared(mine_view, view, mine, theirs)
-            judged = judge(spec.matching, pair, active.review_threshold)
+            theirs = self._prepare(model, key, view)
+            found, weight = model.levels_prepared(mine, theirs)
+            hit = {
+                (name, levels[level])
+                for (name, levels), level in zip(names, found, strict=True)
+                if level is not None
+            }
+            judged = judge_hits(spec.matching, hit, probability(weight), active.review_threshold)
             current = best.get(candidate.golden_id)
-            if current is not None and current.score >= judged.probability:
+            if current is not None and current[0].probability >= judged.probability:
                 continue
-            best[candidate.golden_id] = Candidate(
-                candidate.golden_id,
-                judged.probability,
-                {
-                    "rule": "score",
-                    "vetoed_by": list(judged.vetoed_by),
-                    "conflicts": list(judged.conflicts),
-                    "model_version": active.version,
-                    "match_weight": round(pair.match_weight, 3),
-                    "match_probability": pair.match_probability,
-                    "prior_weight": round(pair.prior_weight, 3),
-                    "best_member": candidate.record_id,
-                    "contributions": [
+            best[candidate.golden_id] = (judged, candidate, view, theirs)
+        out = []
+        for golden_id, (judged, candidate, view, theirs) in best.items():
+            explanation: dict[str, Any] = {
+                "rule": "score",
+                "vetoed_by": list(judged.vetoed_by),
+                "conflicts": list(judged.conflicts),
+                "model_version": active.version,
+                "best_member": candidate.record_id,
+            }
+            if explain_all or judged.probability >= active.review_threshold:
+                pair = model.score_prepared(mine_view, view, mine, theirs)
+                explanation.update(
+                    match_weight=round(pair.match_weight, 3),
+                    match_probability=pair.match_probability,
+                    prior_weight=round(pair.prior_weight, 3),
+                    contributions=[
                         {
                             "comparison": c.comparison,
                             "left": c.left_value,
@@ -442,6 +471,6 @@ class ScoringMatcher:
                         }
                         for c in pair.contributions
                     ],
-                },
-            )
-        return sorted(best.values(), key=lambda c: (-c.score, c.golden_id))
+                )
+            out.append(Candidate(golden_id, judged.probability, explanation))
+        return sorted(out, key=lambda c: (-c.score, c.golden_id))

@@ -71,7 +71,9 @@ def preview_match(
             return MatchPreview("new", None, (), (), tuple(f.to_dict() for f in std.findings),
                                 tuple(keys), 0)  # fmt: skip
         active = matcher.models.active(session, spec)
-        scored = matcher.score(session, spec, std.values, None, keys, system=record.system)
+        scored = matcher.score(
+            session, spec, std.values, None, keys, system=record.system, explain_all=True
+        )
         scored = scored[:limit]
         public = dict(
             session.execute(

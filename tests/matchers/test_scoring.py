@@ -199,6 +199,28 @@ def test_score_many_equals_score() -> None:
     assert len(set(np.round(scored.match_weight, 6))) > 20
 
 
+def test_levels_prepared_equals_the_explained_score() -> None:
+    rng = random.Random(5)
+    records = [random_vendor(rng) for _ in range(100)]
+    model = vendor_model().with_parameters(
+        {"tax_id": [Level("exact", 0.9, 0.001), Level("different", 0.1, 0.999)]}
+    )
+    prepared = [model.prepare(r) for r in records]
+    kinds = set()
+    for _ in range(500):
+        i, j = rng.randrange(100), rng.randrange(100)
+        found, weight = model.levels_prepared(prepared[i], prepared[j])
+        pair = model.score_prepared(records[i], records[j], prepared[i], prepared[j])
+        assert weight == pair.match_weight
+        names = tuple(
+            None if level is None else comparison.levels[level]
+            for comparison, level in zip(model.comparisons, found, strict=True)
+        )
+        assert names == tuple(c.level for c in pair.contributions)
+        kinds.add(names)
+    assert len(kinds) > 10  # many combinations of levels, missing ones included
+
+
 def test_score_many_links_two_record_sets() -> None:
     left = [VENDOR, {"name": "Acme"}]
     right = [{"name": "ACME INC"}, {**VENDOR, "address_line2": "Ste 310"}]
