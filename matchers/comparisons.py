@@ -309,6 +309,49 @@ class ReferenceComparison(Comparison[tuple[str, tuple[str, ...]]]):
             return 2
         return 3
 
+    def encode(
+        self,
+        left: Sequence[tuple[str, tuple[str, ...]] | None],
+        right: Sequence[tuple[str, tuple[str, ...]] | None],
+    ) -> tuple[Column[tuple[str, tuple[str, ...]]], Column[tuple[str, tuple[str, ...]]]]:
+        """Parents as shared integer codes, and whether each record knows ancestors."""
+        ids: dict[str, int] = {}
+
+        def column(values: Sequence[tuple[str, tuple[str, ...]] | None]) -> Column[Any]:
+            parent = np.fromiter(
+                (MISSING if v is None else ids.setdefault(v[0], len(ids)) for v in values),
+                dtype=np.int64,
+                count=len(values),
+            )
+            known = np.fromiter(
+                (v is not None and bool(v[1]) for v in values), dtype=np.int64, count=len(values)
+            )
+            return Column(values, {"parent": parent, "ancestors": known})
+
+        left_column = column(left)
+        return left_column, left_column if right is left else column(right)
+
+    def batch_levels(
+        self,
+        left: Column[tuple[str, tuple[str, ...]]],
+        right: Column[tuple[str, tuple[str, ...]]],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        """As ``level``; only pairs where a side knows ancestors are compared one by one."""
+        lp, rp = left.codes["parent"][left_index], right.codes["parent"][right_index]
+        out = np.full(len(left_index), 3, dtype=np.int8)
+        out[lp == rp] = 0
+        out[(lp == MISSING) | (rp == MISSING)] = MISSING
+        deeper = (out == 3) & (
+            (left.codes["ancestors"][left_index] > 0) | (right.codes["ancestors"][right_index] > 0)
+        )
+        lf, rf = left.features, right.features
+        for k in np.flatnonzero(deeper).tolist():
+            found = self.level(lf[int(left_index[k])], rf[int(right_index[k])])
+            out[k] = MISSING if found is None else found
+        return out
+
     def value(self, record: Mapping[str, Any]) -> str | None:
         raw = record.get(self.attributes[0])
         return raw if isinstance(raw, str) and raw else None

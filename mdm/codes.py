@@ -113,13 +113,13 @@ def reference_data_version(session: Session) -> int:
     The newest matching row found from the newest audit row backwards (primary key
     order): cheap enough to run per ingest batch.
     """
-    found = session.scalar(
-        select(AuditLog.id)
-        .where(AuditLog.action.in_(ACTIONS))
-        .order_by(AuditLog.id.desc())
-        .limit(1)
-    )
+    found = session.scalar(_NEWEST_REFERENCE_DATA_CHANGE)
     return int(found or 0)
+
+
+_NEWEST_REFERENCE_DATA_CHANGE = (
+    select(AuditLog.id).where(AuditLog.action.in_(ACTIONS)).order_by(AuditLog.id.desc()).limit(1)
+)  # built once: it runs for every ingest
 
 
 MIN_SUPPORT = 3

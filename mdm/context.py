@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from matchers import ANCESTRY, ReferenceComparison
@@ -36,6 +36,42 @@ REFERENCE_KIND = "reference"
 _CHUNK = 500
 
 Reference = tuple[str, str, str]  # (entity type, system, source id)
+
+# The statements of the request path, built once: building one costs more than running it.
+_MEMBERS_WITH_GOLDEN = (
+    select(SourceRecord.source_id, GoldenRecord.id, GoldenRecord.public_id, GoldenRecord.status)
+    .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
+    .where(
+        SourceRecord.entity_type == bindparam("type"),
+        SourceRecord.system == bindparam("system"),
+        SourceRecord.source_id.in_(bindparam("ids", expanding=True)),
+        SourceRecord.is_deleted.is_(False),
+    )
+)
+_VALUES_OF_MEMBERS = select(SourceRecord.golden_id, SourceRecord.standardized).where(
+    SourceRecord.golden_id.in_(bindparam("ids", expanding=True)),
+    SourceRecord.is_deleted.is_(False),
+)
+_GOLDEN_STATES = select(
+    GoldenRecord.id, GoldenRecord.public_id, GoldenRecord.merged_into_id, GoldenRecord.status
+).where(GoldenRecord.id.in_(bindparam("ids", expanding=True)))
+_MEMBERS_OF_PUBLIC_ID = (
+    select(SourceRecord.system, SourceRecord.source_id)
+    .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
+    .where(GoldenRecord.public_id == bindparam("public_id"))
+)
+_CHILDREN_BY_REFERENCE = (
+    select(MatchKeyRow.source_record_id)
+    .where(
+        MatchKeyRow.entity_type == bindparam("type"),
+        MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+        MatchKeyRow.kind == REFERENCE_KIND,
+    )
+    .limit(bindparam("limit"))
+)
+_VALUES_BY_ID = select(SourceRecord.id, SourceRecord.standardized).where(
+    SourceRecord.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def reference_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
@@ -167,19 +203,8 @@ def _resolve_direct(
             # The golden record comes with the member: one query, and one more only for
             # the few whose golden record was merged into another since.
             rows = session.execute(
-                select(
-                    SourceRecord.source_id,
-                    GoldenRecord.id,
-                    GoldenRecord.public_id,
-                    GoldenRecord.status,
-                )
-                .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
-                .where(
-                    SourceRecord.entity_type == entity_type,
-                    SourceRecord.system == system,
-                    SourceRecord.source_id.in_(ordered[start : start + _CHUNK]),
-                    SourceRecord.is_deleted.is_(False),
-                )
+                _MEMBERS_WITH_GOLDEN,
+                {"type": entity_type, "system": system, "ids": ordered[start : start + _CHUNK]},
             ).all()
             for source_id, golden_id, public_id, status in rows:
                 ref = (entity_type, system, source_id)
@@ -207,10 +232,7 @@ def _ancestors(
         ids = sorted(frontier)
         for start in range(0, len(ids), _CHUNK):
             for golden_id, values in session.execute(
-                select(SourceRecord.golden_id, SourceRecord.standardized).where(
-                    SourceRecord.golden_id.in_(ids[start : start + _CHUNK]),
-                    SourceRecord.is_deleted.is_(False),
-                )
+                _VALUES_OF_MEMBERS, {"ids": ids[start : start + _CHUNK]}
             ):
                 if golden_id is None:
                     continue
@@ -251,12 +273,7 @@ def survivors_of(session: Session, golden_ids: set[int]) -> dict[int, tuple[int,
         lookup = sorted(set(pending.values()))
         for start in range(0, len(lookup), _CHUNK):
             for gid, public_id, merged_into, status in session.execute(
-                select(
-                    GoldenRecord.id,
-                    GoldenRecord.public_id,
-                    GoldenRecord.merged_into_id,
-                    GoldenRecord.status,
-                ).where(GoldenRecord.id.in_(lookup[start : start + _CHUNK]))
+                _GOLDEN_STATES, {"ids": lookup[start : start + _CHUNK]}
             ):
                 rows[gid] = (public_id, merged_into, status)
         following: dict[int, int] = {}
@@ -364,22 +381,12 @@ def sibling_records(
             continue
         assert attribute.reference is not None
         parent = raw.split(ANCESTRY, 1)[0]
-        members = session.execute(
-            select(SourceRecord.system, SourceRecord.source_id)
-            .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
-            .where(GoldenRecord.public_id == parent)
-        ).all()
+        members = session.execute(_MEMBERS_OF_PUBLIC_ID, {"public_id": parent}).all()
         keys = [reference_key(attribute.reference, system, sid) for system, sid in members]
         if not keys:
             continue
         children = session.scalars(
-            select(MatchKeyRow.source_record_id)
-            .where(
-                MatchKeyRow.entity_type == spec.name,
-                MatchKeyRow.key.in_(keys[:_CHUNK]),
-                MatchKeyRow.kind == REFERENCE_KIND,
-            )
-            .limit(limit + 1)
+            _CHILDREN_BY_REFERENCE, {"type": spec.name, "keys": keys[:_CHUNK], "limit": limit + 1}
         ).all()
         if len(children) <= limit:
             found.extend(children)
@@ -390,9 +397,7 @@ def sibling_records(
     kept = []
     for start in range(0, len(found), _CHUNK):
         for record_id, values in session.execute(
-            select(SourceRecord.id, SourceRecord.standardized).where(
-                SourceRecord.id.in_(found[start : start + _CHUNK])
-            )
+            _VALUES_BY_ID, {"ids": found[start : start + _CHUNK]}
         ):
             values = values or {}
             if all(values.get(name) in (None, code) for name, code in mine.items()):

@@ -32,14 +32,18 @@ def record_change_event(
 ) -> None:
     """Append one event to the outbox, in the caller's transaction (one INSERT, no flush)."""
     session.execute(
-        insert(ChangeEvent).values(
-            entity_type=entity_type,
-            golden_public_id=golden_public_id,
-            kind=kind.value,
-            version=version,
-            payload=payload,
-            actor=actor,
-            correlation_id=correlation_id,
-            created_at=utcnow(),
-        )
+        _INSERT_EVENT,
+        {
+            "entity_type": entity_type,
+            "golden_public_id": golden_public_id,
+            "kind": kind.value,
+            "version": version,
+            "payload": payload,
+            "actor": actor,
+            "correlation_id": correlation_id,
+            "created_at": utcnow(),
+        },
     )
+
+
+_INSERT_EVENT = insert(ChangeEvent)  # built once: building costs more than running it

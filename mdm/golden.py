@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from mdm.events import ChangeKind, record_change_event
@@ -24,6 +24,18 @@ def new_public_id(spec: EntitySpec) -> str:
         number, digit = divmod(number, 32)
         chars.append(_ALPHABET[digit])
     return f"{spec.id_prefix}-{''.join(chars)}"
+
+
+# Statements of every ingest, built once: building one costs more than running it.
+_LIVE_MEMBERS = (
+    select(SourceRecord)
+    .where(SourceRecord.golden_id == bindparam("golden_id"), SourceRecord.is_deleted.is_(False))
+    .order_by(SourceRecord.id)
+)
+_ACTIVE_OVERRIDES = select(AttributeOverride).where(
+    AttributeOverride.golden_id == bindparam("golden_id"), AttributeOverride.is_active.is_(True)
+)
+_INSERT_HISTORY = insert(GoldenHistory)
 
 
 @dataclass(frozen=True)
@@ -60,16 +72,8 @@ def refresh_golden(
     A golden record left with no active member is retired. Returns the kind of change
     recorded, or ``None`` when nothing changed.
     """
-    rows = session.scalars(
-        select(SourceRecord)
-        .where(SourceRecord.golden_id == golden.id, SourceRecord.is_deleted.is_(False))
-        .order_by(SourceRecord.id)
-    ).all()
-    overrides = session.scalars(
-        select(AttributeOverride).where(
-            AttributeOverride.golden_id == golden.id, AttributeOverride.is_active.is_(True)
-        )
-    ).all()
+    rows = session.scalars(_LIVE_MEMBERS, {"golden_id": golden.id}).all()
+    overrides = session.scalars(_ACTIVE_OVERRIDES, {"golden_id": golden.id}).all()
     members = [Member(r.id, r.system, r.source_id, r.standardized, r.updated_at) for r in rows]
     survivor = survive(
         spec, members, [Override(o.attribute, o.value, o.actor, o.reason) for o in overrides]
@@ -159,16 +163,17 @@ def _write_history(
     sources: list[dict[str, str]],
 ) -> None:
     session.execute(
-        insert(GoldenHistory).values(
-            golden_id=golden.id,
-            version=golden.version,
-            attributes=golden.attributes,
-            lineage=golden.lineage,
-            members=sources,
-            status=golden.status,
-            merged_into_id=golden.merged_into_id,
-            change_kind=kind.value,
-            actor=ctx.actor,
-            changed_at=utcnow(),
-        )
+        _INSERT_HISTORY,
+        {
+            "golden_id": golden.id,
+            "version": golden.version,
+            "attributes": golden.attributes,
+            "lineage": golden.lineage,
+            "members": sources,
+            "status": golden.status,
+            "merged_into_id": golden.merged_into_id,
+            "change_kind": kind.value,
+            "actor": ctx.actor,
+            "changed_at": utcnow(),
+        },
     )

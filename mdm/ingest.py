@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,25 @@ from mdm.store.locks import lock_for_matching
 from mdm.systems import SystemDirectory
 
 log = logging.getLogger(__name__)
+
+
+# Statements of every ingest, built once: building one costs more than running it.
+_SOURCE_RECORD = select(SourceRecord).where(
+    SourceRecord.entity_type == bindparam("type"),
+    SourceRecord.system == bindparam("system"),
+    SourceRecord.source_id == bindparam("source_id"),
+)
+_DELETE_KEYS = delete(MatchKeyRow).where(MatchKeyRow.source_record_id == bindparam("record_id"))
+_INSERT_KEYS = insert(MatchKeyRow)
+_OTHER_MEMBER = (
+    select(SourceRecord.id)
+    .where(
+        SourceRecord.golden_id == bindparam("golden_id"),
+        SourceRecord.id != bindparam("record_id"),
+        SourceRecord.is_deleted.is_(False),
+    )
+    .limit(1)
+)
 
 
 class IngestStatus(StrEnum):
@@ -255,11 +274,7 @@ class Ingestor:
         digest = content_hash(record)
         lock_for_matching(session)
         row = session.scalar(
-            select(SourceRecord).where(
-                SourceRecord.entity_type == spec.name,
-                SourceRecord.system == record.system,
-                SourceRecord.source_id == source_id,
-            )
+            _SOURCE_RECORD, {"type": spec.name, "system": record.system, "source_id": source_id}
         )
         if row is not None and row.content_hash == digest:
             golden = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
@@ -357,25 +372,17 @@ class Ingestor:
 
     @staticmethod
     def _has_other_members(session: Session, row: SourceRecord, golden: GoldenRecord) -> bool:
-        other = session.scalar(
-            select(SourceRecord.id)
-            .where(
-                SourceRecord.golden_id == golden.id,
-                SourceRecord.id != row.id,
-                SourceRecord.is_deleted.is_(False),
-            )
-            .limit(1)
-        )
+        other = session.scalar(_OTHER_MEMBER, {"golden_id": golden.id, "record_id": row.id})
         return other is not None
 
     @staticmethod
     def _replace_keys(
         session: Session, spec: EntitySpec, row: SourceRecord, keys: list[str]
     ) -> None:
-        session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id == row.id))
+        session.execute(_DELETE_KEYS, {"record_id": row.id})
         if keys:
             session.execute(
-                insert(MatchKeyRow),
+                _INSERT_KEYS,
                 [
                     {
                         "entity_type": spec.name,

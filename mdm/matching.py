@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -178,6 +178,51 @@ def _keys_through_codes(
     return [k for k in record_keys(spec, {**values, **known}) if k not in keys]
 
 
+# The statements of the request path, built once: building one costs more than running it.
+_KEY_SIZES = (
+    select(MatchKeyRow.key, func.count())
+    .where(
+        MatchKeyRow.entity_type == bindparam("type"),
+        MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+    )
+    .group_by(MatchKeyRow.key)
+)
+_SHARING = select(MatchKeyRow.source_record_id).where(
+    MatchKeyRow.entity_type == bindparam("type"),
+    MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+)
+
+
+def _candidates_query(chosen: ColumnElement[bool]) -> Any:
+    return (
+        select(
+            SourceRecord.id,
+            SourceRecord.golden_id,
+            SourceRecord.version,
+            SourceRecord.standardized,
+            SourceRecord.system,
+        )
+        .where(
+            chosen,
+            SourceRecord.golden_id.is_not(None),
+            SourceRecord.is_deleted.is_(False),
+            SourceRecord.id != bindparam("me"),  # 0 for a record not stored
+        )
+        .order_by(SourceRecord.id)
+    )
+
+
+_CANDIDATES = _candidates_query(SourceRecord.id.in_(_SHARING))
+_CANDIDATES_WITH_ALSO = _candidates_query(
+    SourceRecord.id.in_(_SHARING) | SourceRecord.id.in_(bindparam("also", expanding=True))
+)
+_REJECTED = select(MatchCandidate.golden_id).where(
+    MatchCandidate.source_record_id == bindparam("record_id"),
+    MatchCandidate.golden_id.in_(bindparam("goldens", expanding=True)),
+    MatchCandidate.status == "rejected",
+)
+
+
 def candidate_records(
     session: Session,
     spec: EntitySpec,
@@ -197,11 +242,7 @@ def candidate_records(
     """
     if not keys and not also:
         return []
-    sizes = session.execute(
-        select(MatchKeyRow.key, func.count())
-        .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(keys))
-        .group_by(MatchKeyRow.key)
-    ).all()
+    sizes = session.execute(_KEY_SIZES, {"type": spec.name, "keys": keys}).all()
     usable: list[str] = []
     total = 0
     for key, size in sorted(sizes, key=lambda pair: (pair[1], pair[0])):
@@ -211,28 +252,13 @@ def candidate_records(
         total += size
     if not usable and not also:
         return []
-    sharing = select(MatchKeyRow.source_record_id).where(
-        MatchKeyRow.entity_type == spec.name, MatchKeyRow.key.in_(usable)
+    rows = session.execute(
+        _CANDIDATES_WITH_ALSO if also else _CANDIDATES,
+        {"type": spec.name, "keys": usable, "also": also or [], "me": record_id or 0},
     )
-    chosen: ColumnElement[bool] = SourceRecord.id.in_(sharing)
-    if also:
-        chosen = chosen | SourceRecord.id.in_(also)
-    query = select(
-        SourceRecord.id,
-        SourceRecord.golden_id,
-        SourceRecord.version,
-        SourceRecord.standardized,
-        SourceRecord.system,
-    ).where(
-        chosen,
-        SourceRecord.golden_id.is_not(None),
-        SourceRecord.is_deleted.is_(False),
-    )
-    if record_id is not None:
-        query = query.where(SourceRecord.id != record_id)
     return [
         CandidateRecord(rid, gid, version, dict(values), system)
-        for rid, gid, version, values, system in session.execute(query.order_by(SourceRecord.id))
+        for rid, gid, version, values, system in rows
         if gid is not None
     ]
 
@@ -241,15 +267,7 @@ def cannot_link_goldens(session: Session, record_id: int | None, golden_ids: lis
     """Golden records a steward said this record does not belong to."""
     if record_id is None or not golden_ids:
         return set()
-    return set(
-        session.scalars(
-            select(MatchCandidate.golden_id).where(
-                MatchCandidate.source_record_id == record_id,
-                MatchCandidate.golden_id.in_(golden_ids),
-                MatchCandidate.status == "rejected",
-            )
-        )
-    )
+    return set(session.scalars(_REJECTED, {"record_id": record_id, "goldens": golden_ids}))
 
 
 def goldens_cannot_link(session: Session, a: int, b: int) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from mdm.codes import CodeBook, code_key
@@ -52,6 +52,14 @@ def child_types(specs: SpecRegistry, parent_type: str) -> list[str]:
     return children
 
 
+# Run for every new record: built once (building costs more than running it).
+_CHILDREN_OF_KEYS = select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type).where(
+    MatchKeyRow.entity_type.in_(bindparam("types", expanding=True)),
+    MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+    MatchKeyRow.kind == REFERENCE_KIND,
+)
+
+
 def enqueue_children(
     session: Session,
     specs: SpecRegistry,
@@ -70,11 +78,7 @@ def enqueue_children(
     found: dict[int, str] = {}
     for start in range(0, len(keys), _CHUNK):
         rows = session.execute(
-            select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type).where(
-                MatchKeyRow.entity_type.in_(types),
-                MatchKeyRow.key.in_(keys[start : start + _CHUNK]),
-                MatchKeyRow.kind == REFERENCE_KIND,
-            )
+            _CHILDREN_OF_KEYS, {"types": list(types), "keys": keys[start : start + _CHUNK]}
         ).all()
         found.update(rows)
     if not found:

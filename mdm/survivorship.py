@@ -49,33 +49,39 @@ def survive(
     attributes: dict[str, Any] = {}
     lineage: dict[str, Any] = {}
     pinned = {o.attribute: o for o in overrides}
+    # Each member's sort key per rule, worked out once (not once per attribute).
+    recent = [(-m.updated_at.timestamp(), m.record_id) for m in members]
+    ranked: dict[tuple[str, ...], list[tuple[int, float, int]]] = {}
     for attribute in spec.attributes:
-        override = pinned.get(attribute.name)
+        name = attribute.name
+        override = pinned.get(name)
         if override is not None:
-            attributes[attribute.name] = override.value
-            lineage[attribute.name] = {
+            attributes[name] = override.value
+            lineage[name] = {
                 "rule": SurvivorshipRule.OVERRIDE.value,
                 "actor": override.actor,
                 "reason": override.reason,
             }
             continue
-        having = [m for m in members if m.values.get(attribute.name) is not None]
+        having = [k for k, m in enumerate(members) if m.values.get(name) is not None]
         if not having:
             continue
-        if attribute.rule is SurvivorshipRule.MOST_RECENT:
-            best = min(having, key=lambda m: (-m.updated_at.timestamp(), m.record_id))
+        if len(having) == 1:
+            k = having[0]
+        elif attribute.rule is SurvivorshipRule.MOST_RECENT:
+            k = min(having, key=recent.__getitem__)
         else:
-            ranks = {code: i for i, code in enumerate(spec.priority_of(attribute))}
-            best = min(
-                having,
-                key=lambda m: (
-                    ranks.get(m.system, len(ranks)),
-                    -m.updated_at.timestamp(),
-                    m.record_id,
-                ),
-            )
-        attributes[attribute.name] = best.values[attribute.name]
-        lineage[attribute.name] = {
+            priority = spec.priority_of(attribute)
+            keys = ranked.get(priority)
+            if keys is None:
+                ranks = {code: i for i, code in enumerate(priority)}
+                keys = ranked[priority] = [
+                    (ranks.get(m.system, len(ranks)), *recent[k]) for k, m in enumerate(members)
+                ]
+            k = min(having, key=keys.__getitem__)
+        best = members[k]
+        attributes[name] = best.values[name]
+        lineage[name] = {
             "rule": attribute.rule.value,
             "source_record_id": best.record_id,
             "system": best.system,

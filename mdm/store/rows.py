@@ -121,6 +121,34 @@ def update_rows(
 
 
 def select_rows(session: Session, statement: Any, *, chunk: int = 50_000) -> Iterator[Any]:
-    """The rows of a Core ``select``, streamed, without the ORM's per-row work."""
+    """The rows of a Core ``select``, streamed as tuples, without the ORM's per-row work
+    (on SQLite, straight from the driver's cursor, each column through its type's result
+    processor). Its bound values go to the driver as they are: plain strings and numbers.
+    """
     connection = _connection(session)
-    yield from connection.execute(statement.execution_options(yield_per=chunk))
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        yield from connection.execute(statement.execution_options(yield_per=chunk))
+        return
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    processors = [
+        (i, p)
+        for i, column in enumerate(statement.selected_columns)
+        if (p := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+    ]
+    parameters = compiled.construct_params()
+    positions = compiled.positiontup or []
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, [parameters[name] for name in positions])
+        while rows := cursor.fetchmany(chunk):
+            if not processors:
+                yield from rows
+                continue
+            for row in rows:
+                values = list(row)
+                for i, process in processors:
+                    values[i] = process(values[i])
+                yield tuple(values)
+    finally:
+        cursor.close()

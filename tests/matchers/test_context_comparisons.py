@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from matchers import (
     MatchModel,
     ReferenceComparison,
     UnitNameComparison,
+    prepare_records,
     score_many,
 )
 
@@ -88,6 +91,29 @@ def test_batch_levels_agree_with_pairwise() -> None:
         assert batch.match_weight[k] == pytest.approx(
             model.score(records[i], records[j]).match_weight
         )
+
+
+def test_reference_batch_levels_agree_with_level_on_every_kind_of_pair() -> None:
+    rng = random.Random(7)
+    parents = ["LOC-1", "LOC-2", "LOC-3", "LOC-9", "LOC-8"]
+
+    def value() -> Any:
+        roll = rng.random()
+        if roll < 0.1:
+            return None
+        chain = rng.sample(parents, rng.randint(1, 4)) if roll < 0.6 else [rng.choice(parents)]
+        return ">".join(chain)
+
+    records = [{"parent": value()} for _ in range(300)]
+    prepared = prepare_records([REFERENCE], records)
+    pairs = np.array([(rng.randrange(300), rng.randrange(300)) for _ in range(3000)])
+    batch = REFERENCE.batch_levels(prepared.left[0], prepared.right[0], pairs[:, 0], pairs[:, 1])
+    seen = set()
+    for (i, j), level in zip(pairs.tolist(), batch.tolist(), strict=True):
+        found = REFERENCE.level(REFERENCE.prepare(records[i]), REFERENCE.prepare(records[j]))
+        assert level == (-1 if found is None else found)
+        seen.add(level)
+    assert seen == {-1, 0, 1, 2, 3}
 
 
 UNIT = UnitNameComparison("name")
