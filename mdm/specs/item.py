@@ -7,6 +7,7 @@ from matchers import (
     FuzzyTextComparison,
     GtinComparison,
     ManufacturerPartComparison,
+    ReferenceComparison,
     description_tokens_key,
     exact_key,
     gtin_family_key,
@@ -58,6 +59,14 @@ ITEM = EntitySpec(
             ManufacturerPartComparison("manufacturer_part_number", "manufacturer_name"),
             DescriptionComparison("description", unspsc_attribute="unspsc"),
             FuzzyTextComparison("manufacturer_name"),
+            # The maker as a golden vendor, through the crosswalk. Its name is compared
+            # above, so agreement adds little of its own (the two move together); makers
+            # known to differ are other products unless a GTIN or catalog number says
+            # otherwise (systems that file a distributor as the maker).
+            ReferenceComparison(
+                "manufacturer",
+                parameters=((0.85, 0.1), (0.005, 0.001), (0.005, 0.001), (0.14, 0.898)),
+            ),
         ),
         blocking=(
             ("gtin", exact_key("gtin")),
@@ -74,6 +83,7 @@ ITEM = EntitySpec(
             ("manufacturer_part", "different"),
             ("manufacturer_part", "exact_other_maker"),
             ("description", "features_conflict"),
+            ("manufacturer", "different"),
         ),
         decisive=(
             all_of(("gtin", "exact")),

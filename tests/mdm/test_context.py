@@ -492,3 +492,67 @@ def test_unresolved_references_are_reported_until_the_parent_arrives(
     assert after.data is not None
     (left,) = after.data["unresolvedReferences"]
     assert (left["count"], left["records"], left["examples"]) == (1, 1, ["F9"])
+
+
+def _maker(system: str, source_id: str, name: str, tax_id: str) -> RecordInput:
+    return RecordInput("vendor", system, source_id, {"name": name, "tax_id": tax_id})
+
+
+def _glove(system: str, source_id: str, maker: str, **more: Any) -> RecordInput:
+    return RecordInput(
+        "item",
+        system,
+        source_id,
+        {
+            "description": "GLOVE EXAM NITRILE PF LG 100/BX",
+            "manufacturer": maker,
+            "manufacturer_name": "HALYARD HEALTH",
+            "uom": "BX",
+            **more,
+        },
+    )
+
+
+def _levels(hub: Hub, record: RecordInput) -> tuple[dict[str, str | None], dict[str, Any]]:
+    spec = hub.specs.get_spec("item")
+    with hub.database.read_session() as session:
+        from mdm.standardize import record_keys, standardize
+
+        std = standardize(spec, record.attributes, system=record.system)
+        (best, *_) = hub.ingestor.matcher.score(  # type: ignore[attr-defined]
+            session, spec, std.values, None, record_keys(spec, std.values),
+            system=record.system, explain_all=True,
+        )  # fmt: skip
+    return {c["comparison"]: c["level"] for c in best.explanation["contributions"]}, (
+        best.explanation
+    )
+
+
+def test_an_item_compares_its_maker_as_a_golden_vendor(hub: Hub) -> None:
+    # Two makers that the vendor match keeps apart (other tax ids), one of them known to
+    # two systems under their own ids; the item's maker is read through the crosswalk.
+    ingest(
+        hub,
+        _maker("ERP", "V1", "HALYARD HEALTH INC", "41-2847561"),
+        _maker("PROCUREMENT", "S1", "Halyard Health, Inc.", "41-2847561"),
+        _maker("ERP", "V2", "HALYARD HEALTH PRODUCTS LLC", "52-1234567"),
+        _glove("ERP", "100", "V1"),
+    )
+    assert golden_of(hub, "vendor", "ERP", "V1") == golden_of(hub, "vendor", "PROCUREMENT", "S1")
+    assert golden_of(hub, "vendor", "ERP", "V1") != golden_of(hub, "vendor", "ERP", "V2")
+    same, _ = _levels(hub, _glove("PROCUREMENT", "CAT-1", "S1"))
+    assert same["manufacturer"] == "same"
+    other, explanation = _levels(hub, _glove("ERP", "101", "V2"))
+    assert other["manufacturer"] == "different"
+    assert "manufacturer.different" in explanation["vetoed_by"]
+    # Makers known to differ keep look-alike items apart...
+    ingest(hub, _glove("ERP", "101", "V2"))
+    assert golden_of(hub, "item", "ERP", "101") != golden_of(hub, "item", "ERP", "100")
+    # ...unless a GTIN says they are one product: merged, and the conflict shown.
+    gtin = "10036000291459"
+    ingest(hub, _glove("ERP", "102", "V1", gtin=gtin))
+    conflict, explanation = _levels(hub, _glove("ERP", "103", "V2", gtin=gtin))
+    assert conflict["gtin"] == "exact" and conflict["manufacturer"] == "different"
+    assert "manufacturer.different" in explanation["conflicts"]
+    ingest(hub, _glove("ERP", "103", "V2", gtin=gtin))
+    assert golden_of(hub, "item", "ERP", "103") == golden_of(hub, "item", "ERP", "102")
