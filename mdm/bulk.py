@@ -410,19 +410,13 @@ class BulkLoader:
         specs = self.ingestor.specs
         context = ContextView(self.codes, specs)
         if not refers_to_itself(spec):
-            # One round. Records prepared while staged are encoded as they are; otherwise
-            # the values are read back from the store a chunk at a time as they are
-            # prepared, so memory holds the prepared columns, not every record's values.
-            comparisons = active.model.comparisons
-            if tuple(comparisons) == settings.comparisons and all(
-                s.prepared is not None for s in staged
-            ):
-                prepared = encode_prepared(comparisons, (cast(Any, s.prepared) for s in staged))
-                for s in staged:
-                    s.prepared = None
-            else:
-                stored = _StoredViews(session, spec, staged, context)
-                prepared = prepare_records(comparisons, stored)
+            # One round, on the features the staging prepared (``prepares_while_staging``):
+            # memory holds the prepared columns, not every record's values.
+            prepared = encode_prepared(
+                active.model.comparisons, (cast(tuple[Any, ...], s.prepared) for s in staged)
+            )
+            for s in staged:
+                s.prepared = None
             left, right, probability = score_in_batches(
                 spec, active.model, prepared, pairs, active.review_threshold
             )
@@ -664,27 +658,6 @@ def refers_to_itself(spec: EntitySpec) -> bool:
     return any(a.reference == spec.name for a in spec.compared_references)
 
 
-class _StoredViews:
-    """The matching views of staged records, read back from the store a chunk at a time
-    (re-iterable; ``matchers.prepare_records`` goes through it once)."""
-
-    def __init__(
-        self, session: Session, spec: EntitySpec, staged: list[_Staged], context: ContextView
-    ) -> None:
-        self.session, self.spec, self.staged, self.context = session, spec, staged, context
-
-    def __len__(self) -> int:
-        return len(self.staged)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for start in range(0, len(self.staged), 20_000):
-            part = self.staged[start : start + 20_000]
-            values = _values_of(self.session, part, list(range(len(part))))
-            yield from self.context.views(
-                self.session, self.spec, [(s.system, values[s.record_id]) for s in part]
-            )
-
-
 def _values_of(
     session: Session, staged: list[_Staged], indices: list[int]
 ) -> dict[int, dict[str, Any]]:
@@ -753,7 +726,7 @@ def _with_sibling_pairs(
     for members in groups.values():
         if 2 <= len(members) <= max_block_size:
             m = np.asarray(sorted(set(members)), dtype=np.int64)
-            a, b = np.triu_indices(len(m), k=1)
+            a, b = _pairs_of_size(len(m))
             parts.append(m[a] * n + m[b])
     codes = np.unique(np.concatenate(parts))
     return np.stack([codes // n, codes % n], axis=1).astype(np.intp)

@@ -314,7 +314,7 @@ def estimate_model(
     # Compared as matching compares them: coded values as codes, references as the
     # parents' golden records (raw references would read as missing, and EM would
     # forget what "same parent" says).
-    records = (context or ContextView(load_codebook(session))).views(session, spec, stored)
+    records = _context_or_store(session, context).views(session, spec, stored)
     if len(records) < 2:
         raise InvalidInputError(
             f"{spec.name}: {len(records)} records are too few to estimate from",
@@ -406,9 +406,15 @@ def steward_labels(
         if other is not None:
             pairs.append((record_id, other, DECISIONS[status]))
     ids = sorted({i for left, right, _ in pairs for i in (left, right)})
-    context = context or ContextView(load_codebook(session))
+    context = _context_or_store(session, context)
     views = dict(zip(ids, context.views(session, spec, [records[i] for i in ids]), strict=True))
     return [LabelledPair(views[left], views[right], is_match) for left, right, is_match in pairs]
+
+
+def _context_or_store(session: Session, context: ContextView | None) -> ContextView:
+    """``context``, or one with the store's code book (references resolve to the parent's
+    golden record only, without its ancestors)."""
+    return context or ContextView(load_codebook(session))
 
 
 def _best_member(explanation: Mapping[str, Any] | None) -> int | None:

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from matchers import MatchModel, PairScore, probability
+from matchers import MatchModel, probability
 from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.context import ContextView, sibling_records
 from mdm.match_models import MatchModels
@@ -302,25 +302,20 @@ class Judgement:
     conflicts: tuple[str, ...] = ()
 
 
-def judge(settings: MatchSettings, pair: PairScore, review_threshold: float) -> Judgement:
-    """Apply the spec's decisive rules and vetoes to a scored pair.
+def judge(
+    settings: MatchSettings,
+    hit: set[tuple[str, str]],
+    match_probability: float,
+    review_threshold: float,
+) -> Judgement:
+    """Apply the spec's decisive rules and vetoes to a scored pair, known by its
+    ``(comparison, level)`` hits and its match probability.
 
     A decisive rule that holds accepts the pair: probability 1, as sure as a link gets (so
     the chain guard of the bulk path never cuts an identifier agreement before a fuzzy
     link). Otherwise a vetoed pair is held just below the review threshold: never merged,
     and not put before a steward as a likely match.
     """
-    hit = {(c.comparison, c.level) for c in pair.contributions if c.level is not None}
-    return judge_hits(settings, hit, pair.match_probability, review_threshold)
-
-
-def judge_hits(
-    settings: MatchSettings,
-    hit: set[tuple[str, str]],
-    match_probability: float,
-    review_threshold: float,
-) -> Judgement:
-    """``judge`` of a pair known by its ``(comparison, level)`` hits and probability."""
     vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
     for rule in settings.decisive:
         if all(condition in hit for condition in rule):
@@ -459,7 +454,7 @@ class ScoringMatcher:
                 for (name, levels), level in zip(names, found, strict=True)
                 if level is not None
             }
-            judged = judge_hits(spec.matching, hit, probability(weight), active.review_threshold)
+            judged = judge(spec.matching, hit, probability(weight), active.review_threshold)
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue
