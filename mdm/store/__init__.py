@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mdm.store.database import Database, create_engine_for
+from mdm.store.database import Database, JsonText, create_engine_for, json_text
 from mdm.store.migrate import upgrade
 from mdm.store.models import (
     ApiToken,
@@ -40,6 +40,7 @@ __all__ = [
     "GoldenHistory",
     "GoldenRecord",
     "IngestRejection",
+    "JsonText",
     "MatchCandidate",
     "MatchKeyRow",
     "MatchModelVersion",
@@ -49,6 +50,7 @@ __all__ = [
     "Transcoding",
     "TruthLabel",
     "create_engine_for",
+    "json_text",
     "upgrade",
     "utcnow",
 ]

@@ -43,13 +43,23 @@ def _tuples(
     dialect: Dialect, table: Table, names: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> list[tuple[Any, ...]]:
     processors = [(i, p) for i, name in enumerate(names) if (p := _processor(dialect, table, name))]
+    # The same object in row after row (a chunk's one timestamp, a shared serialized
+    # value) is converted once: the last value each column converted is remembered.
+    seen: list[Any] = [_UNSEEN] * len(names)
+    done: list[Any] = [None] * len(names)
     out = []
     for row in rows:
         values = [row[name] for name in names]
         for i, process in processors:
-            values[i] = process(values[i])
+            value = values[i]
+            if value is not seen[i]:
+                seen[i], done[i] = value, process(value)
+            values[i] = done[i]
         out.append(tuple(values))
     return out
+
+
+_UNSEEN = object()
 
 
 def _quoted(dialect: Dialect, names: Sequence[str]) -> list[str]:
