@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from mdm.errors import InvalidInputError
 
 
@@ -42,8 +44,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
+                value = orjson.loads(line)  # several times faster than json, same errors
+            except orjson.JSONDecodeError as error:
                 raise InvalidInputError(f"{path}:{number}: {error.msg}", field="file") from None
             if not isinstance(value, dict):
                 raise InvalidInputError(f"{path}:{number}: not a JSON object", field="file")
