@@ -2,13 +2,17 @@
 committed with its change event.
 
     python bench/ingest.py [--size 1000000] [--records 2000] [--seed 20261127]
-                           [--database-url URL]
+                           [--database-url URL] [--store DIR]
 
 Generates about ``--size`` source records with the seed generator and loads them (bulk
 path), then ingests ``--records`` records of another seed's data set, one transaction
 each, under new source ids, as an interface sending changes one at a time would. Prints
 p50/p99/max per record beside the same store's single-row insert-and-commit (the floor
 any ingest pays). Prints figures; asserts nothing.
+
+``--store DIR`` keeps the generated and loaded store (SQLite) in DIR and reuses it on the
+next run with the same size and seed: each run ingests into a copy, so every run starts
+from the same store.
 """
 
 from __future__ import annotations
@@ -59,25 +63,45 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20261127)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--store", type=Path, default=None, help="keep the loaded store here and reuse it"
+    )
     args = parser.parse_args()
+    if args.store is not None and args.database_url is not None:
+        parser.error("--store keeps a SQLite store: it does not combine with --database-url")
 
     work = Path(tempfile.mkdtemp(prefix="mdm-ingest-"))
     url = args.database_url or f"sqlite:///{work / 'ingest.sqlite3'}"
     started = time.perf_counter()
-    generate(work / "store", args.size, args.seed)
-    generate(work / "incoming", args.records * 2, args.seed + 1)
-    upgrade(url)
-    hub = Hub(Settings(database_url=url))
-    summary = load(
-        hub.database, hub.ingestor, find_mappings(work / "store"), workers=hub.settings.bulk_workers
-    )
+    kept = None if args.store is None else args.store / f"size{args.size}-seed{args.seed}"
+    if kept is not None and (kept / "store.sqlite3").exists():
+        shutil.copy(kept / "store.sqlite3", work / "ingest.sqlite3")
+        hub = Hub(Settings(database_url=url))
+        print(f"store: reused from {kept}")
+    else:
+        generate(work / "store", args.size, args.seed)
+        upgrade(url)
+        hub = Hub(Settings(database_url=url))
+        summary = load(
+            hub.database,
+            hub.ingestor,
+            find_mappings(work / "store"),
+            workers=hub.settings.bulk_workers,
+        )
+        print(
+            f"store: {summary.total():,} source records "
+            f"({time.perf_counter() - started:.0f}s to generate and load; {url})"
+        )
+        if kept is not None:
+            hub.database.dispose()
+            kept.mkdir(parents=True, exist_ok=True)
+            shutil.copy(work / "ingest.sqlite3", kept / "store.sqlite3")
     with hub.database.read_session() as session:
         goldens = session.execute(text("SELECT count(*) FROM golden_record")).scalar_one()
-    print(
-        f"store: {summary.total():,} source records, {goldens:,} golden records "
-        f"({time.perf_counter() - started:.0f}s to generate and load; {url})"
-    )
+        sources = session.execute(text("SELECT count(*) FROM source_record")).scalar_one()
+    print(f"store: {sources:,} source records, {goldens:,} golden records")
 
+    generate(work / "incoming", args.records * 2, args.seed + 1)
     incoming: list[RecordInput] = []
     for system, entity in plan_load(find_mappings(work / "incoming"), hub.ingestor):
         incoming += [replace(r, source_id=f"NEW-{r.source_id}") for r in records_of(system, entity)]
