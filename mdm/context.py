@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -36,10 +36,17 @@ REFERENCE_KIND = "reference"
 _CHUNK = 500
 
 Reference = tuple[str, str, str]  # (entity type, system, source id)
+Versions = dict[int, int]  # golden id -> the version an answer was read at
 
 # The statements of the request path, built once: building one costs more than running it.
 _MEMBERS_WITH_GOLDEN = (
-    select(SourceRecord.source_id, GoldenRecord.id, GoldenRecord.public_id, GoldenRecord.status)
+    select(
+        SourceRecord.source_id,
+        GoldenRecord.id,
+        GoldenRecord.public_id,
+        GoldenRecord.status,
+        GoldenRecord.version,
+    )
     .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
     .where(
         SourceRecord.entity_type == bindparam("type"),
@@ -53,7 +60,11 @@ _VALUES_OF_MEMBERS = select(SourceRecord.golden_id, SourceRecord.standardized).w
     SourceRecord.is_deleted.is_(False),
 )
 _GOLDEN_STATES = select(
-    GoldenRecord.id, GoldenRecord.public_id, GoldenRecord.merged_into_id, GoldenRecord.status
+    GoldenRecord.id,
+    GoldenRecord.public_id,
+    GoldenRecord.merged_into_id,
+    GoldenRecord.status,
+    GoldenRecord.version,
 ).where(GoldenRecord.id.in_(bindparam("ids", expanding=True)))
 _MEMBERS_OF_PUBLIC_ID = (
     select(SourceRecord.system, SourceRecord.source_id)
@@ -146,6 +157,62 @@ def _resolve(
     }
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What a reference resolves to, with the golden records the answer was read from.
+
+    ``versions``: every golden record read on the way (the parent's, those it was merged
+    through, its ancestors'), at the version read. Any change that could change the answer
+    (a member joining, leaving, deleted or re-pointed; a merge; a retirement) bumps the
+    version of one of them, so the answer stands while they all keep theirs.
+    ``is_complete``: no reference in the ancestry was left unresolved (one that is could
+    resolve later without any of these versions changing).
+    """
+
+    value: str
+    versions: tuple[tuple[int, int], ...]
+    is_complete: bool
+
+
+def resolve_with_versions(
+    session: Session,
+    refs: Iterable[Reference],
+    specs: SpecRegistry | None = None,
+    *,
+    depth: int = ANCESTRY_DEPTH,
+) -> dict[Reference, Resolution]:
+    """``resolve_references`` (without its per-session memo), each answer with the versions
+    it depends on: what a cache across sessions needs to know whether it still holds."""
+    direct_versions: dict[Reference, Versions] = {}
+    direct = _resolve_direct(session, refs, direct_versions)
+    if not direct:
+        return {}
+    if specs is None:
+        return {
+            ref: Resolution(public_id, tuple(sorted(direct_versions[ref].items())), True)
+            for ref, (_, public_id, _) in direct.items()
+        }
+    tree: dict[int, Versions] = {}
+    incomplete: set[int] = set()
+    ancestors = _ancestors(
+        session,
+        specs,
+        {gid: kind for gid, _, kind in direct.values()},
+        depth,
+        tree,
+        incomplete,
+    )
+    out = {}
+    for ref, (gid, public_id, _) in direct.items():
+        versions = {**direct_versions[ref], **tree.get(gid, {})}
+        out[ref] = Resolution(
+            ANCESTRY.join([public_id, *ancestors.get(gid, ())]),
+            tuple(sorted(versions.items())),
+            gid not in incomplete,
+        )
+    return out
+
+
 # What references resolve to is kept per session (a drain of the re-evaluation queue asks
 # about the same facilities again and again) until anything that could change an answer:
 # a source or golden record written, a commit (other sessions' writes become visible) or a
@@ -189,9 +256,10 @@ def parent_goldens(session: Session, refs: Iterable[Reference]) -> dict[Referenc
 
 
 def _resolve_direct(
-    session: Session, refs: Iterable[Reference]
+    session: Session, refs: Iterable[Reference], versions: dict[Reference, Versions] | None = None
 ) -> dict[Reference, tuple[int, str, str]]:
-    """Reference -> (survivor golden id, its public id, entity type)."""
+    """Reference -> (survivor golden id, its public id, entity type); with ``versions``,
+    also each resolved reference -> the golden records read for it, at their version."""
     wanted: dict[tuple[str, str], set[str]] = defaultdict(set)
     for entity_type, system, source_id in refs:
         wanted[(entity_type, system)].add(source_id)
@@ -206,22 +274,41 @@ def _resolve_direct(
                 _MEMBERS_WITH_GOLDEN,
                 {"type": entity_type, "system": system, "ids": ordered[start : start + _CHUNK]},
             ).all()
-            for source_id, golden_id, public_id, status in rows:
+            for source_id, golden_id, public_id, status, version in rows:
                 ref = (entity_type, system, source_id)
+                if versions is not None:
+                    versions[ref] = {golden_id: version}
                 if status == "merged":
                     merged[ref] = golden_id
                 elif status != "retired":
                     found[ref] = (golden_id, public_id, entity_type)
     if merged:
-        survivors = survivors_of(session, set(merged.values()))
+        chains: dict[int, Versions] | None = None if versions is None else {}
+        survivors = _follow_merges(session, set(merged.values()), chains)
         found.update((ref, (*survivors[g], ref[0])) for ref, g in merged.items() if g in survivors)
+        if versions is not None and chains is not None:
+            for ref, g in merged.items():
+                versions[ref].update(chains.get(g, {}))
+    if versions is not None:
+        for ref in set(versions) - found.keys():
+            del versions[ref]
     return found
 
 
 def _ancestors(
-    session: Session, specs: SpecRegistry, goldens: dict[int, str], depth: int
+    session: Session,
+    specs: SpecRegistry,
+    goldens: dict[int, str],
+    depth: int,
+    tree: dict[int, Versions] | None = None,
+    incomplete: set[int] | None = None,
 ) -> dict[int, list[str]]:
-    """Golden id -> public ids of its ancestors (parents' goldens, theirs...), nearest first."""
+    """Golden id -> public ids of its ancestors (parents' goldens, theirs...), nearest first.
+
+    With ``tree``: each golden id -> the ancestors' golden records read, at their version;
+    with ``incomplete``: the golden ids whose ancestry has a reference left unresolved.
+    """
+    tracking = tree is not None and incomplete is not None
     found: dict[int, list[str]] = {g: [] for g in goldens}
     # frontier: golden id to expand -> (its entity type, the starting goldens it serves)
     frontier: dict[int, tuple[str, set[int]]] = {g: (kind, {g}) for g, kind in goldens.items()}
@@ -244,11 +331,20 @@ def _ancestors(
                     for ref in references_of(specs.get_spec(kind), values or {}).values()
                     if ref[0] == kind
                 )
-        parents = _resolve_direct(session, {r for refs in refs_of.values() for r in refs})
+        parent_versions: dict[Reference, Versions] | None = {} if tracking else None
+        parents = _resolve_direct(
+            session, {r for refs in refs_of.values() for r in refs}, parent_versions
+        )
         following: dict[int, tuple[str, set[int]]] = {}
         for golden_id, refs in refs_of.items():
             for ref in sorted(refs):
                 hit = parents.get(ref)
+                if tree is not None and incomplete is not None and parent_versions is not None:
+                    for start_id in frontier[golden_id][1]:
+                        if hit is None:
+                            incomplete.add(start_id)
+                        else:
+                            tree.setdefault(start_id, {}).update(parent_versions[ref])
                 if hit is None:
                     continue
                 parent_id, public_id, kind = hit
@@ -264,24 +360,34 @@ def _ancestors(
 def survivors_of(session: Session, golden_ids: set[int]) -> dict[int, tuple[int, str]]:
     """Golden id -> (id, public id) of the record it lives on as (itself, or its merge
     survivor); retired records are left out."""
+    return _follow_merges(session, golden_ids)
+
+
+def _follow_merges(
+    session: Session, golden_ids: set[int], chains: dict[int, Versions] | None = None
+) -> dict[int, tuple[int, str]]:
+    """``survivors_of``; with ``chains``, each asked id -> the golden records read on the
+    way to its survivor, at their version."""
     answer: dict[int, tuple[int, str]] = {}
     pending = {g: g for g in golden_ids}  # asked id -> id to look up next
     for _ in range(32):  # merge chains are short; the bound guards against a cycle
         if not pending:
             break
-        rows: dict[int, tuple[str, int | None, str]] = {}
+        rows: dict[int, tuple[str, int | None, str, int]] = {}
         lookup = sorted(set(pending.values()))
         for start in range(0, len(lookup), _CHUNK):
-            for gid, public_id, merged_into, status in session.execute(
+            for gid, public_id, merged_into, status, version in session.execute(
                 _GOLDEN_STATES, {"ids": lookup[start : start + _CHUNK]}
             ):
-                rows[gid] = (public_id, merged_into, status)
+                rows[gid] = (public_id, merged_into, status, version)
         following: dict[int, int] = {}
         for asked, current in pending.items():
             row = rows.get(current)
             if row is None:
                 continue
-            public_id, merged_into, status = row
+            public_id, merged_into, status, version = row
+            if chains is not None:
+                chains.setdefault(asked, {})[current] = version
             if status == "merged" and merged_into is not None:
                 following[asked] = merged_into
             elif status != "retired":
@@ -311,12 +417,34 @@ def ancestry_of_clusters(
     return out
 
 
-class ContextView:
-    """Builds the values matching compares from stored values (see the module doc)."""
+class Resolver(Protocol):
+    """Resolves references as ``resolve_references`` does (e.g. a cache across sessions)."""
 
-    def __init__(self, codes: CodeBook = EMPTY_CODEBOOK, specs: SpecRegistry | None = None) -> None:
+    def resolve(
+        self,
+        session: Session,
+        refs: Iterable[Reference],
+        specs: SpecRegistry | None = None,
+        *,
+        depth: int = ...,
+    ) -> dict[Reference, str]: ...
+
+
+class ContextView:
+    """Builds the values matching compares from stored values (see the module doc).
+
+    ``resolver``: where references are resolved (default: ``resolve_references``).
+    """
+
+    def __init__(
+        self,
+        codes: CodeBook = EMPTY_CODEBOOK,
+        specs: SpecRegistry | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self.codes = codes
         self.specs = specs
+        self.resolver = resolver
 
     def views(
         self,
@@ -329,9 +457,11 @@ class ContextView:
         pass (or from ``resolved``, when the caller already knows the parents)."""
         refs = [references_of(spec, values) for _, values in records]
         if resolved is None:
-            resolved = resolve_references(
-                session, {r for found in refs for r in found.values()}, self.specs
-            )
+            wanted = {r for found in refs for r in found.values()}
+            if self.resolver is not None:
+                resolved = self.resolver.resolve(session, wanted, self.specs)
+            else:
+                resolved = resolve_references(session, wanted, self.specs)
         return [
             self.view(spec, system, values, found, resolved)
             for (system, values), found in zip(records, refs, strict=True)

@@ -281,6 +281,11 @@ class Ingestor:
             return self._outcome(IngestStatus.UNCHANGED, spec, row, golden)
         now = utcnow()
         findings = record_findings(spec, std, is_deleted=record.is_deleted)
+        # What the record contributed to its golden record's ancestry before this version
+        # (nothing while deleted): see ``references_changed`` below.
+        referred_before = (
+            [] if row is None or row.is_deleted else reference_keys(spec, row.standardized)
+        )
         if row is None:
             row = SourceRecord(
                 entity_type=spec.name,
@@ -305,7 +310,12 @@ class Ingestor:
         keys = [] if record.is_deleted else record_keys(spec, std.values)
         references = [] if record.is_deleted else reference_keys(spec, std.values)
         self._replace_keys(session, spec, row, keys + references)
-        golden = self._place(session, spec, row, keys, ctx)
+        # A member re-pointed to another parent changes what its golden record's children
+        # resolve to, even when the survived attributes stay the same: the golden record
+        # gets a new version, which is what cached resolutions are checked against
+        # (``mdm.resolutions``).
+        references_changed = referred_before != references
+        golden = self._place(session, spec, row, keys, ctx, references_changed=references_changed)
         if status is IngestStatus.CREATED:
             # Children that referred to this record before it existed can now resolve it.
             enqueue_children(
@@ -325,6 +335,8 @@ class Ingestor:
         row: SourceRecord,
         keys: list[str],
         ctx: ChangeContext,
+        *,
+        references_changed: bool = False,
     ) -> GoldenRecord | None:
         """Put the record in the right golden record and recompute what it touched."""
         current = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
@@ -334,7 +346,7 @@ class Ingestor:
             return current
         if current is not None and self._has_other_members(session, row, current):
             # A known record changed: it stays where it is; its golden record is recomputed.
-            refresh_golden(session, spec, current, ctx, members_changed=False)
+            refresh_golden(session, spec, current, ctx, members_changed=references_changed)
             return current
         decision = self.matcher.decide(session, spec, row, keys)
         self.store_review(session, spec, row, decision)
@@ -362,7 +374,7 @@ class Ingestor:
             session.flush()
             refresh_golden(session, spec, current, ctx, members_changed=True)
         else:
-            refresh_golden(session, spec, current, ctx, members_changed=False)
+            refresh_golden(session, spec, current, ctx, members_changed=references_changed)
         return current
 
     def _parent_merged(self, session: Session, spec: EntitySpec, target: GoldenRecord) -> None:

@@ -21,6 +21,7 @@ from matchers import MatchModel, probability
 from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.context import ContextView, sibling_records
 from mdm.match_models import MatchModels
+from mdm.resolutions import ResolutionCache
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
 from mdm.standardize import record_keys
 from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
@@ -353,6 +354,9 @@ class ScoringMatcher:
         # it is compared with, and again only when its parents or codes change.
         self._prepared: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self._cache_size = cache_size
+        # Parents' golden records (and theirs) as of their versions: a location or cost
+        # center resolves its candidates' references from here, not a query per level.
+        self.resolutions = ResolutionCache()
 
     def _prepare(
         self,
@@ -416,7 +420,7 @@ class ScoringMatcher:
         """
         assert spec.matching is not None
         active = self.models.active(session, spec)
-        context = ContextView(self.codes(session), self.specs)
+        context = ContextView(self.codes(session), self.specs, self.resolutions)
         (mine_view,) = context.views(session, spec, [(system, values)])
         # The children of the same parent are candidates whatever their keys say.
         siblings = (
