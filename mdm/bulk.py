@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import os
+from array import array
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -109,6 +110,42 @@ class _Later:
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # its source row
 
 
+class _BlockKeys:
+    """The blocking keys of the staged records, kept compact for ``block_pairs``.
+
+    Each key is kept as its 64-bit hash beside its record's id (16 bytes a key, not a
+    string): reading millions of keys back from the store, sorted, cost more than
+    anything else in blocking. Two keys whose hashes collide only add a candidate pair,
+    which scoring then judges like any other.
+    """
+
+    def __init__(self) -> None:
+        self.hashes = array("q")
+        self.record_ids = array("q")
+
+    def add(self, spec: EntitySpec, record_id: int, keys: list[str]) -> list[dict[str, Any]]:
+        """Keep ``keys`` of a staged record; its ``match_key`` rows."""
+        rows = []
+        for key in keys:
+            kind = key_kind(key)
+            rows.append(
+                {"entity_type": spec.name, "key": key, "kind": kind, "source_record_id": record_id}
+            )
+            if kind != REFERENCE_KIND:  # references are context, not blocking keys
+                self.hashes.append(hash(key))
+                self.record_ids.append(record_id)
+        return rows
+
+    def pairs(self, record_ids: list[int], max_block_size: int) -> NDArray[np.intp]:
+        """``block_pairs`` of the kept keys, for the records ``record_ids``."""
+        return block_pairs(
+            np.frombuffer(self.hashes, dtype=np.int64),
+            np.frombuffer(self.record_ids, dtype=np.int64),
+            record_ids,
+            max_block_size,
+        )
+
+
 @dataclass
 class BulkResult:
     """What a bulk load did."""
@@ -140,6 +177,7 @@ class BulkLoader:
         self.codes = EMPTY_CODEBOOK
         self.parents: dict[Reference, str] | None = None  # see ``prepares_while_staging``
         self.later = _Later()
+        self.blocks = _BlockKeys()
 
     def load(
         self,
@@ -230,15 +268,7 @@ class BulkLoader:
                     staged.append(
                         _Staged(record_id, system, source_id, values if keep else None, prepared)
                     )
-                    key_rows += [
-                        {
-                            "entity_type": spec.name,
-                            "key": key,
-                            "kind": key_kind(key),
-                            "source_record_id": record_id,
-                        }
-                        for key in found
-                    ]
+                    key_rows += self.blocks.add(spec, record_id, found)
                 if len(key_rows) >= KEY_BATCH:
                     _insert_keys(session, key_rows)
             if on_progress is not None:
@@ -288,15 +318,7 @@ class BulkLoader:
             if key not in live and not row["is_deleted"]:  # a deleted record comes back
                 live.add(key)
                 staged.append(_Staged(record_id, key[0], key[1], values, prepared))
-                insert_rows(
-                    session,
-                    _table(MatchKeyRow),
-                    [
-                        {"entity_type": spec.name, "key": k, "kind": key_kind(k),
-                         "source_record_id": record_id}
-                        for k in keys
-                    ],
-                )  # fmt: skip
+                insert_rows(session, _table(MatchKeyRow), self.blocks.add(spec, record_id, keys))
         if not changed:
             return staged
         now = utcnow()
@@ -410,7 +432,8 @@ class BulkLoader:
         assert spec.matching is not None
         settings = spec.matching
         active = self.ingestor.models.active(session, spec)
-        pairs = block_pairs(session, spec, [s.record_id for s in staged], settings.max_block_size)
+        pairs = self.blocks.pairs([s.record_id for s in staged], settings.max_block_size)
+        self.blocks = _BlockKeys()
         result.candidate_pairs = len(pairs)
         specs = self.ingestor.specs
         context = ContextView(self.codes, specs)
@@ -769,53 +792,43 @@ def _pairs_of_size(size: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
 
 
 def block_pairs(
-    session: Session, spec: EntitySpec, record_ids: list[int], max_block_size: int
+    key_hashes: NDArray[np.int64],
+    key_records: NDArray[np.int64],
+    record_ids: list[int],
+    max_block_size: int,
 ) -> NDArray[np.intp]:
     """``(n, 2)`` index pairs ``i < j`` (into ``record_ids``) of records sharing a key.
 
-    The keys are read back from ``match_key`` sorted, one block at a time, so memory holds
-    one block and the pair codes (one int64 a pair), not every record's keys. Blocks larger
-    than ``max_block_size`` are skipped.
+    ``key_hashes[k]`` is a key of record ``key_records[k]`` (records not in ``record_ids``
+    are left out). Blocks larger than ``max_block_size`` are skipped. The pairs are sorted
+    and unique, whatever the order of the keys.
     """
-    index_of = {record_id: i for i, record_id in enumerate(record_ids)}
     n = len(record_ids)
+    ids = np.asarray(record_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    where = np.searchsorted(ids, key_records, sorter=order)
+    where = np.minimum(where, max(n - 1, 0))
+    known = (ids[order[where]] == key_records) if n else np.zeros(len(key_records), dtype=bool)
+    index = order[where[known]].astype(np.int64)
+    hashes = key_hashes[known]
+    if not len(index):
+        return np.empty((0, 2), dtype=np.intp)
+    # Sorted by key and then by record, each (key, record) once.
+    by_key = np.lexsort((index, hashes))
+    hashes, index = hashes[by_key], index[by_key]
+    distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (index[1:] != index[:-1])]
+    hashes, members = hashes[distinct], index[distinct]
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+    sizes = np.diff(np.r_[starts, len(members)])
     parts: list[NDArray[np.int64]] = []
-    pending: list[NDArray[np.int64]] = []
-    pending_size = 0
-
-    def flush_block(members: list[int]) -> None:
-        nonlocal pending_size
-        size = len(members)
-        if size < 2 or size > max_block_size:
-            return
-        m = np.asarray(sorted(members), dtype=np.int64)
+    # The blocks of one size at a time, as a matrix of members (a row a block).
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_block_size)]).tolist():
+        firsts = starts[sizes == size]
         a, b = _pairs_of_size(size)
-        pending.append(m[a] * n + m[b])
-        pending_size += len(a)
-        if pending_size > 2_000_000:
-            parts.append(np.unique(np.concatenate(pending)))
-            pending.clear()
-            pending_size = 0
-
-    rows = select_rows(
-        session,
-        select(MatchKeyRow.key, MatchKeyRow.source_record_id)
-        .where(MatchKeyRow.entity_type == spec.name, MatchKeyRow.kind != REFERENCE_KIND)
-        .order_by(MatchKeyRow.key),
-    )
-    current: str | None = None
-    members: list[int] = []
-    for key, record_id in rows:
-        index = index_of.get(record_id)
-        if index is None:
-            continue
-        if key != current:
-            flush_block(members)
-            current, members = key, []
-        members.append(index)
-    flush_block(members)
-    if pending:
-        parts.append(np.unique(np.concatenate(pending)))
+        step = max(1, 2_000_000 // len(a))  # about two million pairs at a time
+        for lo in range(0, len(firsts), step):
+            block = members[firsts[lo : lo + step, None] + np.arange(size)]
+            parts.append(np.unique(block[:, a] * n + block[:, b]))
     if not parts:
         return np.empty((0, 2), dtype=np.intp)
     codes = np.unique(np.concatenate(parts))
