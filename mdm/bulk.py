@@ -58,6 +58,7 @@ from mdm.errors import MdmError, MissingSourceIdError
 from mdm.events import ChangeKind
 from mdm.golden import ChangeContext, merge_golden, new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
+from mdm.mapping import EntityMapping
 from mdm.matching import SIBLING_BLOCKS, Action, Candidate, MatchDecision, goldens_cannot_link
 from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, sibling_groups
 from mdm.specs import EntitySpec, SpecRegistry
@@ -76,7 +77,13 @@ from mdm.store import (
     utcnow,
 )
 from mdm.store.locks import lock_for_matching
-from mdm.store.rows import insert_rows, insert_rows_returning_ids, select_rows, update_rows
+from mdm.store.rows import (
+    insert_rows,
+    insert_rows_returning_ids,
+    insert_tuples,
+    select_rows,
+    update_rows,
+)
 from mdm.survivorship import Member, survive
 
 CHUNK = 2000
@@ -86,6 +93,9 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
+# A match key row: key, source record id, entity type, kind (sorted by key, then record).
+_KeyRow = tuple[str, int, str, str]
+KEY_COLUMNS = ("key", "source_record_id", "entity_type", "kind")
 KEY_BATCH = 200_000  # match keys written at once, sorted (see ``_insert_keys``)
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
@@ -110,6 +120,38 @@ class _Later:
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)  # its source row
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """A row of a source file, mapped to a ``RecordInput`` where it is standardized: in a
+    worker process, so the writing one only reads the file."""
+
+    system: str
+    entity: EntityMapping
+    line: int
+    row: dict[str, Any]
+
+    @property
+    def entity_type(self) -> str:
+        return self.entity.entity_type
+
+    def record(self) -> RecordInput:
+        entity = self.entity
+        return RecordInput(
+            entity_type=entity.entity_type,
+            system=self.system,
+            source_id=entity.source_id_of(self.row),
+            attributes=entity.attributes_of(self.row),
+            is_deleted=entity.is_deleted(self.row),
+            date_format=entity.date_format,
+            origin=f"{entity.file}:{self.line}",
+        )
+
+
+def as_record(item: RecordInput | SourceRow) -> RecordInput:
+    """A record to load, mapped if it is still a file's row."""
+    return item.record() if isinstance(item, SourceRow) else item
+
+
 class _BlockKeys:
     """The blocking keys of the staged records, kept compact for ``block_pairs``.
 
@@ -123,14 +165,12 @@ class _BlockKeys:
         self.hashes = array("q")
         self.record_ids = array("q")
 
-    def add(self, spec: EntitySpec, record_id: int, keys: list[str]) -> list[dict[str, Any]]:
-        """Keep ``keys`` of a staged record; its ``match_key`` rows."""
+    def add(self, spec: EntitySpec, record_id: int, keys: list[str]) -> list[_KeyRow]:
+        """Keep ``keys`` of a staged record; its ``match_key`` rows (``KEY_COLUMNS``)."""
         rows = []
         for key in keys:
             kind = key_kind(key)
-            rows.append(
-                {"entity_type": spec.name, "key": key, "kind": kind, "source_record_id": record_id}
-            )
+            rows.append((key, record_id, spec.name, kind))
             if kind != REFERENCE_KIND:  # references are context, not blocking keys
                 self.hashes.append(hash(key))
                 self.record_ids.append(record_id)
@@ -183,7 +223,7 @@ class BulkLoader:
         self,
         database: Database,
         spec: EntitySpec,
-        records: Iterable[RecordInput],
+        records: Iterable[RecordInput | SourceRow],
         *,
         actor: str | None,
         correlation_id: str | None,
@@ -216,7 +256,7 @@ class BulkLoader:
         self,
         session: Session,
         spec: EntitySpec,
-        records: Iterable[RecordInput],
+        records: Iterable[RecordInput | SourceRow],
         result: BulkResult,
         actor: str | None,
         correlation_id: str | None,
@@ -226,7 +266,7 @@ class BulkLoader:
         seen: dict[tuple[str, str], int] = {}  # (system, source id) -> record id
         staged: list[_Staged] = []
         repeats: list[_Standardized] = []
-        key_rows: list[dict[str, Any]] = []  # written a batch at a time (``_insert_keys``)
+        key_rows: list[_KeyRow] = []  # written a batch at a time (``_insert_keys``)
         for chunk, done in self._standardized_chunks(spec, records):
             result.worker_chunks += any(d is not None for d in done)
             rows: list[dict[str, Any]] = []
@@ -238,7 +278,9 @@ class BulkLoader:
                     row, values, keys, prepared = self._standardize(session, spec, record, ready)
                     row["received_at"] = row["updated_at"] = now
                 except MdmError as error:
-                    self.ingestor.reject(session, record, error, correlation_id=correlation_id)
+                    self.ingestor.reject(
+                        session, as_record(record), error, correlation_id=correlation_id
+                    )
                     result.statuses[(record.system, IngestStatus.REJECTED)] += 1
                     continue
                 key = (row["system"], row["source_id"])
@@ -318,7 +360,7 @@ class BulkLoader:
             if key not in live and not row["is_deleted"]:  # a deleted record comes back
                 live.add(key)
                 staged.append(_Staged(record_id, key[0], key[1], values, prepared))
-                insert_rows(session, _table(MatchKeyRow), self.blocks.add(spec, record_id, keys))
+                _insert_keys(session, self.blocks.add(spec, record_id, keys))
         if not changed:
             return staged
         now = utcnow()
@@ -372,8 +414,8 @@ class BulkLoader:
         self.later = _Later()
 
     def _standardized_chunks(
-        self, spec: EntitySpec, records: Iterable[RecordInput]
-    ) -> Iterator[tuple[list[RecordInput], list[_Standardized | None]]]:
+        self, spec: EntitySpec, records: Iterable[RecordInput | SourceRow]
+    ) -> Iterator[tuple[list[RecordInput | SourceRow], list[_Standardized | None]]]:
         """The records a chunk at a time, each with its standardized form (``None``: to be
         done in this process). With worker processes, they standardize the next chunks
         while this one writes the current one; at most two chunks per worker wait."""
@@ -390,7 +432,7 @@ class BulkLoader:
         _WORKER_STATE = (spec, self.codes, self.parents)  # inherited by the forked workers
         try:
             with get_context("fork").Pool(self.workers) as pool:
-                waiting: deque[tuple[list[RecordInput], AsyncResult[Any]]] = deque()
+                waiting: deque[tuple[list[RecordInput | SourceRow], AsyncResult[Any]]] = deque()
                 chunk = first
                 while chunk or waiting:
                     if chunk:
@@ -406,7 +448,7 @@ class BulkLoader:
         self,
         session: Session,
         spec: EntitySpec,
-        record: RecordInput,
+        record: RecordInput | SourceRow,
         ready: _Standardized | None = None,
     ) -> _Standardized:
         """A record's source row, standardized values and keys (``ready``: as a worker
@@ -416,7 +458,7 @@ class BulkLoader:
         self.ingestor.systems.require(session, record.system)
         if ready is not None:
             return ready
-        return standardize_record(spec, self.codes, record, self.parents)
+        return standardize_record(spec, self.codes, as_record(record), self.parents)
 
     # -- matching --------------------------------------------------------------------
 
@@ -718,13 +760,13 @@ def _values_of(
     return {k: v or {} for k, v in found.items()}
 
 
-def _insert_keys(session: Session, key_rows: list[dict[str, Any]]) -> None:
+def _insert_keys(session: Session, key_rows: list[_KeyRow]) -> None:
     """Write (and clear) a batch of match keys, sorted by key: the key index takes them
     in its own order, a page at a time, instead of at random pages (at a million records,
     a random insert costs most of a load's staging time). Keys go to the store, not to
     memory: blocking reads them back sorted."""
-    key_rows.sort(key=lambda row: (row["key"], row["source_record_id"]))
-    insert_rows(session, _table(MatchKeyRow), key_rows)
+    key_rows.sort()  # by key, then record
+    insert_tuples(session, _table(MatchKeyRow), KEY_COLUMNS, key_rows)
     key_rows.clear()
 
 
@@ -1022,7 +1064,7 @@ def resolve_all_parents(
     return resolve_references(session, refs, specs) if refs else {}
 
 
-def _standardize_chunk(records: list[RecordInput]) -> list[_Standardized | None]:
+def _standardize_chunk(records: list[RecordInput | SourceRow]) -> list[_Standardized | None]:
     """In a worker process: each record standardized, or ``None`` where it is refused (the
     parent process does it again, to reject it with its error)."""
     assert _WORKER_STATE is not None
@@ -1031,7 +1073,9 @@ def _standardize_chunk(records: list[RecordInput]) -> list[_Standardized | None]
     done: list[_Standardized | None] = []
     for record in records:
         try:
-            row, values, keys, prepared = standardize_record(spec, codes, record, parents)
+            row, values, keys, prepared = standardize_record(
+                spec, codes, as_record(record), parents
+            )
         except MdmError:
             done.append(None)
             continue

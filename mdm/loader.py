@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from pathlib import Path
 
-from mdm.bulk import BulkLoader, is_initial_load, match_alone_children
+from mdm.bulk import BulkLoader, SourceRow, is_initial_load, match_alone_children
 from mdm.errors import MdmError
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
@@ -72,17 +72,16 @@ def plan_load(
 
 
 def records_of(system: SystemMapping, entity: EntityMapping) -> Iterator[RecordInput]:
+    """The records of an entity file, mapped."""
+    return (row.record() for row in rows_of(system, entity))
+
+
+def rows_of(system: SystemMapping, entity: EntityMapping) -> Iterator[SourceRow]:
+    """The rows of an entity file, to be mapped where they are standardized (``mdm.bulk``
+    does it in its worker processes)."""
     assert entity.file is not None
     for line, row in read_rows(entity.file, entity.format):
-        yield RecordInput(
-            entity_type=entity.entity_type,
-            system=system.code,
-            source_id=entity.source_id_of(row),
-            attributes=entity.attributes_of(row),
-            is_deleted=entity.is_deleted(row),
-            date_format=entity.date_format,
-            origin=f"{entity.file}:{line}",
-        )
+        yield SourceRow(system.code, entity, line, row)
 
 
 def load(
@@ -130,7 +129,7 @@ def load(
             result = BulkLoader(ingestor, workers=workers).load(
                 database,
                 spec,
-                chain.from_iterable(records_of(s, e) for s, e in entries),
+                chain.from_iterable(rows_of(s, e) for s, e in entries),
                 actor=actor,
                 correlation_id=summary.correlation_id,
                 on_progress=progress,

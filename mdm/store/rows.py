@@ -86,6 +86,26 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     )
 
 
+def insert_tuples(
+    session: Session, table: Table, names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Insert ``rows``, tuples of the columns ``names``, into ``table`` (no dict a row:
+    for the millions of narrow rows of a load, such as match keys)."""
+    if not rows:
+        return
+    connection = _connection(session)
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        connection.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        return
+    processors = [(i, p) for i, name in enumerate(names) if (p := _processor(dialect, table, name))]
+    if processors:
+        rows = _tuples(dialect, table, names, [dict(zip(names, row, strict=True)) for row in rows])
+    columns = ", ".join(_quoted(dialect, names))
+    marks = ", ".join("?" for _ in names)
+    connection.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) VALUES ({marks})", rows)
+
+
 def insert_rows_returning_ids(
     session: Session, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:

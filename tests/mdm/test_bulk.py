@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from mdm.bulk import BulkLoader
+from mdm.bulk import BulkLoader, SourceRow
 from mdm.hub import Hub
 from mdm.ingest import IngestStatus, RecordInput
-from mdm.loader import find_mappings, load
+from mdm.loader import find_mappings, load, plan_load, rows_of
 from mdm.standardize import record_keys
 from mdm.store import GoldenRecord, IngestRejection, MatchKeyRow, SourceRecord
+from mdm.systems import register_system
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -280,3 +281,60 @@ def test_worker_processes_stage_the_same_as_one_process(hub: Hub) -> None:
     statuses, rows, _, rejected, partition = pooled
     assert len(rows) == 140 + 70 and len(rejected) == 2
     assert len(partition) < len(rows)  # some matched
+
+
+def test_file_rows_are_mapped_in_the_workers_as_in_one_process(hub: Hub, dataset: Path) -> None:
+    """Rows of a file go to the worker processes unmapped (``SourceRow``): the same rows,
+    keys, rejections (with the file and line they came from) and golden records."""
+    plan = [
+        (system, entity)
+        for system, entity in plan_load(find_mappings(dataset), hub.ingestor)
+        if entity.entity_type == "vendor"
+    ]
+    rows: list[SourceRow] = [row for system, entity in plan for row in rows_of(system, entity)]
+    system, entity = plan[0]
+    rows.insert(30, SourceRow(system.code, entity, 9999, {}))  # no source id: refused
+    with hub.database.session() as session:
+        for system, _ in plan:
+            register_system(session, system.code, system.name)
+
+    def run(workers: int) -> tuple[int, tuple[Any, ...]]:
+        _clear(hub)
+        result = BulkLoader(hub.ingestor, workers=workers, chunk_size=40).load(
+            hub.database, hub.ingestor.specs["vendor"], rows, actor="test", correlation_id=None
+        )
+        with hub.database.read_session() as session:
+            stored = sorted(
+                (r.system, r.source_id, json.dumps(r.raw, sort_keys=True),
+                 json.dumps(r.standardized, sort_keys=True), r.content_hash)
+                for r in session.scalars(select(SourceRecord))
+            )  # fmt: skip
+            keys = sorted(
+                session.execute(
+                    select(SourceRecord.source_id, MatchKeyRow.key).join(
+                        SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id
+                    )
+                ).all()
+            )
+            rejected = sorted(
+                (r.code, r.field, r.origin) for r in session.scalars(select(IngestRejection))
+            )
+        return result.worker_chunks, (
+            dict(result.statuses),
+            stored,
+            keys,
+            rejected,
+            _partition(hub),
+        )
+
+    (alone_chunks, alone), (pooled_chunks, pooled) = run(1), run(2)
+    assert alone_chunks == 0 and pooled_chunks > 1
+    assert pooled == alone
+    _, stored, keys, rejected, _ = pooled
+    assert rejected == [("MISSING_SOURCE_ID", "sourceId", f"{entity.file}:9999")]
+    distinct = {(r.system, r.record().source_id) for r in rows if r.line != 9999}
+    assert len(stored) == len(distinct) and keys  # later versions fold into their record
+    latest = {(r.system, r.record().source_id): r.record() for r in rows if r.line != 9999}
+    expected = latest[(rows[0].system, rows[0].record().source_id)]  # stored: the latest
+    first = next(r for r in stored if (r[0], r[1]) == (expected.system, expected.source_id))
+    assert json.loads(first[2]) == json.loads(json.dumps(dict(expected.attributes)))
