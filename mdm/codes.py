@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.store import AuditLog, CodeCorrespondence, CodeSet, Transcoding
+from mdm.store import AuditLog, CodeCorrespondence, CodeSet, Transcoding, core_connection
 
 LEARNED_MARK = "~"  # prefix of a matching token that rests on a learned correspondence
 
@@ -113,7 +113,7 @@ def reference_data_version(session: Session) -> int:
     The newest matching row found from the newest audit row backwards (primary key
     order): cheap enough to run per ingest batch.
     """
-    found = session.scalar(_NEWEST_REFERENCE_DATA_CHANGE)
+    found = core_connection(session).scalar(_NEWEST_REFERENCE_DATA_CHANGE)
     return int(found or 0)
 
 

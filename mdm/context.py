@@ -28,7 +28,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord
+from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord, core_connection
 
 ANCESTRY_DEPTH = 3  # ancestors looked up above a parent (department, facility, system)
 REFERENCE_PREFIX = "r:"
@@ -270,10 +270,14 @@ def _resolve_direct(
         for start in range(0, len(ordered), _CHUNK):
             # The golden record comes with the member: one query, and one more only for
             # the few whose golden record was merged into another since.
-            rows = session.execute(
-                _MEMBERS_WITH_GOLDEN,
-                {"type": entity_type, "system": system, "ids": ordered[start : start + _CHUNK]},
-            ).all()
+            rows = (
+                core_connection(session)
+                .execute(
+                    _MEMBERS_WITH_GOLDEN,
+                    {"type": entity_type, "system": system, "ids": ordered[start : start + _CHUNK]},
+                )
+                .all()
+            )
             for source_id, golden_id, public_id, status, version in rows:
                 ref = (entity_type, system, source_id)
                 if versions is not None:
@@ -316,9 +320,10 @@ def _ancestors(
         if not frontier:
             break
         refs_of: dict[int, set[Reference]] = defaultdict(set)
-        ids = sorted(frontier)
+        # Only types with a hierarchy of their own (locations) have ancestors to read.
+        ids = sorted(g for g, (kind, _) in frontier.items() if _has_hierarchy(specs, kind))
         for start in range(0, len(ids), _CHUNK):
-            for golden_id, values in session.execute(
+            for golden_id, values in core_connection(session).execute(
                 _VALUES_OF_MEMBERS, {"ids": ids[start : start + _CHUNK]}
             ):
                 if golden_id is None:
@@ -357,6 +362,12 @@ def _ancestors(
     return found
 
 
+def _has_hierarchy(specs: SpecRegistry, entity_type: str) -> bool:
+    """Whether records of the type compare a reference to their own type."""
+    spec = specs.get_spec(entity_type)
+    return any(a.reference == entity_type for a in spec.compared_references)
+
+
 def survivors_of(session: Session, golden_ids: set[int]) -> dict[int, tuple[int, str]]:
     """Golden id -> (id, public id) of the record it lives on as (itself, or its merge
     survivor); retired records are left out."""
@@ -376,7 +387,7 @@ def _follow_merges(
         rows: dict[int, tuple[str, int | None, str, int]] = {}
         lookup = sorted(set(pending.values()))
         for start in range(0, len(lookup), _CHUNK):
-            for gid, public_id, merged_into, status, version in session.execute(
+            for gid, public_id, merged_into, status, version in core_connection(session).execute(
                 _GOLDEN_STATES, {"ids": lookup[start : start + _CHUNK]}
             ):
                 rows[gid] = (public_id, merged_into, status, version)
@@ -511,11 +522,12 @@ def sibling_records(
             continue
         assert attribute.reference is not None
         parent = raw.split(ANCESTRY, 1)[0]
-        members = session.execute(_MEMBERS_OF_PUBLIC_ID, {"public_id": parent}).all()
+        connection = core_connection(session)
+        members = connection.execute(_MEMBERS_OF_PUBLIC_ID, {"public_id": parent}).all()
         keys = [reference_key(attribute.reference, system, sid) for system, sid in members]
         if not keys:
             continue
-        children = session.scalars(
+        children = connection.scalars(
             _CHILDREN_BY_REFERENCE, {"type": spec.name, "keys": keys[:_CHUNK], "limit": limit + 1}
         ).all()
         if len(children) <= limit:
@@ -526,7 +538,7 @@ def sibling_records(
     mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
     kept = []
     for start in range(0, len(found), _CHUNK):
-        for record_id, values in session.execute(
+        for record_id, values in core_connection(session).execute(
             _VALUES_BY_ID, {"ids": found[start : start + _CHUNK]}
         ):
             values = values or {}

@@ -33,6 +33,7 @@ from mdm.store import (
     MatchKeyRow,
     Reevaluation,
     SourceRecord,
+    core_connection,
     utcnow,
 )
 from mdm.store.locks import lock_for_matching
@@ -309,7 +310,9 @@ class Ingestor:
 
         keys = [] if record.is_deleted else record_keys(spec, std.values)
         references = [] if record.is_deleted else reference_keys(spec, std.values)
-        self._replace_keys(session, spec, row, keys + references)
+        self._replace_keys(
+            session, spec, row, keys + references, is_new=status is IngestStatus.CREATED
+        )
         # A member re-pointed to another parent changes what its golden record's children
         # resolve to, even when the survived attributes stay the same: the golden record
         # gets a new version, which is what cached resolutions are checked against
@@ -384,16 +387,26 @@ class Ingestor:
 
     @staticmethod
     def _has_other_members(session: Session, row: SourceRecord, golden: GoldenRecord) -> bool:
-        other = session.scalar(_OTHER_MEMBER, {"golden_id": golden.id, "record_id": row.id})
+        other = core_connection(session).scalar(
+            _OTHER_MEMBER, {"golden_id": golden.id, "record_id": row.id}
+        )
         return other is not None
 
     @staticmethod
     def _replace_keys(
-        session: Session, spec: EntitySpec, row: SourceRecord, keys: list[str]
+        session: Session,
+        spec: EntitySpec,
+        row: SourceRecord,
+        keys: list[str],
+        *,
+        is_new: bool = False,
     ) -> None:
-        session.execute(_DELETE_KEYS, {"record_id": row.id})
+        # Match keys mirror no loaded object: written on the connection (no ORM overhead).
+        connection = core_connection(session)
+        if not is_new:  # a record just inserted has none yet
+            connection.execute(_DELETE_KEYS, {"record_id": row.id})
         if keys:
-            session.execute(
+            connection.execute(
                 _INSERT_KEYS,
                 [
                     {

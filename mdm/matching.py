@@ -24,7 +24,7 @@ from mdm.match_models import MatchModels
 from mdm.resolutions import ResolutionCache
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
 from mdm.standardize import record_keys
-from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord
+from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord, core_connection
 
 
 class Action(StrEnum):
@@ -243,7 +243,8 @@ def candidate_records(
     """
     if not keys and not also:
         return []
-    sizes = session.execute(_KEY_SIZES, {"type": spec.name, "keys": keys}).all()
+    connection = core_connection(session)
+    sizes = connection.execute(_KEY_SIZES, {"type": spec.name, "keys": keys}).all()
     usable: list[str] = []
     total = 0
     for key, size in sorted(sizes, key=lambda pair: (pair[1], pair[0])):
@@ -253,7 +254,7 @@ def candidate_records(
         total += size
     if not usable and not also:
         return []
-    rows = session.execute(
+    rows = connection.execute(
         _CANDIDATES_WITH_ALSO if also else _CANDIDATES,
         {"type": spec.name, "keys": usable, "also": also or [], "me": record_id or 0},
     )
@@ -268,7 +269,10 @@ def cannot_link_goldens(session: Session, record_id: int | None, golden_ids: lis
     """Golden records a steward said this record does not belong to."""
     if record_id is None or not golden_ids:
         return set()
-    return set(session.scalars(_REJECTED, {"record_id": record_id, "goldens": golden_ids}))
+    rejected = core_connection(session).scalars(
+        _REJECTED, {"record_id": record_id, "goldens": golden_ids}
+    )
+    return set(rejected)
 
 
 def goldens_cannot_link(session: Session, a: int, b: int) -> bool:

@@ -30,7 +30,7 @@ from mdm.context import (
     reference_of_key,
 )
 from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import MatchKeyRow, Reevaluation, SourceRecord, utcnow
+from mdm.store import MatchKeyRow, Reevaluation, SourceRecord, core_connection, utcnow
 
 if TYPE_CHECKING:
     from mdm.golden import ChangeContext
@@ -77,9 +77,13 @@ def enqueue_children(
         return 0
     found: dict[int, str] = {}
     for start in range(0, len(keys), _CHUNK):
-        rows = session.execute(
-            _CHILDREN_OF_KEYS, {"types": list(types), "keys": keys[start : start + _CHUNK]}
-        ).all()
+        rows = (
+            core_connection(session)
+            .execute(
+                _CHILDREN_OF_KEYS, {"types": list(types), "keys": keys[start : start + _CHUNK]}
+            )
+            .all()
+        )
         found.update(rows)
     if not found:
         return 0

@@ -36,7 +36,7 @@ from mdm.context import (
     resolve_with_versions,
 )
 from mdm.specs import SpecRegistry
-from mdm.store import GoldenRecord
+from mdm.store import GoldenRecord, core_connection
 
 _STAGED_KEY = "mdm.resolutions.staged"
 _CHUNK = 500
@@ -119,7 +119,8 @@ class ResolutionCache:
         ids = sorted({gid for found in entries.values() for gid, _ in found.versions})
         current: dict[int, int] = {}
         for start in range(0, len(ids), _CHUNK):
-            for gid, version in session.execute(_VERSIONS, {"ids": ids[start : start + _CHUNK]}):
+            rows = core_connection(session).execute(_VERSIONS, {"ids": ids[start : start + _CHUNK]})
+            for gid, version in rows:
                 current[gid] = version
         valid = {
             ref: found.value

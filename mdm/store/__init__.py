@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mdm.store.database import Database, JsonText, create_engine_for, json_text
+from mdm.store.database import Database, JsonText, core_connection, create_engine_for, json_text
 from mdm.store.migrate import upgrade
 from mdm.store.models import (
     ApiToken,
@@ -49,6 +49,7 @@ __all__ = [
     "SourceSystem",
     "Transcoding",
     "TruthLabel",
+    "core_connection",
     "create_engine_for",
     "json_text",
     "upgrade",

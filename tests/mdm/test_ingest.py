@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from mdm.errors import InvalidAttributeError, MdmError
 from mdm.hub import Hub
@@ -14,6 +14,7 @@ from mdm.store import (
     GoldenRecord,
     IngestRejection,
     MatchCandidate,
+    MatchKeyRow,
     SourceRecord,
 )
 
@@ -63,6 +64,44 @@ def test_changed_content_makes_a_new_version(hub: Hub) -> None:
         ).all()
     assert kinds == ["created", "updated"]
     assert [(v, a["city"]) for v, a in history] == [(1, "Boston"), (2, "Cambridge")]
+
+
+def keys_of(hub: Hub, source_id: str) -> set[str]:
+    with hub.database.read_session() as session:
+        return set(
+            session.scalars(
+                select(MatchKeyRow.key)
+                .join(SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id)
+                .where(SourceRecord.source_id == source_id)
+            )
+        )
+
+
+def test_a_changed_record_has_the_keys_of_its_new_version_only(hub: Hub) -> None:
+    ingest(hub, vendor("ERP", "V1001", name="Northwind Surgical", tax_id="41-2847561"))
+    first = keys_of(hub, "V1001")
+    assert "tax_id:41-2847561" in first
+    ingest(hub, vendor("ERP", "V1001", name="Southwind Medical", duns="150483782"))
+    second = keys_of(hub, "V1001")
+    assert "duns:150483782" in second and "tax_id:41-2847561" not in second
+    assert not first & second
+    ingest(hub, RecordInput("vendor", "ERP", "V1001", {}, is_deleted=True))
+    assert keys_of(hub, "V1001") == set()
+
+
+def test_a_new_record_deletes_no_match_keys(hub: Hub) -> None:
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(hub.database.engine, "before_cursor_execute", count)
+    try:
+        ingest(hub, vendor("ERP", "V1001", name="Northwind Surgical", tax_id="41-2847561"))
+    finally:
+        event.remove(hub.database.engine, "before_cursor_execute", count)
+    assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert len(keys_of(hub, "V1001")) >= 2
 
 
 def test_shared_valid_identifier_joins_one_golden_record(hub: Hub) -> None:
