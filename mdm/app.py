@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -95,10 +94,9 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         log.info("mdm hub serving with database %s", hub.database.engine.url.render_as_string())
-        # Everything built so far (schema, metadata, caches) lives as long as the process:
-        # keep it out of the collector's scans so large responses don't stall on full GCs.
-        gc.collect()
-        gc.freeze()
+        # Background WAL checkpoints; what start-up built kept out of the collector's scans
+        # (so large responses don't stall on full GCs).
+        hub.start_serving()
         # Children of changed parents are re-decided off the request path, a bounded
         # number per tick; what waits is visible (reevaluationBacklog).
         worker = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,18 @@ class Hub:
         if settings.vocabulary:
             load_site_vocabulary(settings.vocabulary)
         self.ingestor = Ingestor(specs, max_batch_size=settings.max_batch_size)
+
+    def start_serving(self) -> None:
+        """Settle a long-running process before it serves (``mdm serve`` does at start-up).
+
+        SQLite's write-ahead log is checkpointed by a background thread rather than by the
+        commit that fills it (that commit waited 10-170 ms); and everything built so far
+        (schema, metadata, caches) is moved out of the garbage collector's scans, since it
+        lives as long as the process: full collections then stall requests far less.
+        """
+        self.database.checkpoint_in_background()
+        gc.collect()
+        gc.freeze()
 
     def close(self) -> None:
         self.database.dispose()

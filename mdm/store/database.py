@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from mdm.store.checkpoints import CHECKPOINT_SECONDS, Checkpointer
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -33,6 +35,7 @@ class Database:
             else self.engine
         )
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.checkpointer: Checkpointer | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -50,7 +53,17 @@ class Database:
         with self._read_sessions() as session:
             yield session
 
+    def checkpoint_in_background(self, interval: float = CHECKPOINT_SECONDS) -> None:
+        """SQLite: commits no longer checkpoint the write-ahead log; a thread does, every
+        ``interval`` seconds, until ``dispose()`` (see ``mdm.store.checkpoints``). For a
+        long-running server; a no-op on other databases or when already started."""
+        if self.is_sqlite and self.checkpointer is None:
+            self.checkpointer = Checkpointer(self.engine, interval)
+
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -106,3 +107,16 @@ def test_every_root_field_requires_a_role(client_and_hub: tuple[httpx.Client, ob
             if not field.permission_classes:
                 unguarded.append(f"{definition.name}.{field.python_name}")
     assert unguarded == []
+
+
+def test_the_server_settles_the_process_when_it_starts(
+    client_and_hub: tuple[httpx.Client, object, str],
+) -> None:
+    _, hub, _ = client_and_hub
+    database = hub.database  # type: ignore[attr-defined]
+    # WAL checkpoints run off the request path (SQLite); start-up objects are frozen.
+    if database.is_sqlite:
+        assert database.checkpointer is not None and database.checkpointer.is_running
+    else:
+        assert database.checkpointer is None
+    assert gc.get_freeze_count() > 0
