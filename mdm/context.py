@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, event, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import String, bindparam, event, func, literal, select
+from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
@@ -66,22 +66,35 @@ _GOLDEN_STATES = select(
     GoldenRecord.status,
     GoldenRecord.version,
 ).where(GoldenRecord.id.in_(bindparam("ids", expanding=True)))
-_MEMBERS_OF_PUBLIC_ID = (
-    select(SourceRecord.system, SourceRecord.source_id)
-    .join(GoldenRecord, GoldenRecord.id == SourceRecord.golden_id)
+# The children of a parent golden record, found through its members' reference keys in one
+# statement (the key built in SQL as ``reference_key`` builds it), with their values.
+_member = aliased(SourceRecord, name="member")
+_child = aliased(SourceRecord, name="child")
+_MEMBER_KEYS = (
+    select(
+        func.substr(
+            literal(REFERENCE_PREFIX)
+            + bindparam("parent_type", type_=String)
+            + literal(":")
+            + _member.system
+            + literal("|")
+            + _member.source_id,
+            1,
+            300,
+        )
+    )
+    .join(GoldenRecord, GoldenRecord.id == _member.golden_id)
     .where(GoldenRecord.public_id == bindparam("public_id"))
 )
-_CHILDREN_BY_REFERENCE = (
-    select(MatchKeyRow.source_record_id)
+_CHILDREN_OF_PUBLIC_ID = (
+    select(_child.id, _child.standardized)
+    .join(MatchKeyRow, MatchKeyRow.source_record_id == _child.id)
     .where(
         MatchKeyRow.entity_type == bindparam("type"),
-        MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+        MatchKeyRow.key.in_(_MEMBER_KEYS.scalar_subquery()),
         MatchKeyRow.kind == REFERENCE_KIND,
     )
     .limit(bindparam("limit"))
-)
-_VALUES_BY_ID = select(SourceRecord.id, SourceRecord.standardized).where(
-    SourceRecord.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -514,37 +527,32 @@ def sibling_records(
     department with no address of its own, named differently in each system), of the same
     kind (equal coded values, where both have one). Parents with more than ``limit`` such
     children are skipped, like an oversized block."""
-    found: list[int] = []
+    found: dict[int, Mapping[str, Any]] = {}
+    connection = core_connection(session)
     for name in compared_references(spec):
         raw = view.get(name)
         attribute = spec.attribute(name)
         if not isinstance(raw, str) or not raw or attribute is None:
             continue
         assert attribute.reference is not None
-        parent = raw.split(ANCESTRY, 1)[0]
-        connection = core_connection(session)
-        members = connection.execute(_MEMBERS_OF_PUBLIC_ID, {"public_id": parent}).all()
-        keys = [reference_key(attribute.reference, system, sid) for system, sid in members]
-        if not keys:
-            continue
-        children = connection.scalars(
-            _CHILDREN_BY_REFERENCE, {"type": spec.name, "keys": keys[:_CHUNK], "limit": limit + 1}
+        children = connection.execute(
+            _CHILDREN_OF_PUBLIC_ID,
+            {
+                "type": spec.name,
+                "parent_type": attribute.reference,
+                "public_id": raw.split(ANCESTRY, 1)[0],
+                "limit": limit + 1,
+            },
         ).all()
         if len(children) <= limit:
-            found.extend(children)
-    if not found or not spec.coded:
-        return sorted(set(found))
+            found.update((record_id, values or {}) for record_id, values in children)
     # Of the children, those of the same kind: a department's candidates are departments.
     mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
-    kept = []
-    for start in range(0, len(found), _CHUNK):
-        for record_id, values in core_connection(session).execute(
-            _VALUES_BY_ID, {"ids": found[start : start + _CHUNK]}
-        ):
-            values = values or {}
-            if all(values.get(name) in (None, code) for name, code in mine.items()):
-                kept.append(record_id)
-    return sorted(set(kept))
+    return sorted(
+        record_id
+        for record_id, values in found.items()
+        if all(values.get(name) in (None, code) for name, code in mine.items())
+    )
 
 
 def without_context(specs: SpecRegistry) -> SpecRegistry:

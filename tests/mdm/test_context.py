@@ -20,12 +20,13 @@ from mdm.api.context import Context
 from mdm.api.quality import QualityQuery
 from mdm.auth import Principal, Role
 from mdm.bulk import BulkLoader, match_alone_children
+from mdm.context import sibling_records
 from mdm.errors import MdmError
 from mdm.hub import Hub, load_site_vocabulary
 from mdm.ingest import RecordInput
 from mdm.reevaluate import backlog
 from mdm.reference import load_reference_files, unmapped_values
-from mdm.store import MatchCandidate, Reevaluation, SourceRecord
+from mdm.store import GoldenRecord, MatchCandidate, Reevaluation, SourceRecord
 
 CODES = """code_set,code,display
 company,1000,Harbor Health North
@@ -556,3 +557,32 @@ def test_an_item_compares_its_maker_as_a_golden_vendor(hub: Hub) -> None:
     assert "manufacturer.different" in explanation["conflicts"]
     ingest(hub, _glove("ERP", "103", "V2", gtin=gtin))
     assert golden_of(hub, "item", "ERP", "103") == golden_of(hub, "item", "ERP", "102")
+
+
+def test_siblings_are_the_children_of_every_member_of_the_parent(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    two_hospitals(hub)
+    ingest(
+        hub,
+        department("ERP", "HHN001", "EMERGENCY DEPT", "HHN"),
+        department("EHR", "D9", "Radiology", "F1"),  # under the EHR's member of the same facility
+        department("ERP", "HHS001", "EMERGENCY DEPT", "HHS"),  # another facility
+        facility("ERP", "HHN-ANNEX", "HARBOR HEALTH NORTH ANNEX", "0860004000013", parent="HHN"),
+    )
+    spec = hub.specs.get_spec("location")
+    with hub.database.read_session() as session:
+        ids = {
+            sid: rid
+            for sid, rid in session.execute(select(SourceRecord.source_id, SourceRecord.id))
+        }
+        north = session.get(GoldenRecord, golden_of(hub, "location", "ERP", "HHN"))
+        assert north is not None
+        view = {"parent": north.public_id, "location_type": "DEPARTMENT"}
+        # Departments only (the annex is a facility), through both systems' members.
+        assert sibling_records(session, spec, view, limit=10) == sorted([ids["HHN001"], ids["D9"]])
+        assert sibling_records(session, spec, {**view, "location_type": None}, 10) == sorted(
+            [ids["HHN001"], ids["D9"], ids["HHN-ANNEX"]]
+        )
+        # A parent with more children than the limit is skipped, like an oversized block.
+        assert sibling_records(session, spec, view, limit=2) == []
+        assert sibling_records(session, spec, {**view, "parent": "LOC-NOSUCHID"}, 10) == []
