@@ -32,7 +32,6 @@ from mdm.context import (
     ANCESTRY_DEPTH,
     RESOLVED_KEY,
     Reference,
-    Resolution,
     resolve_with_versions,
 )
 from mdm.specs import SpecRegistry
@@ -46,6 +45,9 @@ _VERSIONS = select(GoldenRecord.id, GoldenRecord.version).where(
 )
 
 _CacheKey = tuple[bool, int, Reference]  # (with ancestry, depth, reference)
+# (answer, ((golden id, version), ...)): a plain tuple of strings and ints, which the
+# garbage collector stops tracking, so a full cache adds nothing to full collections.
+_Kept = tuple[str, tuple[tuple[int, int], ...]]
 
 
 class ResolutionCache:
@@ -61,7 +63,7 @@ class ResolutionCache:
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[_CacheKey, Resolution] = OrderedDict()
+        self._entries: OrderedDict[_CacheKey, _Kept] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0  # not kept, or kept but stale
@@ -92,8 +94,8 @@ class ResolutionCache:
             memo.update(dict.fromkeys(missing))
             memo.update(kept)
             memo.update((ref, found.value) for ref, found in fresh.items())
-            complete = {
-                (specs is not None, depth, ref): found
+            complete: dict[_CacheKey, _Kept] = {
+                (specs is not None, depth, ref): (found.value, found.versions)
                 for ref, found in fresh.items()
                 if found.is_complete
             }
@@ -116,16 +118,16 @@ class ResolutionCache:
             }
         if not entries:
             return {}
-        ids = sorted({gid for found in entries.values() for gid, _ in found.versions})
+        ids = sorted({gid for _, versions in entries.values() for gid, _ in versions})
         current: dict[int, int] = {}
         for start in range(0, len(ids), _CHUNK):
             rows = core_connection(session).execute(_VERSIONS, {"ids": ids[start : start + _CHUNK]})
             for gid, version in rows:
                 current[gid] = version
         valid = {
-            ref: found.value
-            for ref, found in entries.items()
-            if all(current.get(gid) == version for gid, version in found.versions)
+            ref: value
+            for ref, (value, versions) in entries.items()
+            if all(current.get(gid) == version for gid, version in versions)
         }
         with self._lock:
             for ref in entries.keys() - valid.keys():
@@ -136,7 +138,7 @@ class ResolutionCache:
                     self._entries.move_to_end(key)
         return valid
 
-    def _keep(self, entries: dict[_CacheKey, Resolution]) -> None:
+    def _keep(self, entries: dict[_CacheKey, _Kept]) -> None:
         with self._lock:
             self._entries.update(entries)
             for key in entries:
@@ -149,9 +151,7 @@ class ResolutionCache:
 def _keep_on_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer transaction may still roll back
-    staged: list[tuple[ResolutionCache, dict[_CacheKey, Resolution]]] = session.info.pop(
-        _STAGED_KEY, []
-    )
+    staged: list[tuple[ResolutionCache, dict[_CacheKey, _Kept]]] = session.info.pop(_STAGED_KEY, [])
     for cache, entries in staged:
         cache._keep(entries)
 

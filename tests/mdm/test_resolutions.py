@@ -7,6 +7,7 @@ transaction) and checks the next answer is what the store says, not what was kep
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,16 @@ def test_kept_answers_do_not_change_match_decisions(hub: Hub, tmp_path: Path) ->
     assert golden_of(hub, "location", "EHR", "D1") == golden_of(hub, "location", "ERP", "HHN001")
     with hub.database.read_session() as session:
         assert session.scalar(select(SourceRecord.id).where(SourceRecord.source_id == "D1"))
+
+
+def test_kept_answers_cost_full_collections_nothing(hub: Hub, tmp_path: Path) -> None:
+    load_codes(hub, tmp_path)
+    two_hospitals(hub)
+    ingest(hub, department("EHR", "D1", "ED", "F1"))
+    resolve(hub, FACILITY_F1, DEPARTMENT_D1)
+    cache = cache_of(hub)
+    assert len(cache) == 2
+    for _ in range(3):  # a tuple is untracked once the tuples it holds are
+        gc.collect()
+    # Plain tuples of strings and ints: the collector stops tracking them.
+    assert not any(gc.is_tracked(kept) for kept in cache._entries.values())
