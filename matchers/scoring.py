@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,6 +133,9 @@ class MatchModel:
         object.__setattr__(self, "parameters", parameters)
         weights = tuple(tuple(lv.weight for lv in parameters[c.name]) for c in comparisons)
         object.__setattr__(self, "_weights", weights)
+        # What ``levels_prepared`` reads for every pair, looked up once.
+        object.__setattr__(self, "_level_of", tuple(c.level for c in comparisons))
+        object.__setattr__(self, "_prior_weight", math.log2(self.prior / (1 - self.prior)))
 
     @property
     def prior_weight(self) -> float:
@@ -166,15 +170,19 @@ class MatchModel:
         """The level index of each comparison (``None``: missing) and the match weight of
         a prepared pair: what ``score_prepared`` finds, without building its explanation
         (a newcomer compared with many candidates explains only the ones that count)."""
-        found = tuple(
-            comparison.level(lp, rp)
-            for comparison, lp, rp in zip(
-                self.comparisons, left_prepared, right_prepared, strict=True
+        level_of: tuple[Any, ...] = self._level_of  # type: ignore[attr-defined]
+        if len(left_prepared) != len(level_of) or len(right_prepared) != len(level_of):
+            raise ValueError(
+                f"prepared values for {len(level_of)} comparisons expected, got "
+                f"{len(left_prepared)} and {len(right_prepared)}"
             )
+        found: tuple[int | None, ...] = tuple(
+            map(operator.call, level_of, left_prepared, right_prepared)
         )
         weights: tuple[tuple[float, ...], ...] = self._weights  # type: ignore[attr-defined]
-        weight = self.prior_weight + sum(
-            table[level] for table, level in zip(weights, found, strict=True) if level is not None
+        prior_weight: float = self._prior_weight  # type: ignore[attr-defined]
+        weight = prior_weight + sum(
+            [table[level] for table, level in zip(weights, found, strict=True) if level is not None]
         )
         return found, weight
 

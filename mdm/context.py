@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
@@ -515,8 +515,18 @@ class ContextView:
 
     def context_key(self, spec: EntitySpec, view: Mapping[str, Any]) -> tuple[Any, ...]:
         """The parts of a view that change without the record changing (for caches)."""
-        names = [a.name for a in spec.coded] + list(compared_references(spec))
-        return (self.codes.version, *(view.get(n) for n in names))
+        return self.context_key_of(spec)(view)
+
+    def context_key_of(self, spec: EntitySpec) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """``context_key`` for the views of ``spec``, its names looked up once (a newcomer
+        keys hundreds of candidates' views)."""
+        names = (*(a.name for a in spec.coded), *compared_references(spec))
+        version = self.codes.version
+
+        def key(view: Mapping[str, Any]) -> tuple[Any, ...]:
+            return (version, *map(view.get, names))
+
+        return key
 
 
 def sibling_records(

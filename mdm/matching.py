@@ -8,7 +8,7 @@ unique identifier disagrees; fuzzy scoring plugs in as another ``Matcher``.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -330,6 +330,60 @@ def judge(
     return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
 
 
+@dataclass(frozen=True)
+class RulePlan:
+    """A spec's vetoes and decisive rules as level indices of one model's comparisons:
+    ``judge_levels`` tests a pair's levels directly, without building its hit set (a
+    newcomer is judged against hundreds of candidates).
+
+    ``vetoes``: ``(comparison index, level indices, label)``; ``decisive``: per rule, its
+    ``(comparison index, level indices)`` conditions. A condition naming no comparison of
+    the model has no level index and never holds, as in ``judge``.
+    """
+
+    vetoes: tuple[tuple[int, frozenset[int], str], ...]
+    decisive: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
+
+
+def rule_plan(settings: MatchSettings, model: MatchModel) -> RulePlan:
+    """``settings``' vetoes and decisive rules over ``model``'s comparisons."""
+    position = {c.name: k for k, c in enumerate(model.comparisons)}
+
+    def condition(name: str, level: str) -> tuple[int, frozenset[int]]:
+        k = position.get(name)
+        if k is None:
+            return 0, frozenset()
+        levels = model.comparisons[k].levels
+        return k, frozenset(i for i, found in enumerate(levels) if found == level)
+
+    return RulePlan(
+        vetoes=tuple(
+            (*condition(name, level), f"{name}.{level}") for name, level in settings.vetoes
+        ),
+        decisive=tuple(
+            tuple(condition(name, level) for name, level in rule) for rule in settings.decisive
+        ),
+    )
+
+
+def judge_levels(
+    plan: RulePlan,
+    found: Sequence[int | None],
+    match_weight: float,
+    review_threshold: float,
+) -> Judgement:
+    """``judge`` of a pair known by its level per comparison (``None``: missing) and its
+    match weight, with the rules as a ``RulePlan`` of the same model."""
+    vetoed_by = tuple(label for k, allowed, label in plan.vetoes if found[k] in allowed)
+    for rule in plan.decisive:
+        if all(found[k] in allowed for k, allowed in rule):
+            return Judgement(1.0, (), vetoed_by)
+    match_probability = probability(match_weight)
+    if not vetoed_by:
+        return Judgement(match_probability)
+    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
+
+
 class ScoringMatcher:
     """Blocking keys -> candidate records -> Fellegi–Sunter scores -> decision.
 
@@ -361,6 +415,8 @@ class ScoringMatcher:
         # Parents' golden records (and theirs) as of their versions: a location or cost
         # center resolves its candidates' references from here, not a query per level.
         self.resolutions = ResolutionCache()
+        # Rules as level indices, per spec settings and model (both kept: ids stay theirs).
+        self._plans: dict[tuple[int, int], tuple[MatchSettings, MatchModel, RulePlan]] = {}
 
     def _prepare(
         self,
@@ -375,6 +431,15 @@ class ScoringMatcher:
             if len(self._prepared) > self._cache_size:
                 self._prepared.popitem(last=False)
         return found
+
+    def _plan(self, settings: MatchSettings, model: MatchModel) -> RulePlan:
+        found = self._plans.get((id(settings), id(model)))
+        if found is None:
+            if len(self._plans) >= 64:  # models replaced by retraining: drop the old plans
+                self._plans.clear()
+            found = (settings, model, rule_plan(settings, model))
+            self._plans[(id(settings), id(model))] = found
+        return found[2]
 
     def decide(
         self, session: Session, spec: EntitySpec, record: SourceRecord, keys: list[str]
@@ -443,26 +508,17 @@ class ScoringMatcher:
         views = context.views(session, spec, [(c.system, c.values) for c in candidates])
         model = active.model
         mine = model.prepare(mine_view)
-        names = [(c.name, c.levels) for c in model.comparisons]
+        plan = self._plan(spec.matching, model)
+        model_id = id(model)
+        context_key = context.context_key_of(spec)
         # Each golden record's best member, found from levels and weights alone; only the
         # ones that count (in the review band or above, or all when asked) are explained.
         best: dict[int, tuple[Judgement, CandidateRecord, dict[str, Any], tuple[Any, ...]]] = {}
         for candidate, view in zip(candidates, views, strict=True):
-            key = (
-                spec.name,
-                candidate.record_id,
-                candidate.version,
-                id(model),
-                context.context_key(spec, view),
-            )
+            key = (spec.name, candidate.record_id, candidate.version, model_id, context_key(view))
             theirs = self._prepare(model, key, view)
             found, weight = model.levels_prepared(mine, theirs)
-            hit = {
-                (name, levels[level])
-                for (name, levels), level in zip(names, found, strict=True)
-                if level is not None
-            }
-            judged = judge(spec.matching, hit, probability(weight), active.review_threshold)
+            judged = judge_levels(plan, found, weight, active.review_threshold)
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue
