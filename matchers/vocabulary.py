@@ -73,6 +73,7 @@ def reset_unit_vocabulary() -> None:
 
 def _forget() -> None:
     unit_vocabulary.cache_clear()
+    _PREPARED.clear()
     _dictionary.cache_clear()
     _spelled.cache_clear()
 
@@ -240,8 +241,25 @@ class UnitName:
     buildings: frozenset[str] = frozenset()  # "TOWER 2": its number is not the floor
 
 
+# Prepared names by text (shipped and site vocabulary only): a hospital's departments
+# repeat the same few names ("ICU", "Pharmacy"), each folded and looked up word by word.
+_PREPARED: dict[str, UnitName | None] = {}
+_PREPARED_SIZE = 65_536
+
+
 def prepare_unit_name(text: str, extra: Mapping[str, str] | None = None) -> UnitName | None:
     """Canonical words, distinctive words and numbers of a unit name."""
+    if extra:
+        return _prepare_unit_name(text, extra)
+    if text in _PREPARED:
+        return _PREPARED[text]
+    if len(_PREPARED) >= _PREPARED_SIZE:
+        _PREPARED.clear()
+    found = _PREPARED[text] = _prepare_unit_name(text, None)
+    return found
+
+
+def _prepare_unit_name(text: str, extra: Mapping[str, str] | None) -> UnitName | None:
     canonical = normalize_unit_name(text, extra)
     if not canonical:
         return None
