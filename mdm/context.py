@@ -86,16 +86,28 @@ _MEMBER_KEYS = (
     .join(GoldenRecord, GoldenRecord.id == _member.golden_id)
     .where(GoldenRecord.public_id == bindparam("public_id"))
 )
-_CHILDREN_OF_PUBLIC_ID = (
-    select(_child.id, _child.standardized)
-    .join(MatchKeyRow, MatchKeyRow.source_record_id == _child.id)
-    .where(
-        MatchKeyRow.entity_type == bindparam("type"),
-        MatchKeyRow.key.in_(_MEMBER_KEYS.scalar_subquery()),
-        MatchKeyRow.kind == REFERENCE_KIND,
-    )
-    .limit(bindparam("limit"))
-)
+_CHILDREN: dict[tuple[str, ...], Any] = {}
+
+
+def _children_of_public_id(coded: tuple[str, ...]) -> Any:
+    """The statement reading a parent's children with only the ``coded`` values sibling
+    candidates are filtered on: a health system has hundreds of facilities, and parsing
+    each one's whole document here (it is read again as a candidate) cost more than the
+    query."""
+    statement = _CHILDREN.get(coded)
+    if statement is None:
+        statement = (
+            select(_child.id, *(_child.standardized[name] for name in coded))
+            .join(MatchKeyRow, MatchKeyRow.source_record_id == _child.id)
+            .where(
+                MatchKeyRow.entity_type == bindparam("type"),
+                MatchKeyRow.key.in_(_MEMBER_KEYS.scalar_subquery()),
+                MatchKeyRow.kind == REFERENCE_KIND,
+            )
+            .limit(bindparam("limit"))
+        )
+        _CHILDREN[coded] = statement
+    return statement
 
 
 def reference_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:
@@ -537,7 +549,11 @@ def sibling_records(
     department with no address of its own, named differently in each system), of the same
     kind (equal coded values, where both have one). Parents with more than ``limit`` such
     children are skipped, like an oversized block."""
-    found: dict[int, Mapping[str, Any]] = {}
+    # Of the children, those of the same kind: a department's candidates are departments.
+    mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
+    statement = _children_of_public_id(tuple(mine))
+    codes = tuple(mine.values())
+    found: set[int] = set()
     connection = core_connection(session)
     for name in compared_references(spec):
         raw = view.get(name)
@@ -546,7 +562,7 @@ def sibling_records(
             continue
         assert attribute.reference is not None
         children = connection.execute(
-            _CHILDREN_OF_PUBLIC_ID,
+            statement,
             {
                 "type": spec.name,
                 "parent_type": attribute.reference,
@@ -555,14 +571,12 @@ def sibling_records(
             },
         ).all()
         if len(children) <= limit:
-            found.update((record_id, values or {}) for record_id, values in children)
-    # Of the children, those of the same kind: a department's candidates are departments.
-    mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
-    return sorted(
-        record_id
-        for record_id, values in found.items()
-        if all(values.get(name) in (None, code) for name, code in mine.items())
-    )
+            found.update(
+                record_id
+                for record_id, *values in children
+                if all(value in (None, code) for value, code in zip(values, codes, strict=True))
+            )
+    return sorted(found)
 
 
 def without_context(specs: SpecRegistry) -> SpecRegistry:

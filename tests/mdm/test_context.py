@@ -586,3 +586,48 @@ def test_siblings_are_the_children_of_every_member_of_the_parent(hub: Hub, tmp_p
         # A parent with more children than the limit is skipped, like an oversized block.
         assert sibling_records(session, spec, view, limit=2) == []
         assert sibling_records(session, spec, {**view, "parent": "LOC-NOSUCHID"}, 10) == []
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param({"location_type": "DEPARTMENT"}, id="same-code"),
+        pytest.param({"location_type": "FACILITY"}, id="other-code"),
+        pytest.param({"location_type": None}, id="null"),
+        pytest.param({}, id="missing"),
+        pytest.param({"location_type": 7}, id="number"),
+        pytest.param({"location_type": ["DEPARTMENT"]}, id="list"),
+        pytest.param({"location_type": "department"}, id="other-case"),
+    ],
+)
+def test_siblings_are_filtered_on_their_stored_kind_as_read_whole(
+    hub: Hub, tmp_path: Path, stored: dict[str, Any]
+) -> None:
+    load_codes(hub, tmp_path)
+    two_hospitals(hub)
+    ingest(
+        hub,
+        department("ERP", "HHN001", "EMERGENCY DEPT", "HHN"),
+        department("EHR", "D9", "Radiology", "F1"),
+    )
+    with hub.database.session() as session:
+        record = session.scalars(select(SourceRecord).where(SourceRecord.source_id == "D9")).one()
+        values = {k: v for k, v in record.standardized.items() if k != "location_type"}
+        record.standardized = {**values, **stored}
+    spec = hub.specs.get_spec("location")
+    with hub.database.read_session() as session:
+        north = session.get(GoldenRecord, golden_of(hub, "location", "ERP", "HHN"))
+        assert north is not None
+        for kind in ("DEPARTMENT", None):
+            view = {"parent": north.public_id, "location_type": kind}
+            children = session.execute(
+                select(SourceRecord.id, SourceRecord.standardized).where(
+                    SourceRecord.source_id.in_(["HHN001", "D9"])
+                )
+            ).all()
+            expected = sorted(
+                rid
+                for rid, whole in children
+                if kind is None or whole.get("location_type") in (None, kind)
+            )
+            assert sibling_records(session, spec, view, limit=10) == expected
