@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mdm.bulk import BulkLoader, SourceRow
 from mdm.hub import Hub
@@ -84,6 +85,17 @@ def _partition(hub: Hub) -> set[frozenset[tuple[str, str, str]]]:
     for golden_id, entity_type, system, source_id in rows:
         groups[golden_id].add((entity_type, system, source_id))
     return {frozenset(g) for g in groups.values()}
+
+
+def _stored_keys(session: Session) -> list[Any]:
+    """(source id, key) of every match key, sorted."""
+    return sorted(
+        session.execute(
+            select(SourceRecord.source_id, MatchKeyRow.key).join(
+                SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id
+            )
+        ).all()
+    )
 
 
 def _clear(hub: Hub) -> None:
@@ -263,13 +275,7 @@ def test_worker_processes_stage_the_same_as_one_process(hub: Hub) -> None:
                  r.version)
                 for r in session.scalars(select(SourceRecord))
             )  # fmt: skip
-            keys = sorted(
-                session.execute(
-                    select(SourceRecord.source_id, MatchKeyRow.key).join(
-                        SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id
-                    )
-                ).all()
-            )
+            keys = _stored_keys(session)
             rejected = sorted(
                 (r.source_id, r.code, r.field) for r in session.scalars(select(IngestRejection))
             )
@@ -309,13 +315,7 @@ def test_file_rows_are_mapped_in_the_workers_as_in_one_process(hub: Hub, dataset
                  json.dumps(r.standardized, sort_keys=True), r.content_hash)
                 for r in session.scalars(select(SourceRecord))
             )  # fmt: skip
-            keys = sorted(
-                session.execute(
-                    select(SourceRecord.source_id, MatchKeyRow.key).join(
-                        SourceRecord, SourceRecord.id == MatchKeyRow.source_record_id
-                    )
-                ).all()
-            )
+            keys = _stored_keys(session)
             rejected = sorted(
                 (r.code, r.field, r.origin) for r in session.scalars(select(IngestRejection))
             )
