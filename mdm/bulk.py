@@ -59,7 +59,7 @@ from mdm.events import ChangeKind
 from mdm.golden import ChangeContext, merge_golden, new_public_id
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
 from mdm.mapping import EntityMapping
-from mdm.matching import SIBLING_BLOCKS, Action, Candidate, MatchDecision, goldens_cannot_link
+from mdm.matching import Action, Candidate, MatchDecision, goldens_cannot_link
 from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, sibling_groups
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.standardize import record_findings, record_keys, standardize
@@ -1120,7 +1120,7 @@ def match_alone_children(
         spec = specs.get_spec(name)
         if name == parent.name or spec.matching is None:
             continue  # a type referring to itself was matched in rounds
-        limit = SIBLING_BLOCKS * spec.matching.max_block_size
+        limit = spec.matching.max_block_size
         alone = alone_records(session, name)
         pairs: set[tuple[int, int]] = set()
         for members in sibling_groups(session, spec, parent.name):

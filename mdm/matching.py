@@ -160,7 +160,6 @@ class CandidateRecord:
 
 CANDIDATE_BUDGET = 64  # records compared per newcomer, beyond its most specific keys
 SPECIFIC_BLOCK = 8  # a key this rare (an identifier, a full address) is always used
-SIBLING_BLOCKS = 4  # a parent's children are candidates up to this many blocks' worth
 
 
 def _keys_through_codes(
@@ -493,7 +492,7 @@ class ScoringMatcher:
         (mine_view,) = context.views(session, spec, [(system, values)])
         # The children of the same parent are candidates whatever their keys say.
         siblings = (
-            sibling_records(session, spec, mine_view, SIBLING_BLOCKS * spec.matching.max_block_size)
+            sibling_records(session, spec, mine_view, spec.matching.max_block_size)
             if spec.matching.sibling_candidates
             else []
         )

@@ -119,7 +119,10 @@ class MatchSettings:
             record, same kind) are candidates whatever their keys say: for types whose
             records may share no key with their match (a department with no address of its
             own, named differently per system). Off where keys suffice (a cost center's
-            company and code): a parent's children can be many.
+            company and code): a parent's children can be many. A parent with more than
+            ``max_block_size`` children of the record's kind is skipped, as an oversized
+            block is (a health system's hundreds of facilities, each found through its
+            own address and identifiers), in bulk and incrementally alike.
     """
 
     comparisons: tuple[Comparison[Any], ...]
