@@ -8,6 +8,7 @@ from sqlalchemy import event, func, select
 from mdm.errors import InvalidAttributeError, MdmError
 from mdm.hub import Hub
 from mdm.ingest import IngestStatus, RecordInput
+from mdm.matching import block_sizes
 from mdm.store import (
     ChangeEvent,
     GoldenHistory,
@@ -339,3 +340,28 @@ def test_cost_center_code_matches_only_within_its_company(hub: Hub) -> None:
     )
     assert a.golden_id != b.golden_id
     assert c.golden_id == a.golden_id
+
+
+def test_block_sizes_count_each_key_up_to_the_cap(hub: Hub) -> None:
+    """Candidate search sizes a newcomer's blocks counting at most ``cap`` rows per key (a
+    key held by 200,000 records is known to be too large after 201): every key's answer is
+    its true block size, or the cap when the block is larger."""
+    for n in range(7):
+        ingest(hub, vendor("ERP", f"V{n}", name=f"Medline Industries {n}", city="Northfield"))
+    ingest(hub, vendor("EHR", "X1", name="Cardinal Health", city="Dublin"))
+    with hub.database.read_session() as session:
+        true = dict(
+            session.execute(
+                select(MatchKeyRow.key, func.count())
+                .where(MatchKeyRow.entity_type == "vendor")
+                .group_by(MatchKeyRow.key)
+            ).all()
+        )
+        keys = sorted(true)
+        assert max(true.values()) == 7 and min(true.values()) == 1
+        for cap in (1, 3, 7, 50):
+            assert block_sizes(session, "vendor", [*keys, "no such key"], cap) == [
+                (key, min(true[key], cap)) for key in keys
+            ]
+        assert block_sizes(session, "item", keys, 5) == []  # another type's keys
+        assert block_sizes(session, "vendor", [], 5) == []
