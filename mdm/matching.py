@@ -219,6 +219,8 @@ def block_sizes(
         _key_sizes(len(distinct)), {**params, "type": entity_type, "cap": cap}
     )
     return [(key, int(size)) for key, size in rows if size]
+
+
 _SHARING = select(MatchKeyRow.source_record_id).where(
     MatchKeyRow.entity_type == bindparam("type"),
     MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
