@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +16,12 @@ from matchers import extend_unit_vocabulary, parse_vocabulary
 from mdm.errors import InvalidInputError
 from mdm.ingest import Ingestor, IngestOutcome, RecordInput
 from mdm.mapping import parse_mapping
+from mdm.matching import ScoringMatcher
 from mdm.settings import Settings
 from mdm.specs import DEFAULT_SPECS, SpecRegistry
 from mdm.store import Database, SourceSystem
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,34 @@ class Hub:
         SQLite's write-ahead log is checkpointed by a background thread rather than by the
         commit that fills it (that commit waited 10-170 ms); and everything built so far
         (schema, metadata, caches) is moved out of the garbage collector's scans, since it
-        lives as long as the process: full collections then stall requests far less.
+        lives as long as the process: full collections then stall requests far less. Before
+        that, the records newcomers are compared with in bulk (siblings) are prepared.
         """
         self.database.checkpoint_in_background()
+        self.warm_caches()
         gc.collect()
         gc.freeze()
+
+    def warm_caches(self) -> dict[str, int]:
+        """Prepare, before serving, the records of types with sibling candidates (see
+        ``ScoringMatcher.warm``); returns how many per type."""
+        matcher = self.ingestor.matcher
+        if not isinstance(matcher, ScoringMatcher):
+            return {}
+        warmed = {}
+        started = time.perf_counter()
+        with self.database.session() as session:
+            for name in self.ingestor.specs:
+                settings = self.ingestor.specs.get_spec(name).matching
+                if settings is not None and settings.sibling_candidates:
+                    warmed[name] = matcher.warm(session, self.ingestor.specs.get_spec(name))
+        if warmed:
+            log.info(
+                "prepared %s for matching in %.1f s",
+                ", ".join(f"{n:,} {name} records" for name, n in warmed.items()),
+                time.perf_counter() - started,
+            )
+        return warmed
 
     def close(self) -> None:
         self.database.dispose()

@@ -250,24 +250,26 @@ def _alone_goldens(entity_type: str) -> Select[int | None]:
     )
 
 
+# A merge of a parent queues its children on the request path: built once, run as Core.
+_WAITING = select(Reevaluation.source_record_id).where(
+    Reevaluation.processed_at.is_(None),
+    Reevaluation.source_record_id.in_(bindparam("ids", expanding=True)),
+)
+_QUEUE = insert(Reevaluation)
+
+
 def _queue(session: Session, rows: list[dict[str, Any]]) -> int:
     """Insert re-evaluation rows, skipping records already waiting; returns how many."""
+    connection = core_connection(session)
     ids = sorted({row["source_record_id"] for row in rows})
     waiting: set[int] = set()
     for start in range(0, len(ids), _CHUNK):
-        waiting.update(
-            session.scalars(
-                select(Reevaluation.source_record_id).where(
-                    Reevaluation.processed_at.is_(None),
-                    Reevaluation.source_record_id.in_(ids[start : start + _CHUNK]),
-                )
-            )
-        )
+        waiting.update(connection.scalars(_WAITING, {"ids": ids[start : start + _CHUNK]}))
     fresh = []
     for row in rows:
         if row["source_record_id"] not in waiting:
             waiting.add(row["source_record_id"])
             fresh.append(row)
     if fresh:
-        session.execute(insert(Reevaluation), fresh)
+        connection.execute(_QUEUE, fresh)
     return len(fresh)

@@ -15,7 +15,7 @@ import pytest
 import strawberry
 from sqlalchemy import select
 
-from matchers import normalize_unit_name, reset_unit_vocabulary
+from matchers import MatchModel, normalize_unit_name, reset_unit_vocabulary
 from mdm.api.context import Context
 from mdm.api.quality import QualityQuery
 from mdm.auth import Principal, Role
@@ -26,6 +26,7 @@ from mdm.hub import Hub, load_site_vocabulary
 from mdm.ingest import RecordInput
 from mdm.reevaluate import backlog
 from mdm.reference import load_reference_files, unmapped_values
+from mdm.settings import Settings
 from mdm.store import GoldenRecord, MatchCandidate, Reevaluation, SourceRecord
 
 CODES = """code_set,code,display
@@ -631,3 +632,64 @@ def test_siblings_are_filtered_on_their_stored_kind_as_read_whole(
                 if kind is None or whole.get("location_type") in (None, kind)
             )
             assert sibling_records(session, spec, view, limit=10) == expected
+
+
+def test_warming_prepares_every_placed_record_a_newcomer_would_meet_as_a_sibling(
+    hub: Hub, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server prepares, before it serves, the records of types with sibling candidates:
+    the first department of a facility then compares with its siblings without preparing
+    any of them on the request path, and scores as a process that did not warm up."""
+    load_codes(hub, tmp_path)
+    two_hospitals(hub)
+    ingest(
+        hub,
+        department("ERP", "HHN001", "EMERGENCY DEPT", "HHN"),
+        department("ERP", "HHN002", "PHARMACY", "HHN"),
+        department("ERP", "HHS001", "EMERGENCY DEPT", "HHS"),
+        department("EHR", "D9", "Gift Shop", "F1"),
+        RecordInput(
+            "location",
+            "ERP",
+            "GONE",
+            {"name": "OLD WING", "location_type": "DEPARTMENT", "parent": "HHN"},
+        ),  # fmt: skip
+    )
+    ingest(hub, RecordInput("location", "ERP", "GONE", {}, is_deleted=True))
+    spec = hub.specs.get_spec("location")
+    newcomer = {
+        "name": "ED",
+        "location_type": "DEPARTMENT",
+        "parent": {"system": "EHR", "source_id": "F1"},
+    }
+
+    def score(server: Hub) -> list[tuple[int, float]]:
+        with server.database.session() as session:
+            found = server.ingestor.matcher.score(  # type: ignore[attr-defined]
+                session, spec, newcomer, None, [], system="EHR"
+            )
+        return [(c.golden_id, c.score) for c in found]
+
+    prepared: list[Any] = []
+    original = MatchModel.prepare
+
+    def counting(model: MatchModel, record: Any) -> Any:
+        prepared.append(record)
+        return original(model, record)
+
+    monkeypatch.setattr(MatchModel, "prepare", counting)
+    cold_server = Hub(Settings(database_url=database_url))
+    warm_server = Hub(Settings(database_url=database_url))
+    try:
+        assert warm_server.warm_caches() == {"location": 8}  # 4 facilities, 4 live departments
+        assert len(prepared) == 8
+        prepared.clear()
+        warm = score(warm_server)
+        assert len(prepared) == 1  # the newcomer only: its siblings were prepared
+        assert {golden_of(hub, "location", "ERP", "HHN001")} <= {g for g, _ in warm}
+        prepared.clear()
+        assert score(cold_server) == warm
+        assert len(prepared) > 1  # without warming, the siblings are prepared now
+    finally:
+        cold_server.close()
+        warm_server.close()
