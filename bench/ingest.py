@@ -169,6 +169,7 @@ def main() -> None:
             )
 
     by_type: dict[str, list[float]] = {}
+    plain_by_type: dict[str, list[float]] = {}
     samples = []
     plain_samples = []
     for record in incoming:
@@ -183,6 +184,7 @@ def main() -> None:
             with plain.database.session() as session:
                 plain.ingestor.ingest(session, record, actor="bench")
             plain_samples.append((time.perf_counter() - start) * 1000)
+            plain_by_type.setdefault(record.entity_type, []).append(plain_samples[-1])
     hub.close()
     if plain is not None:
         plain.close()
@@ -207,6 +209,11 @@ def main() -> None:
         print(
             f"{'  ' + entity_type:<44}{len(values):>7}{percentile(values, 50):>10.2f}"
             f"{percentile(values, 99):>10.2f}{max(values):>10.2f}"
+        )
+    for entity_type, values in sorted(plain_by_type.items()):
+        print(
+            f"{'  ' + entity_type + ', no context evidence':<44}{len(values):>7}"
+            f"{percentile(values, 50):>10.2f}{percentile(values, 99):>10.2f}{max(values):>10.2f}"
         )
     print(
         f"\nmean {statistics.fmean(samples):.2f} ms; p99 / floor p99 = "
