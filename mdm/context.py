@@ -493,15 +493,18 @@ class ContextView:
         pass (or from ``resolved``, when the caller already knows the parents)."""
         refs = [references_of(spec, values) for _, values in records]
         if resolved is None:
-            wanted = {r for found in refs for r in found.values()}
-            if self.resolver is not None:
-                resolved = self.resolver.resolve(session, wanted, self.specs)
-            else:
-                resolved = resolve_references(session, wanted, self.specs)
+            resolved = self.resolve(session, {r for found in refs for r in found.values()})
         return [
             self.view(spec, system, values, found, resolved)
             for (system, values), found in zip(records, refs, strict=True)
         ]
+
+    def resolve(self, session: Session, refs: Iterable[Reference]) -> dict[Reference, str]:
+        """What references resolve to in views: each parent's golden public id, with its
+        ancestry (unresolvable ones are left out)."""
+        if self.resolver is not None:
+            return self.resolver.resolve(session, refs, self.specs)
+        return resolve_references(session, refs, self.specs)
 
     def view(
         self,

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, func, or_, select, union_all
+import orjson
+from sqlalchemy import Text, bindparam, func, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from matchers import MatchModel, probability
 from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
-from mdm.context import ContextView, sibling_records
+from mdm.context import ContextView, Reference, compared_references, references_of, sibling_records
 from mdm.match_models import MatchModels
 from mdm.resolutions import ResolutionCache
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
@@ -149,13 +150,28 @@ class ExactIdentifierMatcher:
         return conflicts
 
 
+# A stored record's coded values as codes and its compared references (``_remember_shape``).
+_Shape = tuple[tuple[Any, ...], tuple[Reference | None, ...]]
+
+
 @dataclass(frozen=True)
 class CandidateRecord:
+    """A stored record a newcomer is compared with. ``document``: its standardized values
+    as the database returned them (JSON text, or already parsed), read only when needed:
+    a candidate whose prepared values are known is scored without them."""
+
     record_id: int
     golden_id: int
     version: int
-    values: dict[str, Any]
+    document: Any
     system: str = ""
+
+    @property
+    def values(self) -> dict[str, Any]:
+        raw = self.document
+        if isinstance(raw, (str, bytes)):
+            return dict(orjson.loads(raw))
+        return dict(raw or {})
 
 
 CANDIDATE_BUDGET = 64  # records compared per newcomer, beyond its most specific keys
@@ -233,7 +249,7 @@ def _candidates_query(chosen: ColumnElement[bool]) -> Any:
             SourceRecord.id,
             SourceRecord.golden_id,
             SourceRecord.version,
-            SourceRecord.standardized,
+            type_coerce(SourceRecord.standardized, Text),  # parsed only if needed
             SourceRecord.system,
         )
         .where(
@@ -299,8 +315,8 @@ def candidate_records(
         {"type": spec.name, "keys": usable, "also": also or [], "me": record_id or 0},
     )
     return [
-        CandidateRecord(rid, gid, version, dict(values), system)
-        for rid, gid, version, values, system in rows
+        CandidateRecord(rid, gid, version, document, system)
+        for rid, gid, version, document, system in rows
         if gid is not None
     ]
 
@@ -452,6 +468,12 @@ class ScoringMatcher:
         # it is compared with, and again only when its parents or codes change.
         self._prepared: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self._cache_size = cache_size
+        # What of a stored record its context key is made of, by record id, version and
+        # code book version: its coded values as codes, and its compared references (see
+        # ``_context_key``). With it, a candidate whose prepared values are kept is scored
+        # without parsing its document or building its view (a department meets the
+        # hundred departments of its facility).
+        self._shapes: OrderedDict[tuple[Any, ...], _Shape] = OrderedDict()
         # Parents' golden records (and theirs) as of their versions: a location or cost
         # center resolves its candidates' references from here, not a query per level.
         self.resolutions = ResolutionCache()
@@ -493,12 +515,82 @@ class ScoringMatcher:
             part = part[: room - done]
             records = [(system, values) for _, _, system, values in part]
             views = context.views(session, spec, records)
-            for (record_id, version, _, _), view in zip(part, views, strict=True):
-                self._prepare(model, (spec.name, record_id, version, id(model), key_of(view)), view)
+            for (record_id, version, _, values), view in zip(part, views, strict=True):
+                found = key_of(view)
+                self._prepare(model, (spec.name, record_id, version, id(model), found), view)
+                self._remember_shape(spec, (record_id, version), found, values)
             done += len(part)
             if done >= room:
                 break
         return done
+
+    def _remember_shape(
+        self,
+        spec: EntitySpec,
+        record: tuple[int, int],
+        context_key: tuple[Any, ...],
+        values: Mapping[str, Any],
+    ) -> None:
+        """Keep what ``_prepared_candidates`` needs to key a stored record (id, version)
+        whose view was built: the code book version and coded part of its context key,
+        and its compared references."""
+        coded = context_key[1 : 1 + len(spec.coded)]
+        found = references_of(spec, values)
+        refs = tuple(found.get(name) for name in compared_references(spec))
+        self._shapes[(spec.name, *record, context_key[0])] = (coded, refs)
+        if len(self._shapes) > self._cache_size:
+            self._shapes.popitem(last=False)
+
+    def _prepared_candidates(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        context: ContextView,
+        model: MatchModel,
+        candidates: Sequence[CandidateRecord],
+    ) -> list[tuple[Any, ...]]:
+        """Each candidate's prepared values. A candidate seen before (same version, same
+        code book) is keyed from its remembered shape and its references resolved now,
+        and taken from the cache without reading its document; the others are parsed,
+        viewed in context, prepared and remembered. Keys are the ones ``context_key_of``
+        gives the candidate's view, so both ways find the same entries."""
+        codes_version = context.codes.version
+        model_id = id(model)
+        shapes = [
+            self._shapes.get((spec.name, c.record_id, c.version, codes_version)) for c in candidates
+        ]
+        wanted = {ref for shape in shapes if shape is not None for ref in shape[1] if ref}
+        resolved = context.resolve(session, wanted) if wanted else {}
+        out: list[tuple[Any, ...] | None] = []
+        unknown: list[int] = []
+        for i, (candidate, shape) in enumerate(zip(candidates, shapes, strict=True)):
+            theirs = None
+            if shape is not None:
+                coded, refs = shape
+                parents = (None if ref is None else resolved.get(ref) for ref in refs)
+                key = (codes_version, *coded, *parents)
+                theirs = self._prepared.get(
+                    (spec.name, candidate.record_id, candidate.version, model_id, key)
+                )
+            if theirs is None:
+                unknown.append(i)
+            out.append(theirs)
+        if unknown:
+            context_key = context.context_key_of(spec)
+            records = [(candidates[i].system, candidates[i].values) for i in unknown]
+            views = context.views(session, spec, records)
+            for i, (_, values), view in zip(unknown, records, views, strict=True):
+                candidate = candidates[i]
+                found = context_key(view)
+                out[i] = self._prepare(
+                    model,
+                    (spec.name, candidate.record_id, candidate.version, model_id, found),
+                    view,
+                )
+                self._remember_shape(spec, (candidate.record_id, candidate.version), found, values)
+        ready = [theirs for theirs in out if theirs is not None]
+        assert len(ready) == len(candidates)
+        return ready
 
     def _plan(self, settings: MatchSettings, model: MatchModel) -> RulePlan:
         found = self._plans.get((id(settings), id(model)))
@@ -573,26 +665,22 @@ class ScoringMatcher:
             spec.matching.max_block_size,
             siblings,
         )
-        views = context.views(session, spec, [(c.system, c.values) for c in candidates])
         model = active.model
         mine = model.prepare(mine_view)
         plan = self._plan(spec.matching, model)
-        model_id = id(model)
-        context_key = context.context_key_of(spec)
+        prepared = self._prepared_candidates(session, spec, context, model, candidates)
         # Each golden record's best member, found from levels and weights alone; only the
         # ones that count (in the review band or above, or all when asked) are explained.
-        best: dict[int, tuple[Judgement, CandidateRecord, dict[str, Any], tuple[Any, ...]]] = {}
-        for candidate, view in zip(candidates, views, strict=True):
-            key = (spec.name, candidate.record_id, candidate.version, model_id, context_key(view))
-            theirs = self._prepare(model, key, view)
+        best: dict[int, tuple[Judgement, CandidateRecord, tuple[Any, ...]]] = {}
+        for candidate, theirs in zip(candidates, prepared, strict=True):
             found, weight = model.levels_prepared(mine, theirs)
             judged = judge_levels(plan, found, weight, active.review_threshold)
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue
-            best[candidate.golden_id] = (judged, candidate, view, theirs)
+            best[candidate.golden_id] = (judged, candidate, theirs)
         out = []
-        for golden_id, (judged, candidate, view, theirs) in best.items():
+        for golden_id, (judged, candidate, theirs) in best.items():
             explanation: dict[str, Any] = {
                 "rule": "score",
                 "vetoed_by": list(judged.vetoed_by),
@@ -601,6 +689,7 @@ class ScoringMatcher:
                 "best_member": candidate.record_id,
             }
             if explain_all or judged.probability >= active.review_threshold:
+                (view,) = context.views(session, spec, [(candidate.system, candidate.values)])
                 pair = model.score_prepared(mine_view, view, mine, theirs)
                 explanation.update(
                     match_weight=round(pair.match_weight, 3),

@@ -24,6 +24,7 @@ from mdm.context import sibling_records
 from mdm.errors import MdmError
 from mdm.hub import Hub, load_site_vocabulary
 from mdm.ingest import RecordInput
+from mdm.matching import CandidateRecord
 from mdm.reevaluate import backlog
 from mdm.reference import load_reference_files, unmapped_values
 from mdm.settings import Settings
@@ -677,7 +678,15 @@ def test_warming_prepares_every_placed_record_a_newcomer_would_meet_as_a_sibling
         prepared.append(record)
         return original(model, record)
 
+    parsed: list[int] = []
+    document = CandidateRecord.values
+
+    def reading(candidate: CandidateRecord) -> Any:
+        parsed.append(candidate.record_id)
+        return document.fget(candidate)  # type: ignore[attr-defined]
+
     monkeypatch.setattr(MatchModel, "prepare", counting)
+    monkeypatch.setattr(CandidateRecord, "values", property(reading))
     cold_server = Hub(Settings(database_url=database_url))
     warm_server = Hub(Settings(database_url=database_url))
     try:
@@ -687,9 +696,14 @@ def test_warming_prepares_every_placed_record_a_newcomer_would_meet_as_a_sibling
         warm = score(warm_server)
         assert len(prepared) == 1  # the newcomer only: its siblings were prepared
         assert {golden_of(hub, "location", "ERP", "HHN001")} <= {g for g, _ in warm}
+        # Only the candidates explained (in the review band or above) had their document
+        # read: the others were scored from what warming kept.
+        assert len(parsed) == len([g for g, p in warm if p >= 0.8]) >= 1
         prepared.clear()
+        parsed.clear()
         assert score(cold_server) == warm
         assert len(prepared) > 1  # without warming, the siblings are prepared now
+        assert len(parsed) > len([g for g, p in warm if p >= 0.8])
     finally:
         cold_server.close()
         warm_server.close()
