@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import multiprocessing
 import os
 import random
 import shutil
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,12 +64,35 @@ def drop_from_page_cache(path: Path) -> None:
 
 
 def warm_page_cache(*paths: Path) -> None:
-    """Read the working stores once, so both sides start as a running server's store is:
-    in the OS page cache, not half of one evicted by copying the other."""
+    """Read a working store once, so a side starts as a running server's store is: in the
+    OS page cache, not half evicted by copying the other."""
     for path in paths:
         with path.open("rb") as f:
             while f.read(16 << 20):
                 pass
+
+
+def _serve(url: str, plain: bool, incoming: list[RecordInput], pipe: Connection) -> None:
+    """One side, in a process of its own: start as `mdm serve` does (background WAL
+    checkpoints, sibling candidates prepared, start-up heap frozen), then ingest the
+    records one transaction each, and answer with each one's milliseconds."""
+    hub = Hub(Settings(database_url=url))
+    if plain:
+        cache = CodeBookCache()
+        hub.ingestor = Ingestor(
+            without_context(DEFAULT_SPECS), codes=lambda session: plain_codes(cache.get(session))
+        )
+    start = time.perf_counter()
+    hub.start_serving()
+    pipe.send(time.perf_counter() - start)
+    timings = []
+    for record in incoming:
+        start = time.perf_counter()
+        with hub.database.session() as session:
+            hub.ingestor.ingest(session, record, actor="bench")
+        timings.append((time.perf_counter() - start) * 1000)
+    hub.close()
+    pipe.send(timings)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -139,56 +164,47 @@ def main() -> None:
             floor.append((time.perf_counter() - start) * 1000)
 
     # The same store without context evidence (no resolved parents, no learned codes),
-    # to show what context costs per record: a copy of the file, fed the same records,
-    # interleaved with the other so both see the same machine.
-    plain: Hub | None = None
+    # to show what context costs per record: a copy of the file, fed the same records.
+    # Each side runs alone in a process of its own, one after the other, as a server
+    # would: in one process the side that went second met the standardizers' memo tables
+    # warm, and two processes taking turns slowed each other by about 40%.
+    hub.database.dispose()
+    stores = [("context", url)]
     if url.startswith("sqlite:///") and args.database_url is None:
-        hub.database.dispose()
         copy = work / "no-context.sqlite3"
         shutil.copy(work / "ingest.sqlite3", copy)
-        plain = Hub(Settings(database_url=f"sqlite:///{copy}"))
-        cache = CodeBookCache()
-        plain.ingestor = Ingestor(
-            without_context(DEFAULT_SPECS), codes=lambda session: plain_codes(cache.get(session))
-        )
-
+        stores.append(("no context", f"sqlite:///{copy}"))
     if kept is not None:
         drop_from_page_cache(kept / "store.sqlite3")
-    warm_page_cache(*(work / name for name in ("ingest.sqlite3", "no-context.sqlite3")
-                      if (work / name).exists()))  # fmt: skip
 
-    # What `mdm serve` does before it serves (background WAL checkpoints, start-up heap
-    # frozen): measure the process production runs, not a loader's heap.
-    for label, serving in (("context", hub), ("no context", plain)):
-        if serving is not None:
-            start = time.perf_counter()
-            serving.start_serving()
-            print(
-                f"start-up ({label}): {time.perf_counter() - start:.1f}s "
-                f"(background checkpoints, sibling candidates prepared)"
-            )
+    fork = multiprocessing.get_context("fork")
+    timings: list[list[float]] = []
+    for label, side_url in stores:
+        # Each side's store in the page cache, the other's out (at a million golden
+        # records two copies do not both fit in memory).
+        for _, other_url in stores:
+            if other_url != side_url:
+                drop_from_page_cache(Path(other_url.removeprefix("sqlite:///")))
+        warm_page_cache(Path(side_url.removeprefix("sqlite:///")))
+        ours, theirs = fork.Pipe()
+        process = fork.Process(
+            target=_serve, args=(side_url, label == "no context", incoming, theirs), daemon=True
+        )
+        process.start()
+        print(f"start-up ({label}): {ours.recv():.1f}s (background checkpoints, "
+              "sibling candidates prepared)")  # fmt: skip
+        timings.append(ours.recv())
+        process.join()
+    shutil.rmtree(work)  # two copies of the store: about 1 GB at 100k (``--store`` keeps one)
 
+    samples = timings[0]
+    plain_samples = timings[1] if len(timings) > 1 else []
     by_type: dict[str, list[float]] = {}
     plain_by_type: dict[str, list[float]] = {}
-    samples = []
-    plain_samples = []
-    for record in incoming:
-        start = time.perf_counter()
-        with hub.database.session() as session:
-            hub.ingestor.ingest(session, record, actor="bench")
-        elapsed = (time.perf_counter() - start) * 1000
-        samples.append(elapsed)
-        by_type.setdefault(record.entity_type, []).append(elapsed)
-        if plain is not None:
-            start = time.perf_counter()
-            with plain.database.session() as session:
-                plain.ingestor.ingest(session, record, actor="bench")
-            plain_samples.append((time.perf_counter() - start) * 1000)
-            plain_by_type.setdefault(record.entity_type, []).append(plain_samples[-1])
-    hub.close()
-    if plain is not None:
-        plain.close()
-    shutil.rmtree(work)  # two copies of the store: about 1 GB at 100k (``--store`` keeps one)
+    for n, record in enumerate(incoming):
+        by_type.setdefault(record.entity_type, []).append(samples[n])
+        if plain_samples:
+            plain_by_type.setdefault(record.entity_type, []).append(plain_samples[n])
 
     print(f"\n{'path':<44}{'n':>7}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}")
     print(

@@ -79,7 +79,13 @@ class MatchModels:
             .order_by(MatchModelVersion.version.desc())
             .limit(1)
         )
-        active = self._from_row(spec, row) if row is not None else defaults(spec)
+        version = 0 if row is None else row.version
+        if cached is not None and cached[1].version == version:
+            # Still the same version (versions are never rewritten): the same object, so
+            # what is kept per model (prepared candidates, rule plans) stays valid.
+            active = cached[1]
+        else:
+            active = self._from_row(spec, row) if row is not None else defaults(spec)
         self._cache[spec.name] = (now + self.cache_seconds, active)
         return active
 

@@ -340,3 +340,24 @@ def test_em_compares_resolved_parents_not_raw_references(hub: Hub) -> None:
     ms = [lv.m for lv in levels.values()]
     assert max(ms) - min(ms) > 0.1
     assert levels["same"].m > 0.01 and levels["different"].m > 0.01
+
+
+def test_the_active_model_stays_the_same_object_while_its_version_does(hub: Hub) -> None:
+    """What matching keeps per model (prepared candidates, rule plans) is keyed by the
+    model object: reading the active version again once the short cache expires gives the
+    same object, and another version a new one (it used to be rebuilt every 10 s, and
+    every prepared candidate with it)."""
+    models = hub.ingestor.models
+    models.cache_seconds = 0.0  # read the store every time
+    spec = hub.specs.get_spec("vendor")
+    with hub.database.session() as session:
+        first = models.active(session, spec)
+        assert models.active(session, spec) is first  # the defaults, read again
+        saved = models.save(
+            session, spec, first.model, source="manual", actor="test", activate=True
+        )
+        second = models.active(session, spec)
+        assert second is not first and second.version == saved.version == 1
+        assert models.active(session, spec) is second
+        models.activate(session, spec, 0)
+        assert models.active(session, spec).version == 0
