@@ -561,6 +561,38 @@ def match_reevaluate(
     )
 
 
+@match_app.command("unmerge")
+def match_unmerge(
+    entity_type: Annotated[str, typer.Option("--entity-type", "-t")],
+    system: Annotated[str, typer.Option(help="The source system of the record.")],
+    source_id: Annotated[str, typer.Option(help="The record's id in its system.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    actor: Annotated[str, typer.Option()] = "mdm match unmerge",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Take a source record out of the golden record it was matched into (a steward's
+    correction): it gets its own, matching never puts it back, and what depended on the
+    old golden record is queued for re-evaluation (`mdm match reevaluate`)."""
+    from mdm.hub import Hub
+    from mdm.unmerge import unmerge_record
+
+    hub = Hub(_settings(database_url=database_url))
+    try:
+        with hub.database.session() as session:
+            done = unmerge_record(
+                session, hub.specs, entity_type, system, source_id, actor=actor, reason=reason
+            )
+    except MdmError as error:
+        _fail(error)
+    finally:
+        hub.close()
+    typer.echo(
+        f"{done.entity_type} {done.system}:{done.source_id} left {done.left_golden_id} "
+        f"(now version {done.left_version}) for {done.golden_id}; "
+        f"{done.children_queued:,} record(s) queued for re-evaluation"
+    )
+
+
 @match_app.command("activate")
 def match_activate(
     entity_type: Annotated[str, typer.Option("--entity-type", "-t")],

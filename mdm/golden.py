@@ -66,11 +66,13 @@ def refresh_golden(
     ctx: ChangeContext,
     *,
     members_changed: bool,
+    update_kind: ChangeKind = ChangeKind.UPDATED,
 ) -> ChangeKind | None:
     """Recompute a golden record from its members; write history and an event if it changed.
 
     A golden record left with no active member is retired. Returns the kind of change
-    recorded, or ``None`` when nothing changed.
+    recorded, or ``None`` when nothing changed. ``update_kind``: what an update is recorded
+    as (``UNMERGED`` when a member was split out).
     """
     rows = session.scalars(_LIVE_MEMBERS, {"golden_id": golden.id}).all()
     overrides = session.scalars(_ACTIVE_OVERRIDES, {"golden_id": golden.id}).all()
@@ -89,7 +91,7 @@ def refresh_golden(
         or survivor.attributes != golden.attributes
         or survivor.lineage != golden.lineage
     ):
-        kind = ChangeKind.UPDATED
+        kind = update_kind
     else:
         return None
     golden.attributes = survivor.attributes
@@ -153,6 +155,21 @@ def merge_golden(
         correlation_id=ctx.correlation_id,
     )
     refresh_golden(session, spec, survivor, ctx, members_changed=True)
+
+
+def split_member(
+    session: Session, spec: EntitySpec, row: SourceRecord, ctx: ChangeContext
+) -> tuple[GoldenRecord, GoldenRecord]:
+    """Move ``row`` out of its golden record into a new one of its own (an unmerge); both
+    are recomputed, the one it left recorded as ``unmerged``. Returns (left, new)."""
+    left = session.get(GoldenRecord, row.golden_id)
+    assert left is not None
+    created = create_golden(session, spec)
+    row.golden_id = created.id
+    session.flush()
+    refresh_golden(session, spec, left, ctx, members_changed=True, update_kind=ChangeKind.UNMERGED)
+    refresh_golden(session, spec, created, ctx, members_changed=True)
+    return left, created
 
 
 def _write_history(

@@ -22,8 +22,15 @@ from mdm.context import REFERENCE_KIND, REFERENCE_PREFIX, reference_keys
 from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
 from mdm.match_models import MatchModels
-from mdm.matching import Action, MatchDecision, Matcher, ScoringMatcher, goldens_cannot_link
-from mdm.reevaluate import enqueue_children, enqueue_golden_children, reevaluate
+from mdm.matching import (
+    Action,
+    Candidate,
+    MatchDecision,
+    Matcher,
+    ScoringMatcher,
+    goldens_cannot_link,
+)
+from mdm.reevaluate import PARENT_UNMERGED, enqueue_children, enqueue_golden_children, reevaluate
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
@@ -59,6 +66,7 @@ _OTHER_MEMBER = (
     )
     .limit(1)
 )
+_OTHER_MEMBERS = _OTHER_MEMBER.limit(200)  # a golden record's other members, for a doubt
 
 
 class IngestStatus(StrEnum):
@@ -153,8 +161,16 @@ class Ingestor:
             return 0
         return len(reevaluate(session, self, ctx, limit=limit))
 
-    def redecide(self, session: Session, record_id: int, ctx: ChangeContext) -> str:
-        """Decide a stored record again (its parents changed); returns what happened."""
+    def redecide(
+        self, session: Session, record_id: int, ctx: ChangeContext, *, reason: str | None = None
+    ) -> str:
+        """Decide a stored record again (its parents changed); returns what happened.
+
+        After a parent was unmerged (``reason`` ``parent_unmerged``), the record is also
+        scored against the other members of its own golden record: if none of them is
+        sure for it any more (their parents now differ), a steward gets a review
+        candidate saying so, with the explanation. Nothing is split automatically.
+        """
         row = session.get(SourceRecord, record_id)
         if row is None or row.is_deleted or row.golden_id is None:
             return "skipped: the record is deleted or not placed"
@@ -162,6 +178,8 @@ class Ingestor:
         keys = record_keys(spec, row.standardized)
         decision = self.matcher.decide(session, spec, row, keys)
         reviews = self.store_review(session, spec, row, decision)
+        if reason == PARENT_UNMERGED:
+            reviews += self._question_membership(session, spec, row, keys)
         current = session.get(GoldenRecord, row.golden_id)
         if decision.action is not Action.JOIN or decision.golden_id is None or current is None:
             return f"no match; {reviews} new review candidate(s)"
@@ -185,6 +203,37 @@ class Ingestor:
             session, self.specs, spec, target.id, reason="parent_merged", cause=target.public_id
         )
         return f"merged {', '.join(merged)} into {target.public_id}"
+
+    def _question_membership(
+        self, session: Session, spec: EntitySpec, row: SourceRecord, keys: list[str]
+    ) -> int:
+        """A review candidate for ``row`` against its own golden record when none of the
+        other members is sure for it (see ``redecide``); returns how many were added."""
+        if not isinstance(self.matcher, ScoringMatcher) or spec.matching is None:
+            return 0
+        members = list(
+            core_connection(session).scalars(
+                _OTHER_MEMBERS, {"golden_id": row.golden_id, "record_id": row.id}
+            )
+        )
+        if not members or row.golden_id is None:
+            return 0
+        scored = self.matcher.score(
+            session, spec, row.standardized, row.id, keys, system=row.system, explain_all=True,
+            also=members,
+        )  # fmt: skip
+        own = next((c for c in scored if c.golden_id == row.golden_id), None)
+        active = self.models.active(session, spec)
+        if own is not None and own.score >= active.auto_threshold:
+            return 0
+        explanation = {
+            **(own.explanation if own is not None else {}),
+            "rule": "membership",
+            "reason": "a parent was unmerged; no other member of the golden record is sure "
+            "for this record any more",
+        }
+        doubt = Candidate(row.golden_id, own.score if own is not None else 0.0, explanation)
+        return self.store_review(session, spec, row, MatchDecision(Action.NEW, review=(doubt,)))
 
     def ingest_many(
         self,

@@ -640,12 +640,13 @@ class ScoringMatcher:
         *,
         system: str = "",
         explain_all: bool = False,
+        also: Sequence[int] = (),
     ) -> list[Candidate]:
         """Every candidate golden record with its best member's score, best first.
 
         Candidates scored below the review threshold carry their per-comparison
         explanation only with ``explain_all`` (a dry run shows them all; a decision drops
-        them).
+        them). ``also``: more stored records to compare with, whatever their keys.
         """
         assert spec.matching is not None
         active = self.models.active(session, spec)
@@ -663,7 +664,7 @@ class ScoringMatcher:
             record_id,
             keys + _keys_through_codes(spec, values, mine_view, keys),
             spec.matching.max_block_size,
-            siblings,
+            sorted({*siblings, *also}),
         )
         model = active.model
         mine = model.prepare(mine_view)

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 _CHUNK = 500
 
+PARENT_UNMERGED = "parent_unmerged"
+"""The re-evaluation reason of the children of an unmerged golden record (``mdm.unmerge``)."""
+
 
 def child_types(specs: SpecRegistry, parent_type: str) -> list[str]:
     """Entity types whose comparisons read a reference to ``parent_type``."""
@@ -151,7 +154,7 @@ def reevaluate(
     done = []
     for row in queued:
         with session.begin_nested():
-            outcome = ingestor.redecide(session, row.source_record_id, ctx)
+            outcome = ingestor.redecide(session, row.source_record_id, ctx, reason=row.reason)
             row.processed_at = utcnow()
             row.outcome = outcome[:200]
         done.append((row.source_record_id, outcome))

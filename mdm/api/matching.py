@@ -8,15 +8,16 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from mdm.api.errors import InvalidInputError, user_error
+from mdm.api.errors import InvalidInputError, NotFoundError, user_error
 from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
-from mdm.api.permissions import IsAdmin, IsReader
+from mdm.api.permissions import IsAdmin, IsReader, IsSteward
 from mdm.context import ContextView
 from mdm.errors import MdmError
 from mdm.ingest import RecordInput
 from mdm.match_models import ActiveModel, defaults
 from mdm.preview import preview_match
 from mdm.specs import EntitySpec
+from mdm.unmerge import unmerge_record
 
 
 @strawberry.type(description="One comparison level: m, u and its match weight log2(m/u).")
@@ -78,8 +79,29 @@ class EstimateMatchModelSuccess:
     notes: JSON
 
 
+@strawberry.type(description="A source record taken out of its golden record by a steward.")
+class UnmergeRecordSuccess:
+    entity_type: str
+    system: str
+    source_id: str
+    left_golden_id: strawberry.ID = strawberry.field(
+        description="The golden record the record was taken out of (recorded as unmerged)."
+    )
+    left_version: int
+    golden_id: strawberry.ID = strawberry.field(description="The record's new golden record.")
+    version: int
+    children_queued: int = strawberry.field(
+        description="Records whose match depended on the old golden record, queued for "
+        "re-evaluation (see reevaluationBacklog)."
+    )
+
+
 PreviewMatchResult = Annotated[
     MatchPreview | InvalidInputError, strawberry.union("PreviewMatchResult")
+]
+UnmergeRecordResult = Annotated[
+    UnmergeRecordSuccess | InvalidInputError | NotFoundError,
+    strawberry.union("UnmergeRecordResult"),
 ]
 EstimateMatchModelResult = Annotated[
     EstimateMatchModelSuccess | InvalidInputError, strawberry.union("EstimateMatchModelResult")
@@ -174,6 +196,46 @@ class MatchQuery:
 
 @strawberry.type
 class MatchMutation:
+    @strawberry.mutation(
+        permission_classes=[IsSteward],
+        description="Take a source record out of the golden record it was matched into: it "
+        "gets a golden record of its own, the old one is recomputed (change kind unmerged), "
+        "matching never puts it back (a cannot-link), and the records whose match depended "
+        "on the old golden record are queued for re-evaluation. Audited; needs a reason.",
+    )
+    def unmerge_record(
+        self,
+        info: Info,
+        entity_type: str,
+        system: str,
+        source_id: str,
+        reason: str,
+    ) -> UnmergeRecordResult:
+        hub = info.context.hub
+        try:
+            with hub.database.session() as session:
+                done = unmerge_record(
+                    session,
+                    hub.specs,
+                    entity_type,
+                    system,
+                    source_id,
+                    actor=info.context.actor or "graphql",
+                    reason=reason,
+                )
+        except MdmError as error:
+            return user_error(error)
+        return UnmergeRecordSuccess(
+            entity_type=done.entity_type,
+            system=done.system,
+            source_id=done.source_id,
+            left_golden_id=strawberry.ID(done.left_golden_id),
+            left_version=done.left_version,
+            golden_id=strawberry.ID(done.golden_id),
+            version=done.version,
+            children_queued=done.children_queued,
+        )
+
     @strawberry.mutation(
         permission_classes=[IsAdmin],
         description="Re-estimate an entity type's match model from the data (u from random "
