@@ -614,6 +614,17 @@ class ScoringMatcher:
         open_ = [c for c in scored if c.golden_id not in blocked]
         sure = [c for c in open_ if c.score >= active.auto_threshold]
         unsure = [c for c in open_ if active.review_threshold <= c.score < active.auto_threshold]
+        if record.golden_id is not None:
+            # A placed record takes its golden record along (folded into the one it joins):
+            # never across a steward's rejection of one's member for the other.
+            forbidden = [
+                c
+                for c in sure
+                if c.golden_id != record.golden_id
+                and goldens_cannot_link(session, c.golden_id, record.golden_id)
+            ]
+            sure = [c for c in sure if c not in forbidden]
+            unsure = forbidden + unsure
         if not sure:
             reason = "no candidate" if not scored else "no candidate above the auto threshold"
             return MatchDecision(Action.NEW, explanation={"reason": reason}, review=tuple(unsure))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -12,10 +14,12 @@ from mdm.api.errors import InvalidInputError, NotFoundError, user_error
 from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
 from mdm.api.permissions import IsAdmin, IsReader, IsSteward
 from mdm.context import ContextView
+from mdm.errors import InvalidInputError as InvalidInputError_
 from mdm.errors import MdmError
 from mdm.ingest import RecordInput
 from mdm.match_models import ActiveModel, defaults
 from mdm.preview import preview_match
+from mdm.review import decide_candidate, pending_candidates
 from mdm.specs import EntitySpec
 from mdm.unmerge import unmerge_record
 
@@ -96,8 +100,44 @@ class UnmergeRecordSuccess:
     )
 
 
+@strawberry.enum(description="A steward's decision on a match candidate.")
+class ReviewDecision(Enum):
+    MERGE = "merge"
+    REJECT = "reject"
+
+
+@strawberry.type(description="A pair the engine was unsure of, waiting for a steward.")
+class ReviewCandidate:
+    id: strawberry.ID
+    entity_type: str
+    system: str
+    source_id: str
+    golden_id: strawberry.ID = strawberry.field(
+        description="The golden record the source record was scored against."
+    )
+    probability: float
+    explanation: JSON = strawberry.field(
+        description="Per comparison: both values, level and weight; vetoes and conflicts."
+    )
+    created_at: datetime
+
+
+@strawberry.type
+class DecideMatchCandidateSuccess:
+    id: strawberry.ID
+    status: str = strawberry.field(description="merged or rejected.")
+    golden_id: strawberry.ID = strawberry.field(
+        description="The golden record the source record is in after the decision."
+    )
+    children_queued: int
+
+
 PreviewMatchResult = Annotated[
     MatchPreview | InvalidInputError, strawberry.union("PreviewMatchResult")
+]
+DecideMatchCandidateResult = Annotated[
+    DecideMatchCandidateSuccess | InvalidInputError | NotFoundError,
+    strawberry.union("DecideMatchCandidateResult"),
 ]
 UnmergeRecordResult = Annotated[
     UnmergeRecordSuccess | InvalidInputError | NotFoundError,
@@ -140,6 +180,31 @@ def _spec(info: Info, entity_type: str) -> EntitySpec:
 
 @strawberry.type
 class MatchQuery:
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="Match candidates waiting for a steward (oldest first), with why.",
+    )
+    def review_candidates(
+        self, info: Info, entity_type: str | None = None, first: int = 100
+    ) -> list[ReviewCandidate]:
+        if entity_type is not None:
+            _spec(info, entity_type)
+        with info.context.hub.database.read_session() as session:
+            found = pending_candidates(session, entity_type, first=first)
+        return [
+            ReviewCandidate(
+                id=strawberry.ID(str(c.id)),
+                entity_type=c.entity_type,
+                system=c.system,
+                source_id=c.source_id,
+                golden_id=strawberry.ID(c.golden_id),
+                probability=c.score,
+                explanation=c.explanation,  # type: ignore[arg-type]
+                created_at=c.created_at,
+            )
+            for c in found
+        ]
+
     @strawberry.field(
         permission_classes=[IsReader],
         description="The active match model of an entity type (versioned).",
@@ -196,6 +261,40 @@ class MatchQuery:
 
 @strawberry.type
 class MatchMutation:
+    @strawberry.mutation(
+        permission_classes=[IsSteward],
+        description="Decide a match candidate: MERGE folds the record's golden record into "
+        "the candidate's (children of the merged record are queued for re-evaluation); "
+        "REJECT makes the pair a cannot-link. Both are labels for estimation. Audited; "
+        "needs a reason; a candidate is decided once (ALREADY_DECIDED).",
+    )
+    def decide_match_candidate(
+        self, info: Info, id: strawberry.ID, decision: ReviewDecision, reason: str
+    ) -> DecideMatchCandidateResult:
+        hub = info.context.hub
+        try:
+            try:
+                candidate_id = int(str(id))
+            except ValueError:
+                raise InvalidInputError_(f"not a match candidate id: {id!r}", field="id") from None
+            with hub.database.session() as session:
+                done = decide_candidate(
+                    session,
+                    hub.specs,
+                    candidate_id,
+                    decision.value,
+                    actor=info.context.actor or "graphql",
+                    reason=reason,
+                )
+        except MdmError as error:
+            return user_error(error)
+        return DecideMatchCandidateSuccess(
+            id=strawberry.ID(str(done.candidate_id)),
+            status=done.status,
+            golden_id=strawberry.ID(done.golden_id),
+            children_queued=done.children_queued,
+        )
+
     @strawberry.mutation(
         permission_classes=[IsSteward],
         description="Take a source record out of the golden record it was matched into: it "

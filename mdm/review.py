@@ -1,0 +1,171 @@
+"""Review: a data steward decides a match candidate the engine was unsure of.
+
+``merge``: the candidate's record and the golden record it was scored against are one
+entity: the record's golden record is folded into that one (the old id redirects), the
+children of the merged golden record are queued for re-evaluation (``parent_merged``),
+and the pair is a match label for estimation and strong evidence for learned code
+correspondences. ``reject``: they are not: the pair is a cannot-link (matching never
+joins the record to that golden record, nor merges the two through a bridge) and a
+non-match label. Both are audited with the steward's reason; a candidate is decided once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mdm.errors import AlreadyDecidedError, ConflictError, InvalidInputError, NotFoundError
+from mdm.golden import ChangeContext, merge_golden
+from mdm.matching import goldens_cannot_link
+from mdm.reevaluate import enqueue_golden_children
+from mdm.specs import SpecRegistry
+from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord, utcnow
+from mdm.store.locks import lock_for_matching
+
+DECISIONS = {"merge": "merged", "reject": "rejected"}
+"""A steward's decision -> the candidate's status."""
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    candidate_id: int
+    status: str
+    golden_id: str  # the golden record the record is in after the decision
+    children_queued: int
+
+
+@dataclass(frozen=True)
+class ReviewCandidate:
+    id: int
+    entity_type: str
+    system: str
+    source_id: str
+    golden_id: str
+    score: float
+    explanation: dict[str, Any]
+    created_at: Any
+
+
+def pending_candidates(
+    session: Session, entity_type: str | None = None, *, first: int = 100
+) -> list[ReviewCandidate]:
+    """Candidates waiting for a steward, oldest first."""
+    statement = (
+        select(MatchCandidate, SourceRecord.system, SourceRecord.source_id, GoldenRecord.public_id)
+        .join(SourceRecord, SourceRecord.id == MatchCandidate.source_record_id)
+        .join(GoldenRecord, GoldenRecord.id == MatchCandidate.golden_id)
+        .where(MatchCandidate.status == "pending")
+        .order_by(MatchCandidate.id)
+        .limit(max(1, min(first, 1000)))
+    )
+    if entity_type is not None:
+        statement = statement.where(MatchCandidate.entity_type == entity_type)
+    return [
+        ReviewCandidate(
+            c.id,
+            c.entity_type,
+            system,
+            source_id,
+            public_id,
+            c.score,
+            c.explanation or {},
+            c.created_at,
+        )  # fmt: skip
+        for c, system, source_id, public_id in session.execute(statement)
+    ]
+
+
+def decide_candidate(
+    session: Session,
+    specs: SpecRegistry,
+    candidate_id: int,
+    decision: str,
+    *,
+    actor: str,
+    reason: str,
+    correlation_id: str | None = None,
+) -> ReviewOutcome:
+    """Apply a steward's ``decision`` (``merge`` or ``reject``) to a pending candidate, in
+    the caller's transaction (see the module doc).
+
+    Raises:
+        InvalidInputError: an unknown decision or a blank reason.
+        NotFoundError: no such candidate.
+        AlreadyDecidedError: the candidate was decided before.
+        ConflictError: a merge a steward's rejection forbids, or into a retired record.
+    """
+    status = DECISIONS.get(decision)
+    if status is None:
+        raise InvalidInputError(
+            f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}", field="decision"
+        )
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInputError("a reason is required to decide a candidate", field="reason")
+    lock_for_matching(session)
+    candidate = session.get(MatchCandidate, candidate_id)
+    if candidate is None:
+        raise NotFoundError(f"no match candidate {candidate_id}", field="id")
+    if candidate.status != "pending":
+        raise AlreadyDecidedError(
+            f"match candidate {candidate_id} was already decided ({candidate.status})", field="id"
+        )
+    spec = specs.get_spec(candidate.entity_type)
+    row = session.get(SourceRecord, candidate.source_record_id)
+    assert row is not None
+    current = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
+    target = _survivor(session, candidate.golden_id)
+    queued = 0
+    if status == "merged":
+        if target is None or target.status != "active" or current is None or row.is_deleted:
+            raise ConflictError(
+                f"match candidate {candidate_id}: the record or the golden record is no "
+                "longer live; nothing to merge",
+                field="id",
+            )
+        if current.id != target.id:
+            if goldens_cannot_link(session, target.id, current.id):
+                raise ConflictError(
+                    f"match candidate {candidate_id}: a steward rejected a member of one of "
+                    "these golden records for the other",
+                    field="id",
+                )
+            merge_golden(session, spec, target, current, ChangeContext(actor, correlation_id))
+            queued = enqueue_golden_children(
+                session, specs, spec, target.id, reason="parent_merged", cause=target.public_id
+            )
+    candidate.status = status
+    candidate.decided_by = actor
+    candidate.decided_at = utcnow()
+    candidate.reason = text
+    after = target if status == "merged" else current
+    session.add(
+        AuditLog(
+            actor=actor,
+            action=f"match.{decision}",
+            target=str(candidate.id),
+            details={
+                "entity_type": spec.name,
+                "system": row.system,
+                "source_id": row.source_id,
+                "golden_id": after.public_id if after is not None else None,
+                "reason": text,
+                "children_queued": queued,
+            },
+        )
+    )
+    session.flush()
+    return ReviewOutcome(candidate.id, status, after.public_id if after is not None else "", queued)
+
+
+def _survivor(session: Session, golden_id: int) -> GoldenRecord | None:
+    """The golden record ``golden_id`` is now: itself, or the one it was merged into."""
+    golden = session.get(GoldenRecord, golden_id)
+    for _ in range(100):
+        if golden is None or golden.status != "merged" or golden.merged_into_id is None:
+            return golden
+        golden = session.get(GoldenRecord, golden.merged_into_id)
+    return golden
