@@ -14,20 +14,10 @@ from mdm.api.matching import MatchMutation, MatchQuery
 from mdm.auth import Principal, Role
 from mdm.errors import MdmError
 from mdm.hub import Hub
-from mdm.ingest import RecordInput
 from mdm.match_models import steward_labels
 from mdm.review import decide_candidate
 from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord
-
-
-def vendor(system: str, source_id: str, **attributes: object) -> RecordInput:
-    return RecordInput("vendor", system, source_id, attributes)
-
-
-def ingest(hub: Hub, *records: RecordInput) -> None:
-    with hub.database.session() as session:
-        for record in records:
-            hub.ingestor.ingest(session, record, actor="test")
+from tests.mdm.test_match_labels import ingest, vendor
 
 
 def placed(hub: Hub, system: str, source_id: str) -> tuple[int, int]:
