@@ -292,6 +292,9 @@ class ConsumerOffset(Base):
 
 class AuditLog(Base):
     __tablename__ = "audit_log"
+    # The newest row of some actions (the reference data version, read for every ingest)
+    # is found through this index, however many steward decisions came after it.
+    __table_args__ = (Index("ix_audit_log_action", "action", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     actor: Mapped[str] = mapped_column(String(200))
