@@ -377,6 +377,7 @@ class Ingestor:
                 [(row.system, row.source_id)],
                 reason="parent_arrived",
                 cause=golden.public_id if golden is not None else None,
+                anchor=row.id,
             )
         return self._outcome(status, spec, row, golden)
 

@@ -41,6 +41,14 @@ _CHUNK = 500
 PARENT_UNMERGED = "parent_unmerged"
 """The re-evaluation reason of the children of an unmerged golden record (``mdm.unmerge``)."""
 
+CHILDREN_PER_CHANGE = 1_000
+"""Children queued by the change itself; the rest are queued from the backlog, this many at
+a time (a distributor's record can have a hundred thousand items referring to it)."""
+
+EXPAND_CHILDREN = "expand_children"
+"""The reason of a backlog row that queues the next children of a parent (its record is
+the parent's; its cause ``record|golden`` (whose children) ``|reason|after id|cause``)."""
+
 
 def child_types(specs: SpecRegistry, parent_type: str) -> list[str]:
     """Entity types whose comparisons read a reference to ``parent_type``."""
@@ -63,6 +71,19 @@ _CHILDREN_OF_KEYS = select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type
 )
 
 
+_CHILDREN_AFTER = (
+    select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type)
+    .where(
+        MatchKeyRow.entity_type.in_(bindparam("types", expanding=True)),
+        MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+        MatchKeyRow.kind == REFERENCE_KIND,
+        MatchKeyRow.source_record_id > bindparam("after"),
+    )
+    .order_by(MatchKeyRow.source_record_id)
+    .limit(bindparam("limit"))
+)
+
+
 def enqueue_children(
     session: Session,
     specs: SpecRegistry,
@@ -71,13 +92,59 @@ def enqueue_children(
     *,
     reason: str,
     cause: str | None,
+    anchor: int | None = None,
+    after: int = 0,
+    golden_wide: bool = False,
 ) -> int:
     """Queue the live children of the parent records ``(system, source id)``; returns how
-    many were queued (a child already waiting is not queued twice)."""
+    many were queued (a child already waiting is not queued twice).
+
+    With ``anchor`` (the id of a parent record: the only member given, or with
+    ``golden_wide`` one of its golden record's members, all given), at most
+    ``CHILDREN_PER_CHANGE`` children with ids above ``after`` are queued now, and a
+    backlog row queues the next ones of the same parents when it is worked off: the
+    change that caused it stays bounded, and no child is left out.
+    """
     types = child_types(specs, parent.name)
     keys = sorted({reference_key(parent.name, system, source_id) for system, source_id in members})
     if not types or not keys:
         return 0
+    if anchor is not None and len(keys) <= _CHUNK:
+        limit = CHILDREN_PER_CHANGE
+        rows = (
+            core_connection(session)
+            .execute(
+                _CHILDREN_AFTER,
+                {"types": list(types), "keys": keys, "after": after, "limit": limit + 1},
+            )
+            .all()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        queued = _queue(
+            session,
+            [
+                {"entity_type": kind, "source_record_id": rid, "reason": reason, "cause": cause}
+                for rid, kind in sorted(dict(rows).items())
+            ],
+        )
+        if more:
+            # Inserted as is: the parent record may be waiting itself, as a child.
+            core_connection(session).execute(
+                _QUEUE,
+                [
+                    {
+                        "entity_type": parent.name,
+                        "source_record_id": anchor,
+                        "reason": EXPAND_CHILDREN,
+                        "cause": (
+                            f"{'golden' if golden_wide else 'record'}|{reason}|{rows[-1][0]}|"
+                            f"{cause or ''}"
+                        )[:200],
+                    }
+                ],
+            )
+        return queued
     found: dict[int, str] = {}
     for start in range(0, len(keys), _CHUNK):
         rows = (
@@ -107,15 +174,27 @@ def enqueue_golden_children(
     *,
     reason: str,
     cause: str | None,
+    after: int = 0,
 ) -> int:
-    """Queue the children of every member of a (parent) golden record."""
+    """Queue the children of every member of a (parent) golden record (the first
+    ``CHILDREN_PER_CHANGE`` now, the next ones from the backlog; see ``enqueue_children``)."""
     members = session.execute(
-        select(SourceRecord.system, SourceRecord.source_id).where(
-            SourceRecord.golden_id == golden_id
-        )
+        select(SourceRecord.id, SourceRecord.system, SourceRecord.source_id)
+        .where(SourceRecord.golden_id == golden_id)
+        .order_by(SourceRecord.id)
     ).all()
+    if not members:
+        return 0
     return enqueue_children(
-        session, specs, parent, [(s, i) for s, i in members], reason=reason, cause=cause
+        session,
+        specs,
+        parent,
+        [(s, i) for _, s, i in members],
+        reason=reason,
+        cause=cause,
+        anchor=members[0][0],
+        after=after,
+        golden_wide=True,
     )
 
 
@@ -154,11 +233,38 @@ def reevaluate(
     done = []
     for row in queued:
         with session.begin_nested():
-            outcome = ingestor.redecide(session, row.source_record_id, ctx, reason=row.reason)
+            if row.reason == EXPAND_CHILDREN:
+                outcome = _expand(session, ingestor.specs, row)
+            else:
+                outcome = ingestor.redecide(session, row.source_record_id, ctx, reason=row.reason)
             row.processed_at = utcnow()
             row.outcome = outcome[:200]
         done.append((row.source_record_id, outcome))
     return done
+
+
+def _expand(session: Session, specs: SpecRegistry, row: Reevaluation) -> str:
+    """Queue the next children of the parent a backlog row names (see ``enqueue_children``):
+    those of its golden record's members now, after the last child queued before."""
+    parts = (row.cause or "").split("|", 3)
+    parent = session.get(SourceRecord, row.source_record_id)
+    if len(parts) != 4 or not parts[2].isdigit():
+        return f"skipped: unreadable cause {row.cause!r}"
+    if parent is None:
+        return "skipped: the parent record is gone"
+    scope, reason, after, cause = parts
+    spec = specs.get_spec(parent.entity_type)
+    if scope == "golden" and parent.golden_id is not None:
+        queued = enqueue_golden_children(
+            session, specs, spec, parent.golden_id, reason=reason, cause=cause or None,
+            after=int(after),
+        )  # fmt: skip
+    else:
+        queued = enqueue_children(
+            session, specs, spec, [(parent.system, parent.source_id)], reason=reason,
+            cause=cause or None, anchor=parent.id, after=int(after),
+        )  # fmt: skip
+    return f"queued {queued} more children"
 
 
 def enqueue_learned(session: Session, specs: SpecRegistry, book: CodeBook) -> int:

@@ -114,7 +114,7 @@ def unmerge_record(
     )
     queued = enqueue_children(
         session, specs, spec, [(row.system, row.source_id)], reason=PARENT_UNMERGED,
-        cause=created.public_id,
+        cause=created.public_id, anchor=row.id,
     )  # fmt: skip
     queued += enqueue_golden_children(
         session, specs, spec, left.id, reason=PARENT_UNMERGED, cause=left.public_id

@@ -258,7 +258,11 @@ def test_a_company_known_by_its_name_meets_its_cost_centers_when_the_code_is_eve
     )
 
 
-def test_a_parent_merge_re_evaluates_its_children(hub: Hub, tmp_path: Path) -> None:
+@pytest.mark.parametrize("per_change", [1_000, 1])
+def test_a_parent_merge_re_evaluates_its_children(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, per_change: int
+) -> None:
+    monkeypatch.setattr("mdm.reevaluate.CHILDREN_PER_CHANGE", per_change)
     load_codes(hub, tmp_path)
     ingest(
         hub,
@@ -276,14 +280,23 @@ def test_a_parent_merge_re_evaluates_its_children(hub: Hub, tmp_path: Path) -> N
     with hub.database.read_session() as session:
         waiting = backlog(session)
     assert waiting.pending >= 1
-    # ... and, once worked off, the departments under the one facility are one department.
-    with hub.database.session() as session:
-        assert hub.ingestor.work_backlog(session, _ctx(), limit=100) >= 1
+    # ... and, once worked off (one child per change, then from the backlog, when the
+    # bound is 1), the departments under the one facility are one department.
+    worked = []
+    while step := _work(hub):
+        worked.append(step)
+    assert worked and (len(worked) == 1) == (per_change > 1)
     assert golden_of(hub, "location", "ERP", "HHN001") == golden_of(hub, "location", "EHR", "D1")
     with hub.database.read_session() as session:
         assert backlog(session).pending == 0
         reasons = set(session.scalars(select(Reevaluation.reason)))
     assert "parent_merged" in reasons
+    assert ("expand_children" in reasons) == (per_change == 1)
+
+
+def _work(hub: Hub) -> int:
+    with hub.database.session() as session:
+        return hub.ingestor.work_backlog(session, _ctx(), limit=100)
 
 
 def test_a_parent_arriving_after_its_children_resolves_them(hub: Hub, tmp_path: Path) -> None:
@@ -301,6 +314,43 @@ def test_a_parent_arriving_after_its_children_resolves_them(hub: Hub, tmp_path: 
     with hub.database.session() as session:
         assert hub.ingestor.work_backlog(session, _ctx(), limit=10) == 1
     assert golden_of(hub, "location", "ERP", "HHN001") == golden_of(hub, "location", "EHR", "D1")
+
+
+def test_a_parent_with_many_children_queues_them_a_bounded_number_at_a_time(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change queues the first children; a backlog row queues the next ones when it is
+    worked off, until every child was decided again, each once."""
+    monkeypatch.setattr("mdm.reevaluate.CHILDREN_PER_CHANGE", 1)
+    load_codes(hub, tmp_path)
+    names = {"1": ("PHARMACY", "Pharmacy"), "2": ("RADIOLOGY", "Radiology"), "3": ("LAB", "Lab")}
+    ingest(hub, facility("ERP", "HHN", "HARBOR HEALTH NORTH MEDICAL CTR", NORTH_GLN))
+    for n, (erp, ehr) in names.items():
+        ingest(
+            hub, department("ERP", f"HHN00{n}", erp, "HHN"), department("EHR", f"D{n}", ehr, "F1")
+        )
+    ingest(hub, facility("EHR", "F1", "Harbor Health North Medical Center", NORTH_GLN))
+    with hub.database.read_session() as session:
+        waiting = session.scalars(select(Reevaluation.reason).order_by(Reevaluation.id)).all()
+    assert waiting == ["parent_arrived", "expand_children"]
+    rounds = []
+    while True:
+        with hub.database.session() as session:
+            step = hub.ingestor.work_backlog(session, _ctx(), limit=10)
+        if not step:
+            break
+        rounds.append(step)
+    assert rounds == [2, 2, 1]  # D1 + expansion, D2 + expansion, D3
+    with hub.database.read_session() as session:
+        decided = session.scalars(
+            select(Reevaluation.source_record_id).where(Reevaluation.reason == "parent_arrived")
+        ).all()
+        assert backlog(session).pending == 0
+    assert len(decided) == len(set(decided)) == 3
+    for n in names:
+        assert golden_of(hub, "location", "ERP", f"HHN00{n}") == golden_of(
+            hub, "location", "EHR", f"D{n}"
+        )
 
 
 def test_cannot_links_hold_when_children_are_re_evaluated(hub: Hub, tmp_path: Path) -> None:
