@@ -96,7 +96,8 @@ class UnmergeRecordSuccess:
     version: int
     children_queued: int = strawberry.field(
         description="Records whose match depended on the old golden record, queued for "
-        "re-evaluation (see reevaluationBacklog)."
+        "re-evaluation (see reevaluationBacklog): at most 1,000 at once, the rest are queued "
+        "from the backlog."
     )
 
 
