@@ -470,8 +470,8 @@ class ScoringMatcher:
         self._cache_size = cache_size
         # What of a stored record its context key is made of, by record id, version and
         # code book version: its coded values as codes, and its compared references (see
-        # ``_context_key``). With it, a candidate whose prepared values are kept is scored
-        # without parsing its document or building its view (a department meets the
+        # ``_prepared_candidates``). With it, a candidate whose prepared values are kept is
+        # scored without parsing its document or building its view (a department meets the
         # hundred departments of its facility).
         self._shapes: OrderedDict[tuple[Any, ...], _Shape] = OrderedDict()
         # Parents' golden records (and theirs) as of their versions: a location or cost
