@@ -181,11 +181,12 @@ def main() -> None:
     timings: list[list[float]] = []
     for label, side_url in stores:
         # Each side's store in the page cache, the other's out (at a million golden
-        # records two copies do not both fit in memory).
+        # records two copies do not both fit in memory). SQLite files only.
         for _, other_url in stores:
-            if other_url != side_url:
+            if other_url != side_url and other_url.startswith("sqlite:///"):
                 drop_from_page_cache(Path(other_url.removeprefix("sqlite:///")))
-        warm_page_cache(Path(side_url.removeprefix("sqlite:///")))
+        if side_url.startswith("sqlite:///"):
+            warm_page_cache(Path(side_url.removeprefix("sqlite:///")))
         ours, theirs = fork.Pipe()
         process = fork.Process(
             target=_serve, args=(side_url, label == "no context", incoming, theirs), daemon=True

@@ -86,9 +86,9 @@ class Hub:
         started = time.perf_counter()
         with self.database.session() as session:
             for name in self.ingestor.specs:
-                settings = self.ingestor.specs.get_spec(name).matching
-                if settings is not None and settings.sibling_candidates:
-                    warmed[name] = matcher.warm(session, self.ingestor.specs.get_spec(name))
+                spec = self.ingestor.specs.get_spec(name)
+                if spec.matching is not None and spec.matching.sibling_candidates:
+                    warmed[name] = matcher.warm(session, spec)
         if warmed:
             log.info(
                 "prepared %s for matching in %.1f s",

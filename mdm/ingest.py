@@ -211,12 +211,14 @@ class Ingestor:
         other members is sure for it (see ``redecide``); returns how many were added."""
         if not isinstance(self.matcher, ScoringMatcher) or spec.matching is None:
             return 0
+        if row.golden_id is None:
+            return 0
         members = list(
             core_connection(session).scalars(
                 _OTHER_MEMBERS, {"golden_id": row.golden_id, "record_id": row.id}
             )
         )
-        if not members or row.golden_id is None:
+        if not members:
             return 0
         scored = self.matcher.score(
             session, spec, row.standardized, row.id, keys, system=row.system, explain_all=True,

@@ -64,13 +64,6 @@ def child_types(specs: SpecRegistry, parent_type: str) -> list[str]:
 
 
 # Run for every new record: built once (building costs more than running it).
-_CHILDREN_OF_KEYS = select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type).where(
-    MatchKeyRow.entity_type.in_(bindparam("types", expanding=True)),
-    MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
-    MatchKeyRow.kind == REFERENCE_KIND,
-)
-
-
 _CHILDREN_AFTER = (
     select(MatchKeyRow.source_record_id, MatchKeyRow.entity_type)
     .where(
@@ -92,78 +85,58 @@ def enqueue_children(
     *,
     reason: str,
     cause: str | None,
-    anchor: int | None = None,
+    anchor: int,
     after: int = 0,
     golden_wide: bool = False,
 ) -> int:
     """Queue the live children of the parent records ``(system, source id)``; returns how
     many were queued (a child already waiting is not queued twice).
 
-    With ``anchor`` (the id of a parent record: the only member given, or with
-    ``golden_wide`` one of its golden record's members, all given), at most
-    ``CHILDREN_PER_CHANGE`` children with ids above ``after`` are queued now, and a
-    backlog row queues the next ones of the same parents when it is worked off: the
-    change that caused it stays bounded, and no child is left out.
+    At most ``CHILDREN_PER_CHANGE`` children with ids above ``after`` are queued now; a
+    backlog row on ``anchor`` (the id of a parent record: the only member given, or with
+    ``golden_wide`` one of its golden record's members, all given) queues the next ones of
+    the same parents when it is worked off: the change that caused it stays bounded, and
+    no child is left out.
     """
     types = child_types(specs, parent.name)
     keys = sorted({reference_key(parent.name, system, source_id) for system, source_id in members})
     if not types or not keys:
         return 0
-    if anchor is not None and len(keys) <= _CHUNK:
-        limit = CHILDREN_PER_CHANGE
-        rows = (
-            core_connection(session)
-            .execute(
-                _CHILDREN_AFTER,
-                {"types": list(types), "keys": keys, "after": after, "limit": limit + 1},
-            )
-            .all()
+    limit = CHILDREN_PER_CHANGE
+    rows = (
+        core_connection(session)
+        .execute(
+            _CHILDREN_AFTER,
+            {"types": list(types), "keys": keys, "after": after, "limit": limit + 1},
         )
-        more = len(rows) > limit
-        rows = rows[:limit]
-        queued = _queue(
-            session,
-            [
-                {"entity_type": kind, "source_record_id": rid, "reason": reason, "cause": cause}
-                for rid, kind in sorted(dict(rows).items())
-            ],
-        )
-        if more:
-            # Inserted as is: the parent record may be waiting itself, as a child.
-            core_connection(session).execute(
-                _QUEUE,
-                [
-                    {
-                        "entity_type": parent.name,
-                        "source_record_id": anchor,
-                        "reason": EXPAND_CHILDREN,
-                        "cause": (
-                            f"{'golden' if golden_wide else 'record'}|{reason}|{rows[-1][0]}|"
-                            f"{cause or ''}"
-                        )[:200],
-                    }
-                ],
-            )
-        return queued
-    found: dict[int, str] = {}
-    for start in range(0, len(keys), _CHUNK):
-        rows = (
-            core_connection(session)
-            .execute(
-                _CHILDREN_OF_KEYS, {"types": list(types), "keys": keys[start : start + _CHUNK]}
-            )
-            .all()
-        )
-        found.update(rows)
-    if not found:
-        return 0
-    return _queue(
+        .all()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    queued = _queue(
         session,
         [
             {"entity_type": kind, "source_record_id": rid, "reason": reason, "cause": cause}
-            for rid, kind in sorted(found.items())
+            for rid, kind in sorted(dict(rows).items())
         ],
     )
+    if more:
+        # Inserted as is: the parent record may be waiting itself, as a child.
+        core_connection(session).execute(
+            _QUEUE,
+            [
+                {
+                    "entity_type": parent.name,
+                    "source_record_id": anchor,
+                    "reason": EXPAND_CHILDREN,
+                    "cause": (
+                        f"{'golden' if golden_wide else 'record'}|{reason}|{rows[-1][0]}|"
+                        f"{cause or ''}"
+                    )[:200],
+                }
+            ],
+        )
+    return queued
 
 
 def enqueue_golden_children(
@@ -245,7 +218,8 @@ def reevaluate(
 
 def _expand(session: Session, specs: SpecRegistry, row: Reevaluation) -> str:
     """Queue the next children of the parent a backlog row names (see ``enqueue_children``):
-    those of its golden record's members now, after the last child queued before."""
+    those of the record, or of its golden record's members now, after the last child
+    queued before."""
     parts = (row.cause or "").split("|", 3)
     parent = session.get(SourceRecord, row.source_record_id)
     if len(parts) != 4 or not parts[2].isdigit():
