@@ -567,6 +567,10 @@ def match_unmerge(
     system: Annotated[str, typer.Option(help="The source system of the record.")],
     source_id: Annotated[str, typer.Option(help="The record's id in its system.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the audit log).")],
+    expected_version: Annotated[
+        int | None,
+        typer.Option(help="The golden record's version you looked at (refused if it moved)."),
+    ] = None,
     actor: Annotated[str, typer.Option()] = "mdm match unmerge",
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -580,8 +584,9 @@ def match_unmerge(
     try:
         with hub.database.session() as session:
             done = unmerge_record(
-                session, hub.specs, entity_type, system, source_id, actor=actor, reason=reason
-            )
+                session, hub.specs, entity_type, system, source_id, actor=actor, reason=reason,
+                expected_version=expected_version,
+            )  # fmt: skip
     except MdmError as error:
         _fail(error)
     finally:

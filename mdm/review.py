@@ -24,6 +24,7 @@ from mdm.reevaluate import enqueue_golden_children
 from mdm.specs import SpecRegistry
 from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord, utcnow
 from mdm.store.locks import lock_for_matching
+from mdm.unmerge import check_version
 
 DECISIONS = {"merge": "merged", "reject": "rejected"}
 """A steward's decision -> the candidate's status."""
@@ -44,6 +45,7 @@ class ReviewCandidate:
     system: str
     source_id: str
     golden_id: str
+    golden_version: int
     score: float
     explanation: dict[str, Any]
     created_at: Any
@@ -54,7 +56,13 @@ def pending_candidates(
 ) -> list[ReviewCandidate]:
     """Candidates waiting for a steward, oldest first."""
     statement = (
-        select(MatchCandidate, SourceRecord.system, SourceRecord.source_id, GoldenRecord.public_id)
+        select(
+            MatchCandidate,
+            SourceRecord.system,
+            SourceRecord.source_id,
+            GoldenRecord.public_id,
+            GoldenRecord.version,
+        )
         .join(SourceRecord, SourceRecord.id == MatchCandidate.source_record_id)
         .join(GoldenRecord, GoldenRecord.id == MatchCandidate.golden_id)
         .where(MatchCandidate.status == "pending")
@@ -70,11 +78,12 @@ def pending_candidates(
             system,
             source_id,
             public_id,
+            version,
             c.score,
             c.explanation or {},
             c.created_at,
-        )  # fmt: skip
-        for c, system, source_id, public_id in session.execute(statement)
+        )
+        for c, system, source_id, public_id, version in session.execute(statement)
     ]
 
 
@@ -87,6 +96,7 @@ def decide_candidate(
     actor: str,
     reason: str,
     correlation_id: str | None = None,
+    expected_version: int | None = None,
 ) -> ReviewOutcome:
     """Apply a steward's ``decision`` (``merge`` or ``reject``) to a pending candidate, in
     the caller's transaction (see the module doc).
@@ -95,7 +105,9 @@ def decide_candidate(
         InvalidInputError: an unknown decision or a blank reason.
         NotFoundError: no such candidate.
         AlreadyDecidedError: the candidate was decided before.
-        ConflictError: a merge a steward's rejection forbids, or into a retired record.
+        ConflictError: a merge a steward's rejection forbids, or into a retired record;
+            or ``expected_version`` given and the candidate's golden record (as
+            ``reviewCandidates`` showed it) is at another.
     """
     status = DECISIONS.get(decision)
     if status is None:
@@ -113,6 +125,7 @@ def decide_candidate(
         raise AlreadyDecidedError(
             f"match candidate {candidate_id} was already decided ({candidate.status})", field="id"
         )
+    check_version(session.get(GoldenRecord, candidate.golden_id), expected_version)
     spec = specs.get_spec(candidate.entity_type)
     row = session.get(SourceRecord, candidate.source_record_id)
     assert row is not None

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mdm.errors import InvalidInputError, NotFoundError
+from mdm.errors import ConflictError, InvalidInputError, NotFoundError
 from mdm.golden import ChangeContext, split_member
 from mdm.reevaluate import PARENT_UNMERGED, enqueue_children, enqueue_golden_children
 from mdm.specs import SpecRegistry
-from mdm.store import AuditLog, MatchCandidate, SourceRecord, utcnow
+from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord, utcnow
 from mdm.store.locks import lock_for_matching
 
 UNMERGE = "golden.unmerge"
@@ -56,6 +56,7 @@ def unmerge_record(
     actor: str,
     reason: str,
     correlation_id: str | None = None,
+    expected_version: int | None = None,
 ) -> UnmergeOutcome:
     """Take the live source record ``(entity_type, system, source_id)`` out of its golden
     record (see the module doc). All of it happens in the caller's transaction.
@@ -64,6 +65,8 @@ def unmerge_record(
         InvalidInputError: unknown entity type, a blank reason, or a record alone in its
             golden record (``NOT_MERGED``: nothing to take it out of).
         NotFoundError: no live source record with that system and source id.
+        ConflictError: ``expected_version`` given and the golden record is at another
+            (it changed since the steward looked at it).
     """
     spec = specs.get_spec(entity_type)
     text = (reason or "").strip()
@@ -96,6 +99,7 @@ def unmerge_record(
             field="sourceId",
             code="NOT_MERGED",
         )
+    check_version(session.get(GoldenRecord, row.golden_id), expected_version)
     ctx = ChangeContext(actor, correlation_id)
     left, created = split_member(session, spec, row, ctx)
     now = utcnow()
@@ -146,3 +150,22 @@ def unmerge_record(
         queued,
         audit.id,
     )
+
+
+def check_version(golden: GoldenRecord | None, expected: int | None) -> None:
+    """Optimistic concurrency for a steward's action: with ``expected`` (the version the
+    steward looked at), the golden record must still be at it.
+
+    Raises:
+        ConflictError: it is at another version, or gone.
+    """
+    if expected is None:
+        return
+    if golden is None or golden.version != expected:
+        found = "gone" if golden is None else f"at version {golden.version}"
+        name = "the golden record" if golden is None else golden.public_id
+        raise ConflictError(
+            f"{name} is {found}, not at version {expected}: it changed since it was looked "
+            "at; look again and decide on what it is now",
+            field="expectedVersion",
+        )

@@ -116,6 +116,9 @@ class ReviewCandidate:
     golden_id: strawberry.ID = strawberry.field(
         description="The golden record the source record was scored against."
     )
+    golden_version: int = strawberry.field(
+        description="Its version now: pass it as expectedVersion to decide on what was seen."
+    )
     probability: float
     explanation: JSON = strawberry.field(
         description="Per comparison: both values, level and weight; vetoes and conflicts."
@@ -199,6 +202,7 @@ class MatchQuery:
                 system=c.system,
                 source_id=c.source_id,
                 golden_id=strawberry.ID(c.golden_id),
+                golden_version=c.golden_version,
                 probability=c.score,
                 explanation=c.explanation,  # type: ignore[arg-type]
                 created_at=c.created_at,
@@ -267,10 +271,16 @@ class MatchMutation:
         description="Decide a match candidate: MERGE folds the record's golden record into "
         "the candidate's (children of the merged record are queued for re-evaluation); "
         "REJECT makes the pair a cannot-link. Both are labels for estimation. Audited; "
-        "needs a reason; a candidate is decided once (ALREADY_DECIDED).",
+        "needs a reason; a candidate is decided once (ALREADY_DECIDED). With expectedVersion "
+        "(the candidate's goldenVersion as seen), a golden record changed since is a CONFLICT.",
     )
     def decide_match_candidate(
-        self, info: Info, id: strawberry.ID, decision: ReviewDecision, reason: str
+        self,
+        info: Info,
+        id: strawberry.ID,
+        decision: ReviewDecision,
+        reason: str,
+        expected_version: int | None = None,
     ) -> DecideMatchCandidateResult:
         hub = info.context.hub
         try:
@@ -286,6 +296,7 @@ class MatchMutation:
                     decision.value,
                     actor=info.context.actor or "graphql",
                     reason=reason,
+                    expected_version=expected_version,
                 )
         except MdmError as error:
             return user_error(error)
@@ -301,7 +312,9 @@ class MatchMutation:
         description="Take a source record out of the golden record it was matched into: it "
         "gets a golden record of its own, the old one is recomputed (change kind unmerged), "
         "matching never puts it back (a cannot-link), and the records whose match depended "
-        "on the old golden record are queued for re-evaluation. Audited; needs a reason.",
+        "on the old golden record are queued for re-evaluation. Audited; needs a reason. "
+        "With expectedVersion (of the golden record the record is in), a golden record "
+        "changed since is a CONFLICT.",
     )
     def unmerge_record(
         self,
@@ -310,6 +323,7 @@ class MatchMutation:
         system: str,
         source_id: str,
         reason: str,
+        expected_version: int | None = None,
     ) -> UnmergeRecordResult:
         hub = info.context.hub
         try:
@@ -322,6 +336,7 @@ class MatchMutation:
                     source_id,
                     actor=info.context.actor or "graphql",
                     reason=reason,
+                    expected_version=expected_version,
                 )
         except MdmError as error:
             return user_error(error)

@@ -47,11 +47,18 @@ def candidate(hub: Hub, record_id: int, golden_id: int) -> int:
         return int(row.id)
 
 
-def decide(hub: Hub, candidate_id: int, decision: str, reason: str = "checked the W-9") -> Any:
+def decide(
+    hub: Hub,
+    candidate_id: int,
+    decision: str,
+    reason: str = "checked the W-9",
+    expected_version: int | None = None,
+) -> Any:
     with hub.database.session() as session:
         return decide_candidate(
-            session, hub.specs, candidate_id, decision, actor="steward", reason=reason
-        )
+            session, hub.specs, candidate_id, decision, actor="steward", reason=reason,
+            expected_version=expected_version,
+        )  # fmt: skip
 
 
 def counts(hub: Hub) -> tuple[int, ...]:
@@ -160,7 +167,9 @@ def test_a_decision_that_cannot_be_taken_says_why_and_writes_nothing(
     assert counts(hub) == before
 
 
-QUEUE = "{ reviewCandidates { id entityType system sourceId probability explanation } }"
+QUEUE = """{ reviewCandidates {
+  id entityType system sourceId goldenVersion probability explanation
+} }"""
 DECIDE = """
 mutation($id: ID!) {
   decideMatchCandidate(id: $id, decision: REJECT, reason: "different tax ids") {
@@ -187,6 +196,7 @@ def test_stewards_decide_through_graphql_and_readers_only_read(
             "entityType": "vendor",
             "system": "PROCUREMENT",
             "sourceId": "S9",
+            "goldenVersion": 1,
             "probability": 0.9,
             "explanation": {"rule": "score", "match_weight": 3.2},
         }
@@ -222,3 +232,19 @@ def test_a_rejection_holds_whichever_record_changes_first(
         vendor("ERP", "V1", name="Northwind Surgical Supply", city="Omaha", tax_id="41-2847561"),
     )  # fmt: skip
     assert placed(hub, "PROCUREMENT", "S9")[1] != placed(hub, "ERP", "V1")[1]
+
+
+def test_a_decision_on_a_golden_record_that_changed_since_it_was_seen_is_a_conflict(
+    hub: Hub, two_vendors: tuple[int, int, int, int]
+) -> None:
+    a, golden_a, b, golden_b = two_vendors
+    pending = candidate(hub, b, golden_a)
+    # The steward saw golden A at version 1; V1 changes before the decision lands.
+    ingest(hub, vendor("ERP", "V1", name="Northwind Surgical Supply Co", city="Omaha"))
+    before = counts(hub)
+    with pytest.raises(MdmError) as raised:
+        decide(hub, pending, "merge", expected_version=1)
+    assert (raised.value.code, raised.value.field) == ("CONFLICT", "expectedVersion")
+    assert counts(hub) == before
+    # Looked at again, at the version it is now: decided.
+    assert decide(hub, pending, "merge", expected_version=2).status == "merged"

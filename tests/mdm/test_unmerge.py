@@ -40,11 +40,18 @@ from tests.mdm.test_context import (
 )
 
 
-def unmerge(hub: Hub, system: str, source_id: str, reason: str = "two campuses") -> Any:
+def unmerge(
+    hub: Hub,
+    system: str,
+    source_id: str,
+    reason: str = "two campuses",
+    expected_version: int | None = None,
+) -> Any:
     with hub.database.session() as session:
         return unmerge_record(
-            session, hub.specs, "location", system, source_id, actor="steward", reason=reason
-        )
+            session, hub.specs, "location", system, source_id, actor="steward", reason=reason,
+            expected_version=expected_version,
+        )  # fmt: skip
 
 
 def record_id(hub: Hub, system: str, source_id: str) -> int:
@@ -81,7 +88,14 @@ def test_an_unmerged_parent_queues_its_children_and_their_doubt_goes_to_a_stewar
     north_ed = golden_of(hub, "location", "ERP", "HHN001")
     assert golden_of(hub, "location", "EHR", "D1") == north_ed
 
-    done = unmerge(hub, "EHR", "F1", reason="F1 is the new south campus, same GLN by mistake")
+    with hub.database.read_session() as session:
+        seen = session.get(GoldenRecord, facility_golden)
+        assert seen is not None
+        seen_version = seen.version
+    done = unmerge(
+        hub, "EHR", "F1", reason="F1 is the new south campus, same GLN by mistake",
+        expected_version=seen_version,
+    )  # fmt: skip
 
     # F1 has a golden record of its own; HHN keeps the old one, recorded as unmerged.
     assert golden_of(hub, "location", "EHR", "F1") != facility_golden
@@ -160,6 +174,7 @@ NORTH_GLN_OF_TEST = "0860004000242"  # the GLN two_hospitals gives HHN and F1
         ("EHR", "NOPE", "why", "NOT_FOUND", "sourceId"),
         ("EHR", "D5", "why", "NOT_MERGED", "sourceId"),  # alone in its golden record
         ("EHR", "F1", "  ", "INVALID_INPUT", "reason"),
+        ("EHR", "F1", "stale", "CONFLICT", "expectedVersion"),  # changed since it was seen
     ],
 )
 def test_an_unmerge_that_cannot_be_done_says_why_and_writes_nothing(
@@ -170,7 +185,10 @@ def test_an_unmerge_that_cannot_be_done_says_why_and_writes_nothing(
     ingest(hub, department("EHR", "D5", "Gift Shop", "F2"))
     before = counts(hub)
     with pytest.raises(MdmError) as raised:
-        unmerge(hub, system, source_id, reason=reason)
+        # The steward saw version 1 (created); F1 joining made it 2.
+        unmerge(
+            hub, system, source_id, reason=reason, expected_version=1 if reason == "stale" else None
+        )
     assert (raised.value.code, raised.value.field) == (code, field)
     assert counts(hub) == before
 
