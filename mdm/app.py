@@ -8,15 +8,21 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
 
 from mdm.api.context import Context
+from mdm.api.graphiql import graphiql_page, graphiql_routes
 from mdm.api.schema import build_schema, new_request_id
+from mdm.api.transport import error_response, parse_json_object, read_body, replay
+from mdm.api.workers import OperationWorkers
 from mdm.auth import Principal, TokenVerifier
 from mdm.errors import UnauthenticatedError
 from mdm.golden import ChangeContext
@@ -27,17 +33,33 @@ log = logging.getLogger("mdm.app")
 
 
 class HubGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view, with bearer-token authentication and the hub's context."""
+    """Strawberry's ASGI view, with bearer-token authentication and the hub's context.
 
-    def __init__(self, hub: Hub, verifier: TokenVerifier, **kwargs: Any) -> None:
+    Over HTTP: the body is read up to ``max_body_bytes`` (413 past it), must be a JSON
+    object, and every refusal is a JSON error with a code; each operation executes on one
+    of the ``graphql_workers`` threads, off the server's event loop. WebSockets stay on
+    Strawberry's own path.
+    """
+
+    def __init__(
+        self, hub: Hub, verifier: TokenVerifier, workers: OperationWorkers, **kwargs: Any
+    ) -> None:
         super().__init__(build_schema(hub.specs, hub.settings), **kwargs)
         self.hub = hub
         self.verifier = verifier
+        self.workers = workers
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        try:
+            response = await self._respond(scope, receive)
+        except HTTPException as error:
+            response = error_response(error.status_code, error.reason)
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Any, receive: Any) -> Response:
         request = Request(scope, receive)
         is_ide_page = request.method == "GET" and "query" not in request.query_params
         if not is_ide_page:
@@ -46,14 +68,40 @@ class HubGraphQL(GraphQL[Context, None]):
                     request.headers.get("authorization")
                 )
             except UnauthenticatedError as error:
-                response = JSONResponse(
-                    {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
+                return error_response(
+                    401, error.message, error.code, headers={"WWW-Authenticate": "Bearer"}
                 )
-                await response(scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+        body = await read_body(request, self.hub.settings.max_body_bytes)
+        return await self.run(Request(scope, replay(body, receive)))
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return parse_json_object(data)
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: Any,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        if not isinstance(request_data.operation_name, str | None):
+            raise HTTPException(400, "operationName must be a string or null")
+        execute = super().execute_single
+        return await self.workers.run(
+            lambda: execute(
+                request=request,
+                request_adapter=request_adapter,
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=request_data,
+            )
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql_page(request)  # its assets come from this server, not from a CDN
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
@@ -86,7 +134,10 @@ def create_app(settings: Settings) -> Starlette:
     """Build the app; the lifespan opens the database and disposes of it at shutdown."""
     hub = Hub(settings)
     verifier = TokenVerifier(hub.database, settings.token_cache_seconds)
-    graphql_app = HubGraphQL(hub, verifier, graphql_ide="graphiql" if settings.graphiql else None)
+    workers = OperationWorkers(settings.graphql_workers)
+    graphql_app = HubGraphQL(
+        hub, verifier, workers, graphql_ide="graphiql" if settings.graphiql else None
+    )
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -109,10 +160,16 @@ def create_app(settings: Settings) -> Starlette:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            # Operations under way finish before the database they use is closed.
+            await asyncio.to_thread(workers.close)
             hub.close()
 
     app = Starlette(
-        routes=[Route("/graphql", graphql_app, methods=["GET", "POST"]), Route("/healthz", health)],
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            *graphiql_routes(settings.graphiql),
+            Route("/healthz", health),
+        ],
         lifespan=lifespan,
     )
     app.state.hub = hub

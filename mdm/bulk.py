@@ -61,6 +61,7 @@ from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonab
 from mdm.mapping import EntityMapping
 from mdm.matching import Action, Candidate, MatchDecision, goldens_cannot_link
 from mdm.reevaluate import alone_records, child_types, enqueue_golden_children, sibling_groups
+from mdm.screening import SOURCE_ID_LENGTH, require_identifier
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.standardize import record_findings, record_keys, standardize
 from mdm.store import (
@@ -1002,6 +1003,8 @@ def standardize_record(
     source_id = (record.source_id or "").strip()
     if not source_id:
         raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
+    # As record by record (``Ingestor._ingest``): screened before any statement carries it.
+    require_identifier(source_id, field="sourceId", max_length=SOURCE_ID_LENGTH)
     std = standardize(
         spec, record.attributes, system=record.system, date_format=record.date_format, codes=codes
     )

@@ -51,7 +51,11 @@ app.add_typer(codes_app, name="codes")
 
 console = Console(stderr=True)
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Overrides MDM_DATABASE_URL.")
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Overrides MDM_DATABASE_URL (default: the demo's, mdm.sqlite3 in MDM_DEMO_DIR=.demo).",
+    ),
 ]
 
 
@@ -83,24 +87,45 @@ def load_command(
     paths: Annotated[list[Path], typer.Argument(help="Mapping files, or folders of them.")],
     database_url: DatabaseUrl = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a machine-readable summary on stdout.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Apply files loaded before too (unchanged: skipped)."),
+    ] = False,
 ) -> None:
-    """Load source files through their mapping files (CSV, JSON Lines, FHIR)."""
+    """Load source files through their mapping files (CSV, JSON Lines, FHIR).
+
+    Files loaded before with the same content and mapping are skipped unread.
+    """
     from mdm.hub import Hub
-    from mdm.loader import count_records, find_mappings, load, plan_load
+    from mdm.loader import (
+        STATUSES,
+        FileStatus,
+        count_records,
+        find_mappings,
+        load,
+        plan_files,
+        plan_load,
+    )
 
     settings = _settings(database_url=database_url)
     hub = Hub(settings)
     files = [f for p in paths for f in find_mappings(p)]
     try:
         plan = plan_load(files, hub.ingestor)
-        total = sum(count_records(s, e) for s, e in plan)
+        total = sum(
+            f.loaded_records if f.loaded_records is not None else count_records(f.system, f.entity)
+            for f in plan_files(hub.database, plan, force=force)
+        )
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            disable=quiet,
+            disable=quiet or as_json,
         ) as progress:
             task = progress.add_task("loading", total=total)
 
@@ -113,21 +138,27 @@ def load_command(
                 files,
                 on_progress=advance,
                 workers=hub.settings.bulk_workers,
+                force=force,
             )
     except MdmError as error:
         _fail(error)
     finally:
         hub.close()
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+        return
     table = Table(title="mdm load")
-    statuses = ["created", "updated", "unchanged", "deleted", "rejected"]
-    for column in ["system", "entity", *statuses]:
+    for column in ["system", "entity", *STATUSES]:
         table.add_column(column)
     keys = sorted({(s, e) for s, e, _ in summary.counts})
     for system, entity in keys:
         table.add_row(
-            system, entity, *[str(summary.counts[(system, entity, st)]) for st in statuses]
+            system, entity, *[str(summary.counts[(system, entity, st)]) for st in STATUSES]
         )
     Console(width=120).print(table)
+    applied = len(summary.files_with(FileStatus.APPLIED))
+    skipped = len(summary.files_with(FileStatus.SKIPPED))
+    console.print(f"files: {applied} applied, {skipped} skipped (loaded before, unchanged)")
     if summary.reference_data is not None:
         console.print(_reference_line(summary.reference_data))
     rejected = sum(summary.counts[(s, e, "rejected")] for s, e in keys)
@@ -526,30 +557,59 @@ def match_estimate(
         hub.close()
 
 
+REEVALUATE_STEP = 500  # re-evaluations per transaction
+
+
 @match_app.command("reevaluate")
 def match_reevaluate(
-    limit: Annotated[int, typer.Option(help="Re-evaluate at most this many (0: just show).")] = 0,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Re-evaluate at most this many (default: the whole backlog)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the backlog; change nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     actor: Annotated[str, typer.Option()] = "mdm match reevaluate",
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Show (and work off) the children waiting to be re-matched after a parent changed."""
+    """Work off the children waiting to be re-matched after a parent changed (the whole
+    backlog, or --limit), with a progress bar; --dry-run only shows what waits."""
     from mdm.golden import ChangeContext
     from mdm.hub import Hub
     from mdm.reevaluate import backlog
 
     hub = Hub(_settings(database_url=database_url))
+    done = 0
     try:
-        done = 0
-        while done < limit:
-            with hub.database.session() as session:
-                step = hub.ingestor.work_backlog(
-                    session, ChangeContext(actor, None), limit=min(500, limit - done)
-                )
-            if not step:
-                break
-            done += step
         with hub.database.read_session() as session:
             waiting = backlog(session)
+        if not dry_run and waiting.pending:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                disable=quiet,
+            ) as progress:
+                task = progress.add_task("re-evaluating", total=_to_do(waiting.pending, limit))
+                while limit is None or done < limit:
+                    step = REEVALUATE_STEP if limit is None else min(REEVALUATE_STEP, limit - done)
+                    with hub.database.session() as session:
+                        worked = hub.ingestor.work_backlog(
+                            session, ChangeContext(actor, None), limit=step
+                        )
+                    done += worked
+                    # Working a row may queue more (a parent's children): the total follows.
+                    with hub.database.read_session() as session:
+                        waiting = backlog(session)
+                    left = None if limit is None else limit - done
+                    progress.update(
+                        task, completed=done, total=done + _to_do(waiting.pending, left)
+                    )
+                    if not worked:
+                        break
     except MdmError as error:
         _fail(error)
     finally:
@@ -559,6 +619,10 @@ def match_reevaluate(
     typer.echo(
         f"re-evaluated {done:,}; waiting {waiting.pending:,} ({by_type or 'none'}), oldest {oldest}"
     )
+
+
+def _to_do(pending: int, limit: int | None) -> int:
+    return pending if limit is None else min(pending, limit)
 
 
 @match_app.command("unmerge")
@@ -740,52 +804,75 @@ def _seed_module() -> Any:
 @seed_app.command("generate")
 def seed_generate(
     out: Annotated[Path, typer.Option(help="Folder to write the data set into.")],
-    scale: Annotated[float, typer.Option(help="1.0 is about 2,000 source records.")] = 1.0,
+    records: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="About how many source records to write, in all systems (default 2,000)."
+        ),
+    ] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(help="Instead of --records: a multiplier, 1 is about 2,000 source records."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
 ) -> None:
-    """Generate a realistic multi-system data set with its ground truth."""
-    counts = _seed_module().generate(out, scale=scale, seed=seed)
+    """Generate a realistic multi-system data set with its ground truth (at most 5,000,000
+    source records)."""
+    from mdm.errors import InvalidInputError
+
+    generator = _seed_module()
+    if records is not None and scale is not None:
+        _fail(InvalidInputError("give --records or --scale, not both", field="records"))
+    if records is not None:
+        chosen = generator.scale_for(records)
+    else:
+        chosen = scale if scale is not None else 1.0
+    try:
+        generator.check_scale(chosen)
+    except ValueError as error:
+        _fail(InvalidInputError(str(error), field="records" if records else "scale"))
+    counts = generator.generate(out, scale=chosen, seed=seed)
     typer.echo(json.dumps(counts, indent=2, sort_keys=True))
+    console.print(f"{sum(counts.values()):,} source records written to {out}")
 
 
 @app.command("demo")
 def demo(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help="Overrides MDM_HOST (127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides MDM_PORT (8000).")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Migrate, load the seed, print tokens and a curl example, then serve."""
+    """Migrate, load the seed, print a token per role and a curl example, then serve."""
     from mdm.auth import Role, create_token
     from mdm.store import Database, upgrade
 
-    default_url = f"sqlite:///{Path('.demo').resolve() / 'mdm.sqlite3'}"
-    settings = _settings(database_url=database_url or _env_or(default_url), host=host, port=port)
+    roles = {  # what each token adds; the README's examples say which one they need
+        Role.READER: "golden records, review queue, quality",
+        Role.INTEGRATOR: "+ crosswalk, translate, source records, ingest",
+        Role.STEWARD: "+ review decisions, unmerge, reference data decisions",
+    }
+    settings = _settings(database_url=database_url, host=host, port=port)
     upgrade(settings.database_url)
     load_command([SEED_DIR / "data"], database_url=settings.database_url, quiet=False)
     database = Database(settings.database_url)
     with database.session() as session:
-        reader = create_token(session, "demo reader", Role.READER)
-        steward = create_token(session, "demo steward", Role.STEWARD)
+        tokens = {role: create_token(session, f"demo {role.name.lower()}", role) for role in roles}
     database.dispose()
     url = f"http://{settings.host}:{settings.port}/graphql"
     query = (
         '{"query":"{ crosswalk(entityType: \\"vendor\\", system: \\"ERP\\", sourceId: '
         '\\"V1001\\") { goldenId golden { ... on Vendor { name taxId } } } }"}'
     )
+    lines = [f"\nGraphiQL:          {url}", f"database:          {settings.database_url}"]
+    for role, can in roles.items():
+        lines.append(f"{role.name.lower() + ' token:':<19}{tokens[role]}  ({can})")
     typer.echo(
-        f"\nGraphiQL:       {url}\n"
-        f"reader token:   {reader}\n"
-        f"steward token:  {steward}\n\n"
-        f"Try it:\n  curl -s {url} -H 'Authorization: Bearer {steward}' "
+        "\n".join(lines) + "\n\n"
+        "Try it (the crosswalk needs the integrator token):\n"
+        f"  curl -s {url} -H 'Authorization: Bearer {tokens[Role.INTEGRATOR]}' "
         f"-H 'Content-Type: application/json' -d '{query}'\n"
     )
     serve(host=settings.host, port=settings.port, database_url=settings.database_url)
-
-
-def _env_or(default: str) -> str:
-    import os
-
-    return os.environ.get("MDM_DATABASE_URL", default)
 
 
 # -- reference data ----------------------------------------------------------------------

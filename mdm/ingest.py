@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from mdm.codes import CodeBook, CodeBookCache
 from mdm.context import REFERENCE_KIND, REFERENCE_PREFIX, reference_keys
-from mdm.errors import BatchTooLargeError, MdmError, MissingSourceIdError
+from mdm.errors import BatchTooLargeError, InvalidInputError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
 from mdm.match_models import MatchModels
 from mdm.matching import (
@@ -31,6 +31,15 @@ from mdm.matching import (
     goldens_cannot_link,
 )
 from mdm.reevaluate import PARENT_UNMERGED, enqueue_children, enqueue_golden_children, reevaluate
+from mdm.screening import (
+    SOURCE_ID_LENGTH,
+    SYSTEM_LENGTH,
+    column_length,
+    is_plain_json,
+    require_identifier,
+    storable,
+    storable_text,
+)
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
@@ -140,16 +149,38 @@ class Ingestor:
         """
         ctx = ChangeContext(actor, correlation_id)
         try:
-            with session.begin_nested():
-                outcome = self._ingest(session, record, ctx)
+            outcome = self._ingest_in_savepoint(session, record, ctx)
         except IntegrityError:
             # Another transaction inserted the same (type, system, source id) first:
             # run again, now as an update of that row.
-            with session.begin_nested():
-                outcome = self._ingest(session, record, ctx)
+            outcome = self._ingest_in_savepoint(session, record, ctx)
         if self.reevaluate_per_change and outcome.status is not IngestStatus.UNCHANGED:
             self.work_backlog(session, ctx, limit=self.reevaluate_per_change)
         return outcome
+
+    def _ingest_in_savepoint(
+        self, session: Session, record: RecordInput, ctx: ChangeContext
+    ) -> IngestOutcome:
+        """One record in a savepoint of its own: a statement the database refuses rolls back
+        this record only (on PostgreSQL it would otherwise abort the whole transaction, and
+        every record after it), and the record is refused like any other."""
+        try:
+            with session.begin_nested():
+                return self._ingest(session, record, ctx)
+        except IntegrityError:
+            raise
+        except (DataError, StatementError, UnicodeEncodeError, OverflowError) as error:
+            # Drivers raise encoding and range errors as they are, or wrapped.
+            cause = error.orig if isinstance(error, StatementError) else error
+            if not isinstance(error, DataError) and not isinstance(
+                cause, UnicodeEncodeError | OverflowError | ValueError
+            ):
+                raise  # not about a value (a lost connection…): the caller's to handle
+            # Screening (``mdm.screening``) refuses the known causes first; this is the net.
+            log.warning("the database refused a value of a record", exc_info=True)
+            raise InvalidInputError(
+                f"the database refused a value of this record ({type(cause).__name__})"
+            ) from None
 
     def work_backlog(self, session: Session, ctx: ChangeContext, *, limit: int) -> int:
         """Re-evaluate up to ``limit`` queued children of changed parents (bounded work per
@@ -277,23 +308,39 @@ class Ingestor:
         *,
         correlation_id: str | None = None,
     ) -> IngestOutcome:
-        """Keep a refused record with its reason, so it can be fixed and replayed."""
+        """Keep a refused record with its reason, so it can be fixed and replayed.
+
+        The record is kept whatever it holds: what no column takes (a NUL byte, a lone
+        surrogate, a number out of range, deep nesting, an over-long id) is stored as
+        ``mdm.screening.storable`` writes it, and ``payload["altered"]`` lists the parts
+        so changed (``sourceId``, ``attributes``…): such a record cannot be replayed as
+        sent (``mdm.rejections``).
+        """
+        columns = IngestRejection.__table__.c
+        payload: dict[str, Any] = {}
+        altered = []
+        for name, value in (
+            ("entityType", record.entity_type),
+            ("system", record.system),
+            ("sourceId", record.source_id),
+            ("attributes", dict(record.attributes)),
+        ):
+            payload[name], changed = storable(value)
+            if changed:
+                altered.append(name)
+        payload["deleted"] = record.is_deleted
+        if altered:
+            payload["altered"] = altered
         rejection = IngestRejection(
-            entity_type=record.entity_type or None,
-            system=record.system or None,
-            source_id=record.source_id or None,
-            payload={
-                "entityType": record.entity_type,
-                "system": record.system,
-                "sourceId": record.source_id,
-                "attributes": jsonable(record.attributes),
-                "deleted": record.is_deleted,
-            },
-            code=error.code,
-            field=error.field,
-            message=error.message,
-            origin=record.origin,
-            correlation_id=correlation_id,
+            entity_type=_column_text(record.entity_type, columns.entity_type),
+            system=_column_text(record.system, columns.system),
+            source_id=_column_text(record.source_id, columns.source_id),
+            payload=payload,
+            code=storable_text(error.code, column_length(columns.code)),
+            field=_column_text(error.field, columns.field),
+            message=storable_text(error.message, MAX_MESSAGE_LENGTH),
+            origin=_column_text(record.origin, columns.origin),
+            correlation_id=_column_text(correlation_id, columns.correlation_id),
         )
         session.add(rejection)
         session.flush()
@@ -310,12 +357,15 @@ class Ingestor:
 
     def _ingest(self, session: Session, record: RecordInput, ctx: ChangeContext) -> IngestOutcome:
         spec = self.specs.get_spec(record.entity_type)
+        # Screened before any statement carries them (``mdm.screening``).
+        require_identifier(record.system, field="system", max_length=SYSTEM_LENGTH)
         self.systems.require(session, record.system)
         source_id = (record.source_id or "").strip()
         if not source_id:
             raise MissingSourceIdError(
                 "sourceId is required and must not be blank", field="sourceId"
             )
+        require_identifier(source_id, field="sourceId", max_length=SOURCE_ID_LENGTH)
         std = standardize(
             spec,
             record.attributes,
@@ -540,12 +590,17 @@ def content_hash(record: RecordInput, raw: dict[str, Any] | None = None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-_PLAIN = (str, int, float, bool, type(None))
+MAX_MESSAGE_LENGTH = 2000  # of a rejection's reason as stored
 
 
 def jsonable(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """The attributes as JSON values (anything else as its string)."""
-    if all(isinstance(v, _PLAIN) for v in attributes.values()):
-        return dict(attributes)  # already JSON: no round trip (most rows of most files)
-    value: dict[str, Any] = json.loads(json.dumps(dict(attributes), default=str))
+    """The attributes as JSON values any column stores (anything else as its string; see
+    ``mdm.screening.storable`` for NUL bytes, lone surrogates and numbers out of range)."""
+    if is_plain_json(attributes):
+        return dict(attributes)  # already JSON: no copy (most rows of most files)
+    value: dict[str, Any] = storable(dict(attributes))[0]
     return value
+
+
+def _column_text(text: str | None, column: ColumnElement[Any]) -> str | None:
+    return storable_text(text, column_length(column)) if text else None

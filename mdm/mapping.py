@@ -7,6 +7,9 @@ naming the file and the key, and nothing from that file is used.
 
 from __future__ import annotations
 
+import codecs
+import hashlib
+import json
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -70,9 +73,13 @@ class EntityMapping:
     attributes: Mapping[str, FieldRule]
     file: Path | None = None
     format: str = "csv"
+    encoding: str = "utf-8"  # the file's text encoding (ERP extracts are often cp1252)
     date_format: str | None = None
     deleted_field: str | None = None
     deleted_values: tuple[str, ...] = ()
+    # SHA-256 of the system code and this table without its ``file``: a file mapped
+    # otherwise is loaded again (``mdm.loader``), the same table naming another path is not.
+    mapping_hash: str = ""
 
     def source_id_of(self, row: Mapping[str, Any]) -> str:
         value = lookup(row, self.source_id)
@@ -159,6 +166,13 @@ def parse_mapping(
         fmt = raw.get("format", "csv")
         if fmt not in FORMATS:
             raise fail(f"{key}.format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        encoding = raw.get("encoding", "utf-8")
+        try:
+            if not isinstance(encoding, str):
+                raise LookupError(encoding)
+            codecs.lookup(encoding)
+        except LookupError:
+            raise fail(f"{key}.encoding", f"unknown text encoding {encoding!r}") from None
         rules = {}
         for name, rule in (raw.get("attributes") or {}).items():
             attribute = spec.attribute(name)
@@ -183,9 +197,11 @@ def parse_mapping(
                 attributes=rules,
                 file=(path.parent / file) if (file and path) else (Path(file) if file else None),
                 format=fmt,
+                encoding=encoding,
                 date_format=raw.get("date_format"),
                 deleted_field=deleted_field,
                 deleted_values=deleted_values,
+                mapping_hash=_mapping_hash(system["code"], raw),
             )
         )
     return SystemMapping(
@@ -195,6 +211,16 @@ def parse_mapping(
         path=path,
         document=dict(document),
     )
+
+
+def _mapping_hash(system: str, table: Mapping[str, Any]) -> str:
+    canonical = json.dumps(
+        {"system": system, "entity": {k: v for k, v in table.items() if k != "file"}},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _parse_rule(rule: Any, where: str, fail_at: Callable[[str, str], MappingError]) -> FieldRule:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,33 +15,88 @@ import orjson
 from mdm.errors import InvalidInputError
 
 
-def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_rows(
+    path: Path, fmt: str, encoding: str = "utf-8"
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line number, row)`` from a source file.
 
     Raises:
-        InvalidInputError: the file is missing or a line cannot be parsed.
+        InvalidInputError: the file is missing, is not text in ``encoding``, or a line
+            cannot be parsed.
     """
     if not path.exists():
         raise InvalidInputError(f"{path}: no such file", field="file")
-    if fmt == "csv":
-        yield from _read_csv(path)
-    elif fmt == "jsonl":
-        yield from _read_jsonl(path)
-    elif fmt == "fhir":
-        yield from _read_fhir(path)
-    else:
-        raise InvalidInputError(f"{path}: unknown format {fmt!r}", field="format")
+    try:
+        if fmt == "csv":
+            yield from _read_csv(path, encoding)
+        elif fmt == "jsonl":
+            yield from _read_jsonl(path, encoding)
+        elif fmt == "fhir":
+            yield from _read_fhir(path, encoding)
+        else:
+            raise InvalidInputError(f"{path}: unknown format {fmt!r}", field="format")
+    except UnicodeDecodeError as error:
+        raise _not_text(path, encoding, error, None) from None
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+def file_hash(path: Path, encoding: str | None = None) -> str:
+    """SHA-256 of a source file's bytes (how a load recognizes a file it applied before).
+    With ``encoding``, the bytes are also decoded as they are read, so a file that is not
+    text in that encoding is refused before anything of it is written.
+
+    Raises:
+        InvalidInputError: the file is missing, cannot be read, or is not ``encoding`` text.
+    """
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(encoding)() if encoding else None
+    offset = 0
+    line = 1
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+                if decoder is not None:
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError as error:
+                        error.start += offset
+                        line += block.count(b"\n", 0, max(0, error.start - offset))
+                        raise _not_text(path, encoding or "", error, line) from None
+                    line += block.count(b"\n")
+                    offset += len(block)
+            if decoder is not None:
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError as error:
+                    raise _not_text(path, encoding or "", error, line) from None
+    except OSError as error:
+        reason = "no such file" if isinstance(error, FileNotFoundError) else error
+        raise InvalidInputError(f"{path}: {reason}", field="file") from None
+    return digest.hexdigest()
+
+
+def _not_text(
+    path: Path, encoding: str, error: UnicodeDecodeError, line: int | None
+) -> InvalidInputError:
+    where = f"line {line}, " if line is not None else ""
+    return InvalidInputError(
+        f"{path}: not {encoding} text ({where}byte {error.start}: {error.reason}); "
+        'declare the file\'s encoding in its mapping, e.g. encoding = "cp1252"',
+        field="encoding",
+    )
+
+
+def _read_csv(path: Path, encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    # A UTF-8 byte-order mark (Excel writes one) is not part of the first header.
+    encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    with path.open(newline="", encoding=encoding) as handle:
         reader = csv.DictReader(handle)
         for row in reader:
             yield reader.line_num, {k: v for k, v in row.items() if k is not None}
 
 
-def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as handle:
+def _read_jsonl(path: Path, encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding=encoding) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -52,9 +109,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, value
 
 
-def _read_fhir(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def _read_fhir(path: Path, encoding: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """A FHIR Bundle or single resource (JSON), or NDJSON with one resource a line."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding=encoding)
     resources: list[Any]
     try:
         document = json.loads(text)

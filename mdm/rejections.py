@@ -3,6 +3,13 @@
 A rejection keeps the whole record as it was sent. Once the cause is fixed (the system
 registered, the mapping or the value corrected), replaying runs it through the pipeline
 again: accepted, the rejection is closed; refused again, it stays open with the new reason.
+
+A record holding what no column can store (a NUL byte, a lone surrogate, a number out of
+range, nesting too deep) was kept escaped, and its payload lists the parts so changed under
+``altered`` (``Ingestor.reject``). Replaying the escaped text would land a record that was
+never sent, so replaying such a rejection is refused (it stays open with its reason): it
+can be replayed with corrected attributes when only its attributes were changed; otherwise
+the system must send the record again, fixed.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.errors import MdmError, NotFoundError
-from mdm.ingest import Ingestor, IngestOutcome, RecordInput
+from mdm.errors import InvalidInputError, MdmError, NotFoundError
+from mdm.ingest import MAX_MESSAGE_LENGTH, Ingestor, IngestOutcome, RecordInput
+from mdm.screening import column_length, storable, storable_text
 from mdm.store import IngestRejection, utcnow
+
+_MAX_ID = 2**63 - 1  # no stored id is larger (a 64-bit key)
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,8 @@ def replay_rejections(
     """
     query = select(IngestRejection).where(IngestRejection.resolved_at.is_(None))
     if ids is not None:
-        query = query.where(IngestRejection.id.in_(list(ids)))
+        # An id no key can hold is missing, not a statement the database refuses.
+        query = query.where(IngestRejection.id.in_([i for i in ids if 0 < i <= _MAX_ID]))
     rows = list(session.scalars(query.order_by(IngestRejection.id)))
     if ids is not None:
         missing = sorted(set(ids) - {r.id for r in rows})
@@ -72,6 +83,10 @@ def replay_rejections(
     replays = []
     for row in rows:
         payload = row.payload
+        refusal = _altered(payload, corrected=attributes is not None)
+        if refusal is not None:  # the stored reason (what to fix) stays as it was
+            replays.append(Replay(row.id, None, refusal))
+            continue
         record = RecordInput(
             entity_type=str(payload.get("entityType") or ""),
             system=str(payload.get("system") or ""),
@@ -85,12 +100,40 @@ def replay_rejections(
         try:
             outcome = ingestor.ingest(session, record, actor=actor, correlation_id=correlation_id)
         except MdmError as error:
-            row.code, row.field, row.message = error.code, error.field, error.message
+            _keep_reason(row, error)
             replays.append(Replay(row.id, None, error))
             continue
         row.resolved_at = utcnow()
         if attributes is not None:
-            row.payload = {**payload, "attributes": dict(attributes)}
+            corrected = {k: v for k, v in payload.items() if k != "altered"}
+            corrected["attributes"] = storable(dict(attributes))[0]
+            row.payload = corrected
         replays.append(Replay(row.id, outcome, None))
     session.flush()
     return replays
+
+
+def _altered(payload: Mapping[str, Any], *, corrected: bool) -> MdmError | None:
+    """Why a rejection kept escaped cannot be replayed (None: it can)."""
+    altered = [str(part) for part in payload.get("altered") or ()]
+    if corrected:
+        altered = [part for part in altered if part != "attributes"]
+    if not altered:
+        return None
+    hint = (
+        "replay it with corrected attributes, or send it again fixed"
+        if altered == ["attributes"]
+        else "send it again fixed"
+    )
+    return InvalidInputError(
+        f"the record was kept escaped ({', '.join(altered)} held a NUL byte, a lone "
+        f"surrogate, a number out of range or nesting too deep), not as sent: {hint}",
+        field=altered[0],
+    )
+
+
+def _keep_reason(row: IngestRejection, error: MdmError) -> None:
+    columns = IngestRejection.__table__.c
+    row.code = storable_text(error.code, column_length(columns.code))
+    row.field = storable_text(error.field, column_length(columns.field)) if error.field else None
+    row.message = storable_text(error.message, MAX_MESSAGE_LENGTH)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,19 @@ from matchers import (
 )
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.errors import InvalidAttributeError
+from mdm.screening import (
+    MAX_DEPTH,
+    MAX_SAFE_INTEGER,
+    MAX_TEXT_LENGTH,
+    SOURCE_ID_LENGTH,
+    SYSTEM_LENGTH,
+    escape_text,
+    is_safe_number,
+    nesting_depth,
+    storable,
+    storable_text,
+    text_problem,
+)
 from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
 
 _TRUE = {"Y", "YES", "TRUE", "T", "1"}
@@ -30,7 +44,7 @@ class Finding:
     """A data-quality finding on a source record: kept, shown, never silently fixed."""
 
     attribute: str | None  # None: about the record as a whole
-    code: str  # e.g. BAD_CHECK_DIGIT, JUNK_VALUE, UNMAPPED_VALUE, NOTHING_COMPARABLE
+    code: str  # e.g. BAD_CHECK_DIGIT, JUNK_VALUE, UNMAPPED_VALUE, OUT_OF_RANGE, TOO_LONG
     message: str
     value: Any
 
@@ -59,16 +73,23 @@ def standardize(
 ) -> Standardized:
     """Type and clean a record's canonical attributes.
 
-    Wrong types and unknown attributes raise (the record is refused); invalid identifiers
-    and unmapped coded values are kept out of ``values`` and reported as findings (the
-    record still lands, but they never match). A reference is the referenced record's
-    source id in ``system``, or ``{"system": ..., "source_id": ...}`` for another system;
-    it is stored as that pair either way. A coded attribute whose code set is loaded in
-    ``codes`` is transcoded to the canonical code; a value with no transcoding is kept as
-    written and reported as an ``UNMAPPED_VALUE`` finding.
+    Wrong types, unknown attributes and values nested deeper than ``MAX_DEPTH`` levels
+    raise (the record is refused); invalid identifiers, unmapped coded values and values
+    no column can hold are kept out of ``values`` and reported as findings (the record
+    still lands, but they never match): text with a NUL byte or a lone surrogate
+    (``BAD_CHARACTERS``), text over ``MAX_TEXT_LENGTH`` characters or a reference whose
+    id does not fit its column (``TOO_LONG``), a number beyond ±``MAX_SAFE_INTEGER`` or not
+    finite (``OUT_OF_RANGE``); a finding's value is stored escaped (``mdm.screening``).
+
+    A reference is the referenced record's source id in ``system``, or
+    ``{"system": ..., "source_id": ...}`` for another system; it is stored as that pair
+    either way. A coded attribute whose code set is loaded in ``codes`` is transcoded to
+    the canonical code; a value with no transcoding is kept as written and reported as an
+    ``UNMAPPED_VALUE`` finding.
 
     Raises:
-        InvalidAttributeError: unknown attribute, or a value of the wrong type.
+        InvalidAttributeError: unknown attribute, a value of the wrong type, or nested too
+            deep.
     """
     values: dict[str, Any] = {}
     findings: list[Finding] = []
@@ -76,12 +97,18 @@ def standardize(
         attribute = spec.attribute(name)
         if attribute is None:
             raise InvalidAttributeError(
-                f"{spec.name} has no attribute {name!r}", field=f"attributes.{name}"
+                f"{spec.name} has no attribute {name[:100]!r}",
+                field=f"attributes.{escape_text(name[:100])}",
+            )
+        if isinstance(raw, Mapping | list) and nesting_depth(raw) > MAX_DEPTH:
+            raise InvalidAttributeError(
+                f"attributes.{name} nests deeper than {MAX_DEPTH} levels",
+                field=f"attributes.{name}",
             )
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
         if attribute.kind is AttributeKind.REFERENCE:
-            value = _reference(attribute.name, raw, system)
+            value = _reference(attribute.name, raw, system, findings)
         else:
             value = _standardize_value(attribute, raw, findings, date_format, system, codes)
         if value is not None:
@@ -101,10 +128,26 @@ def _standardize_value(
     kind = attribute.kind
     if kind is AttributeKind.BOOLEAN:
         return _to_bool(raw, field)
-    if kind is AttributeKind.INTEGER:
-        return _to_int(raw, field)
-    if kind is AttributeKind.NUMBER:
-        return _to_number(raw, field)
+    if kind is AttributeKind.INTEGER or kind is AttributeKind.NUMBER:
+        number = (
+            raw  # NaN, Infinity: flagged below, as "not an integer" would refuse the record
+            if isinstance(raw, float) and not math.isfinite(raw)
+            else _to_int(raw, field)
+            if kind is AttributeKind.INTEGER
+            else _to_number(raw, field)
+        )
+        if is_safe_number(number):
+            return number
+        shown = storable_text(str(storable(raw)[0]), 100)
+        findings.append(
+            Finding(
+                attribute.name,
+                "OUT_OF_RANGE",
+                f"{field}: {shown} is not a finite number within ±{MAX_SAFE_INTEGER:,}",
+                shown,
+            )
+        )
+        return None
     if kind is AttributeKind.DATE:
         return _to_date(raw, field, date_format)
     if isinstance(raw, dict | list):
@@ -112,6 +155,8 @@ def _standardize_value(
             f"{attribute.name} must be a single value, got {type(raw).__name__}", field=field
         )
     text = " ".join(str(raw).split())
+    if _is_unstorable(attribute.name, text, findings):
+        return None
     if kind is AttributeKind.IDENTIFIER:
         assert attribute.identifier is not None
         check = check_identifier(attribute.identifier, text)
@@ -136,7 +181,21 @@ def _standardize_value(
     return text
 
 
-def _reference(name: str, raw: Any, system: str) -> dict[str, str] | None:
+def _is_unstorable(name: str, text: str, findings: list[Finding]) -> bool:
+    """Flag text no column can hold (NUL, lone surrogate) or too long to match on."""
+    problem = text_problem(text)
+    if problem is not None:
+        message = f"attributes.{name} contains {problem}: not kept"
+        findings.append(Finding(name, "BAD_CHARACTERS", message, storable_text(text, 200)))
+        return True
+    if len(text) > MAX_TEXT_LENGTH:
+        message = f"attributes.{name} is {len(text):,} characters long: at most {MAX_TEXT_LENGTH:,}"
+        findings.append(Finding(name, "TOO_LONG", message, storable_text(text, 200)))
+        return True
+    return False
+
+
+def _reference(name: str, raw: Any, system: str, findings: list[Finding]) -> dict[str, str] | None:
     field = f"attributes.{name}"
     if isinstance(raw, Mapping):
         other = str(raw.get("system") or system).strip()
@@ -146,11 +205,25 @@ def _reference(name: str, raw: Any, system: str) -> dict[str, str] | None:
                 f"{field}: a reference object needs system and source_id", field=field
             )
         text = " ".join(str(source_id).split())
-        return {"system": other, "source_id": text} if text else None
-    if isinstance(raw, list | bool):
+    elif isinstance(raw, list | bool):
         raise InvalidAttributeError(f"{field}: a reference is a source id", field=field)
-    text = " ".join(str(raw).split())
-    return {"system": system, "source_id": text} if text else None
+    else:
+        other, text = system, " ".join(str(raw).split())
+    if not text:
+        return None
+    # A reference is looked up by (system, source id): both must be able to exist.
+    for part, value, limit in (
+        ("system", other, SYSTEM_LENGTH),
+        ("source id", text, SOURCE_ID_LENGTH),
+    ):
+        problem = text_problem(value, is_identifier=True)
+        if problem is not None or len(value) > limit:
+            code = "BAD_CHARACTERS" if problem is not None else "TOO_LONG"
+            why = f"contains {problem}" if problem else f"is longer than {limit} characters"
+            message = f"{field}: the {part} {why}: not kept"
+            findings.append(Finding(name, code, message, storable_text(value, 200)))
+            return None
+    return {"system": other, "source_id": text}
 
 
 def _transcode(
@@ -232,10 +305,12 @@ def _to_int(raw: Any, field: str) -> int:
 def _to_number(raw: Any, field: str) -> float:
     if isinstance(raw, bool):
         raise InvalidAttributeError(f"{field}: expected a number, got a boolean", field=field)
-    if isinstance(raw, int | float):
-        return float(raw)
     try:
+        if isinstance(raw, int | float):
+            return float(raw)
         return float(_NUMBER_NOISE.sub("", str(raw)))
+    except OverflowError:  # an integer past any float: out of range, flagged by the caller
+        return math.inf
     except ValueError:
         raise InvalidAttributeError(f"{field}: {raw!r} is not a number", field=field) from None
 

@@ -1943,8 +1943,38 @@ class Contracts:
 # --------------------------------------------------------------------------- main
 
 
+RECORDS_PER_SCALE = 2_000  # about this many source records at scale 1
+MAX_RECORDS = 5_000_000  # a bigger set takes hours to load and tens of GB: refused
+
+
+def scale_for(records: int) -> float:
+    """The scale that gives about ``records`` source records (at least ~100 at any scale)."""
+    return records / RECORDS_PER_SCALE
+
+
+def check_scale(scale: float) -> None:
+    """Refuse a scale that is not positive or gives more than ``MAX_RECORDS`` records.
+
+    Raises:
+        ValueError: with a message that says the size in records and the limit.
+    """
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale:g}")
+    records = scale * RECORDS_PER_SCALE
+    if records > MAX_RECORDS:
+        raise ValueError(
+            f"about {records:,.0f} source records (scale {scale:g}) is more than the "
+            f"{MAX_RECORDS:,} this generator writes (scale 1 is about {RECORDS_PER_SCALE:,})"
+        )
+
+
 def generate(out_dir: Path, scale: float = 1.0, seed: int = 42) -> dict[str, int]:
-    """Write the sample data set into ``out_dir``; return record counts per system.entity."""
+    """Write the sample data set into ``out_dir``; return record counts per system.entity.
+
+    Raises:
+        ValueError: the scale is not positive or too large (see ``check_scale``).
+    """
+    check_scale(scale)
     out_dir = Path(out_dir)
     sink = Sink(out_dir)
     ctx = Ctx(sink, seed, scale)
@@ -1962,11 +1992,22 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = 42) -> dict[str, int
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--scale", type=float, default=1.0)
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument(
+        "--records", type=int, help=f"about this many source records (at most {MAX_RECORDS:,})"
+    )
+    size.add_argument(
+        "--scale", type=float, default=1.0, help=f"1 is about {RECORDS_PER_SCALE:,} records"
+    )
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args(argv)
+    scale = scale_for(args.records) if args.records is not None else args.scale
+    try:
+        check_scale(scale)
+    except ValueError as error:
+        ap.error(str(error))
     t0 = time.perf_counter()
-    counts = generate(args.out, args.scale, args.seed)
+    counts = generate(args.out, scale, args.seed)
     total = sum(counts.values())
     parts = " ".join(f"{k}={v}" for k, v in counts.items())
     print(f"seed: {total} records in {time.perf_counter() - t0:.1f}s -> {args.out}: {parts}")

@@ -8,9 +8,17 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from mdm.errors import InvalidAttributeError
 from mdm.errors import InvalidInputError as InvalidInput
 from mdm.hub import NativeRecord
 from mdm.ingest import RecordInput
+from mdm.screening import (
+    MAX_DEPTH,
+    SYSTEM_LENGTH,
+    escape_text,
+    nesting_depth,
+    require_identifier,
+)
 from mdm.specs import EntitySpec, SpecRegistry
 
 
@@ -38,6 +46,12 @@ def entity_spec(specs: SpecRegistry, value: str) -> EntitySpec:
 
 
 def to_record_input(info: Info, record: SourceRecordInput) -> RecordInput:
+    """The service input of one GraphQL record (its system's fields mapped, if given).
+
+    Raises:
+        MdmError: the record is refused before the pipeline sees it (unknown type, a
+            system code no system can have, fields that are not an object…).
+    """
     hub = info.context.hub
     spec = entity_spec(hub.specs, record.entity_type)
     if record.fields is not None and record.attributes is not None:
@@ -45,6 +59,15 @@ def to_record_input(info: Info, record: SourceRecordInput) -> RecordInput:
     if record.fields is not None:
         if not isinstance(record.fields, dict):
             raise InvalidInput("fields must be a JSON object", field="fields")
+        # The mapping is looked up by system and reads the fields: both screened first
+        # (``mdm.screening``), as the pipeline screens attributes.
+        require_identifier(record.system, field="system", max_length=SYSTEM_LENGTH)
+        for name, value in record.fields.items():
+            if nesting_depth(value) > MAX_DEPTH:
+                field = f"fields.{escape_text(name[:100])}"
+                raise InvalidAttributeError(
+                    f"{field} nests deeper than {MAX_DEPTH} levels", field=field
+                )
         mapped: RecordInput = hub.map_native(
             NativeRecord(spec.name, record.system, record.fields, record.deleted),
             record.source_id,

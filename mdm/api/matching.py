@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from mdm.api.errors import InvalidInputError, NotFoundError, user_error
 from mdm.api.inputs import SourceRecordInput, entity_spec, to_record_input
-from mdm.api.permissions import IsAdmin, IsReader, IsSteward
+from mdm.api.permissions import IsAdmin, IsIntegrator, IsReader, IsSteward
 from mdm.context import ContextView
 from mdm.errors import InvalidInputError as InvalidInputError_
 from mdm.errors import MdmError
@@ -112,7 +112,9 @@ class ReviewCandidate:
     id: strawberry.ID
     entity_type: str
     system: str
-    source_id: str
+    source_id: str = strawberry.field(
+        permission_classes=[IsIntegrator], description="Crosswalk data: integrator role."
+    )
     golden_id: strawberry.ID = strawberry.field(
         description="The golden record the source record was scored against."
     )
@@ -191,6 +193,9 @@ class MatchQuery:
     def review_candidates(
         self, info: Info, entity_type: str | None = None, first: int = 100
     ) -> list[ReviewCandidate]:
+        limit = info.context.hub.settings.max_page_size
+        if first < 1 or first > limit:
+            raise InvalidInputError_(f"first must be between 1 and {limit}", field="first")
         if entity_type is not None:
             _spec(info, entity_type)
         with info.context.hub.database.read_session() as session:

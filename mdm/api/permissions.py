@@ -1,4 +1,12 @@
-"""Role checks on every query field and mutation."""
+"""Role checks on every query field and mutation, and on the fields that carry source ids.
+
+What a reader may see: golden records (ids, typed attributes, status, versions, lineage's
+rules and systems), data quality and match-model aggregates, reference data. What ties a
+source system's id to a golden record is **crosswalk data** and needs the integrator role
+on every path, nested or not: ``sourceId`` wherever it appears next to a golden record,
+``sourceRecords``/``sourceRecord`` and their raw values, the ``…Ref`` fields, and the
+reference values inside ``attributes`` (left out below integrator).
+"""
 
 from __future__ import annotations
 
@@ -28,6 +36,17 @@ class _RoleRequired(BasePermission):
             )
             return False
         return True
+
+
+def sees_source_ids(info: Info) -> bool:
+    """Whether the caller may read crosswalk data (source ids beside golden records)."""
+    principal = info.context.principal
+    return principal is not None and principal.role >= Role.INTEGRATOR
+
+
+def is_reference_value(value: Any) -> bool:
+    """A stored reference attribute: ``{system, source_id}``."""
+    return isinstance(value, dict) and "source_id" in value
 
 
 class IsReader(_RoleRequired):

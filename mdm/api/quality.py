@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from mdm import quality
-from mdm.api.permissions import IsReader
+from mdm.api.permissions import IsIntegrator, IsReader
 from mdm.context import unresolved_references
 from mdm.errors import InvalidInputError
 from mdm.reevaluate import backlog
@@ -41,7 +41,9 @@ class FieldComparison:
 @strawberry.type(description="One record of an example pair.")
 class QualityRecord:
     system: str
-    source_id: str
+    source_id: str = strawberry.field(
+        permission_classes=[IsIntegrator], description="Crosswalk data: integrator role."
+    )
     golden_id: strawberry.ID | None
     entity_key: str = strawberry.field(description="The true entity, from the truth labels.")
 

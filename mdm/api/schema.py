@@ -10,21 +10,16 @@ from typing import Annotated, Any, Generic, Optional, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy import select
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from sqlalchemy import func, select
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext, Info
 
 from mdm import crosswalk
+from mdm.api.arguments import ArgumentScreen
 from mdm.api.errors import ErrorCodes, InvalidInputError, NotFoundError, error_code, user_error
 from mdm.api.inputs import SourceRecordInput, as_mapping, entity_spec, to_record_input
+from mdm.api.limits import QueryGuard, QueryLimits
 from mdm.api.matching import MatchMutation, MatchQuery
 from mdm.api.permissions import IsAdmin, IsIntegrator, IsReader
 from mdm.api.quality import QualityQuery
@@ -130,6 +125,13 @@ class IngestRejectionType:
     created_at: datetime
 
 
+@strawberry.type(description="Open rejections, newest first, with keyset cursors.")
+class IngestRejectionConnection(Connection[IngestRejectionType]):
+    total_count: int = strawberry.field(
+        description="How many open rejections match, on all pages together."
+    )
+
+
 @strawberry.enum
 class IngestStatusEnum(enum.Enum):
     CREATED = "created"
@@ -215,14 +217,14 @@ def _outcome(outcome: IngestOutcome) -> IngestOutcomeType:
     )
 
 
-def _encode_cursor(pk: int) -> str:
-    return base64.urlsafe_b64encode(f"g:{pk}".encode()).decode()
+def _encode_cursor(pk: int, kind: str = "g") -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> int:
+def _decode_cursor(cursor: str, kind: str = "g") -> int:
     try:
-        kind, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "g":
+        found, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if found != kind:
             raise ValueError(kind)
         return int(pk)
     except (ValueError, UnicodeDecodeError):
@@ -374,7 +376,10 @@ class QueryBase:
             entries = crosswalk.translate(session, spec.name, system, source_id, to_system)
         return [_entry(e) for e in entries]
 
-    @strawberry.field(permission_classes=[IsReader], description="One source record as stored.")
+    @strawberry.field(
+        permission_classes=[IsIntegrator],
+        description="One source record as stored (crosswalk data: integrator role).",
+    )
     def source_record(
         self, info: Info, entity_type: str, system: str, source_id: str
     ) -> SourceRecord | None:
@@ -399,34 +404,53 @@ class QueryBase:
 
     @strawberry.field(
         permission_classes=[IsIntegrator],
-        description="Refused records, newest first, kept with their reason for replay.",
+        description="Open refused records, newest first, kept with their reason for replay; "
+        "pass pageInfo.endCursor as after for the next page.",
     )
     def ingest_rejections(
-        self, info: Info, first: int = 50, system: str | None = None
-    ) -> list[IngestRejectionType]:
+        self, info: Info, first: int = 50, after: str | None = None, system: str | None = None
+    ) -> IngestRejectionConnection:
         limit = info.context.hub.settings.max_page_size
         if first < 1 or first > limit:
             raise InvalidInput(f"first must be between 1 and {limit}", field="first")
         query = select(IngestRejection).where(IngestRejection.resolved_at.is_(None))
         if system is not None:
             query = query.where(IngestRejection.system == system)
+        page = query
+        if after:
+            page = page.where(IngestRejection.id < _decode_cursor(after, REJECTION_CURSOR))
         with info.context.hub.database.read_session() as session:
-            rows = session.scalars(query.order_by(IngestRejection.id.desc()).limit(first)).all()
-        return [
-            IngestRejectionType(
-                id=strawberry.ID(str(r.id)),
-                entity_type=r.entity_type,
-                system=r.system,
-                source_id=r.source_id,
-                code=r.code,
-                field=r.field,
-                message=r.message,
-                origin=r.origin,
-                payload=r.payload,
-                created_at=r.created_at,
-            )
-            for r in rows
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = session.scalars(page.order_by(IngestRejection.id.desc()).limit(first + 1)).all()
+        edges = [
+            Edge(cursor=_encode_cursor(r.id, REJECTION_CURSOR), node=_rejection(r))
+            for r in rows[:first]
         ]
+        return IngestRejectionConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=total or 0,
+        )
+
+
+REJECTION_CURSOR = "r"
+
+
+def _rejection(r: IngestRejection) -> IngestRejectionType:
+    return IngestRejectionType(
+        id=strawberry.ID(str(r.id)),
+        entity_type=r.entity_type,
+        system=r.system,
+        source_id=r.source_id,
+        code=r.code,
+        field=r.field,
+        message=r.message,
+        origin=r.origin,
+        payload=r.payload,  # type: ignore[arg-type]  # JSON is strawberry's scalar alias
+        created_at=r.created_at,
+    )
 
 
 def _entry(entry: crosswalk.CrosswalkEntry) -> CrosswalkEntry:
@@ -598,6 +622,14 @@ class HubSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
+            if error.original_error is None and not (error.extensions or {}).get("code"):
+                # A document that does not parse (or validate) never reaches ErrorCodes.
+                code = (
+                    "GRAPHQL_PARSE_FAILED"
+                    if error.message.startswith("Syntax Error")
+                    else "GRAPHQL_VALIDATION_FAILED"
+                )
+                error.extensions = {**(error.extensions or {}), "code": code}
             if (error.extensions or {}).get("code") == "INTERNAL":
                 continue  # already logged with its traceback and request id by ErrorCodes
             if isinstance(error.original_error, Exception) and not isinstance(
@@ -609,10 +641,7 @@ class HubSchema(strawberry.Schema):
 def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     """The schema for these entity specs, with caches and limits."""
     entity_types = build_entity_types(specs)
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=30).validation_rules,
-    ]
+    limits = QueryLimits.from_settings(settings)
 
     query = strawberry.type(
         type(
@@ -633,14 +662,14 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
         types=[*entity_types, NotFoundError],
         extensions=[
             ErrorCodes,
-            # Their LRU caches are module-level, keyed by size: a fresh instance per request
+            # Its LRU cache is module-level, keyed by size: a fresh instance per request
             # still hits the shared cache.
             lambda: ParserCache(maxsize=1000),
-            lambda: ValidationCache(maxsize=1000),
-            # Built once: their rule classes must be the same objects on every request, or
-            # the validation cache (keyed by the rules) never hits.
-            lambda: AddValidationRules(limit_rules),
+            # Depth, aliases, expanded size, cost and list lengths, then graphql-core's rules
+            # (cached): linear in the document whatever its fragments do.
+            lambda: QueryGuard(limits),
             lambda: MaxTokensLimiter(max_token_count=5000),
+            ArgumentScreen,  # NUL, lone surrogates, over-long text, deep JSON: INVALID_INPUT
         ],
     )
 

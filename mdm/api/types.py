@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from mdm.api.permissions import IsIntegrator, is_reference_value, sees_source_ids
 from mdm.specs import AttributeKind, EntitySpec, SpecRegistry
 from mdm.store import GoldenRecord as GoldenRow
 from mdm.store import SourceRecord as SourceRow
@@ -35,7 +36,10 @@ class LineageEntry:
     attribute: str
     rule: str
     system: str | None
-    source_id: str | None
+    source_id: str | None = strawberry.field(
+        permission_classes=[IsIntegrator],
+        description="The source record's id in `system` (crosswalk data: integrator role).",
+    )
     actor: str | None
     reason: str | None
 
@@ -137,9 +141,21 @@ class GoldenRecord(Node):
     def updated_at(self) -> datetime:
         return self.row.updated_at
 
-    @strawberry.field(description="All golden attributes as one JSON object.")
-    def attributes(self) -> JSON:
-        return self.row.attributes  # type: ignore[return-value]
+    @strawberry.field(
+        description=(
+            "All golden attributes as one JSON object. A reference attribute holds the "
+            "referenced record's source id, which is crosswalk data: it is left out below "
+            "the integrator role (follow the typed reference field instead)."
+        )
+    )
+    def attributes(self, info: Info) -> JSON:
+        if sees_source_ids(info):
+            return self.row.attributes  # type: ignore[return-value]
+        return {  # type: ignore[return-value]
+            name: value
+            for name, value in self.row.attributes.items()
+            if not is_reference_value(value)
+        }
 
     @strawberry.field(description="Per attribute: the source record and rule that gave the value.")
     def lineage(self) -> list[LineageEntry]:
@@ -155,7 +171,11 @@ class GoldenRecord(Node):
             for name, entry in self.row.lineage.items()
         ]
 
-    @strawberry.field(description="The source records of this golden record (deleted ones too).")
+    @strawberry.field(
+        permission_classes=[IsIntegrator],
+        description="The source records of this golden record (deleted ones too); crosswalk "
+        "data: integrator role.",
+    )
     async def source_records(self, info: Info) -> list[SourceRecord]:
         rows = await info.context.sources_by_golden.load(self.row.id)
         return [SourceRecord(row=r) for r in rows]
@@ -208,7 +228,9 @@ def _reference_source_field(name: str) -> Any:
     return strawberry.field(
         resolver=resolve,
         name=camel(name) + "Ref",
-        description=f"The {name} reference as the source gave it: {{system, source_id}}.",
+        permission_classes=[IsIntegrator],
+        description=f"The {name} reference as the source gave it: {{system, source_id}} "
+        "(crosswalk data: integrator role).",
     )
 
 

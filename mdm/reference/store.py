@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.codes import LOAD, forget_codebook
+from mdm.codes import LOAD, forget_codebook, reference_data_version
 from mdm.errors import InvalidInputError, InvalidReferenceDataError, NotFoundError
 from mdm.reference.files import (
     ReferenceFiles,
@@ -40,6 +40,17 @@ class ReferenceLoadSummary:
     transcodings_replaced: int = 0
     unchanged: int = 0
     version: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether the files changed anything (else nothing was written, version kept)."""
+        changed = (
+            self.codes_added,
+            self.codes_updated,
+            self.transcodings_added,
+            self.transcodings_replaced,
+        )
+        return any(changed)
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ def load_reference_files(
     Paths are files or folders (a folder gives its ``code_sets.csv`` and
     ``transcodings.csv``). Rows are upserted: a code's display is updated, a transcoding
     with the same (code set, system, source value) is replaced; nothing is deleted.
+    Files that change nothing write nothing: no audit row, the version stays.
 
     Raises:
         InvalidReferenceDataError: every problem found, each naming file, line and value.
@@ -217,6 +229,11 @@ def _apply(session: Session, data: ReferenceFiles, actor: str) -> ReferenceLoadS
         else:
             unchanged += 1
     session.flush()
+    if not any(counts.values()):
+        # Loading the same files again is not a change of reference data: no audit row,
+        # and running hubs keep their code book (its version is the newest audit row).
+        version = reference_data_version(session)
+        return ReferenceLoadSummary(data.files, **counts, unchanged=unchanged, version=version)
     details: dict[str, Any] = {"files": list(data.files), **counts, "unchanged": unchanged}
     sets = sorted({c.code_set for c in data.codes} | _sets_of(data))
     version = audit(session, actor, LOAD, ",".join(sets)[:200] or None, details)

@@ -304,6 +304,32 @@ class AuditLog(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class LoadedFile(Base):
+    """A source file whose load committed completely, so loading it again is skipped.
+
+    A file is known by its system, entity type, the SHA-256 of its bytes and of its
+    mapping table (without the path): the same content under another path is the same
+    file, the same path with other content (or mapped otherwise) is a new one.
+    """
+
+    __tablename__ = "loaded_file"
+    __table_args__ = (
+        UniqueConstraint(
+            "system", "entity_type", "file_hash", "mapping_hash", name="uq_loaded_file_content"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    system: Mapped[str] = mapped_column(String(64))
+    entity_type: Mapped[str] = mapped_column(String(40))
+    file_hash: Mapped[str] = mapped_column(String(64))
+    mapping_hash: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1000))  # where it was read
+    records: Mapped[int] = mapped_column(Integer)  # rows read, rejected ones included
+    correlation_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IngestRejection(Base):
     """A record that was refused, kept whole with its reason so it can be fixed and replayed."""
 

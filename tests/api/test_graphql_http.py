@@ -119,7 +119,7 @@ def test_ingest_then_crosswalk_and_translate(server: Server) -> None:
              lineage { attribute rule system sourceId }
              sourceRecords { system sourceId } } }""",
         {"id": golden_id},
-        role="reader",
+        role="integrator",  # source ids are crosswalk data (test_crosswalk_visibility.py)
     )["data"]["vendor"]
     assert record["name"] == "Northwind Surgical Inc"
     assert {
@@ -173,12 +173,12 @@ def test_bad_input_returns_typed_error_with_code_and_field(server: Server) -> No
         server, entityType="item", system="ERP", sourceId=unique("I"), attributes={"price": "ten"}
     )
     assert (bad_type["code"], bad_type["field"]) == ("INVALID_ATTRIBUTE", "attributes.price")
-    rejections = server.query("{ ingestRejections(first: 5) { code field system } }")
+    rejections = server.query("{ ingestRejections(first: 5) { nodes { code field system } } }")
     assert {
         "code": "INVALID_ATTRIBUTE",
         "field": "attributes.price",
         "system": "ERP",
-    } in rejections["data"]["ingestRejections"]
+    } in rejections["data"]["ingestRejections"]["nodes"]
 
 
 def test_invalid_identifier_is_flagged_in_the_outcome(server: Server) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from mdm.errors import MappingError
 from mdm.hub import Hub
 from mdm.ingest import IngestStatus
-from mdm.loader import find_mappings, load
+from mdm.loader import SKIPPED, FileStatus, find_mappings, load
 from mdm.mapping import load_mapping, parse_mapping
 from mdm.store import GoldenRecord, IngestRejection, SourceRecord
 
@@ -84,8 +84,12 @@ def test_loading_twice_changes_nothing(hub: Hub, tmp_path: Path) -> None:
     )
     first = load(hub.database, hub.ingestor, [mapping])
     second = load(hub.database, hub.ingestor, [mapping])
+    forced = load(hub.database, hub.ingestor, [mapping], force=True)
     assert first.total(IngestStatus.CREATED) == 2
-    assert second.total(IngestStatus.UNCHANGED) == 2
+    # The file is known (same bytes, same mapping): skipped unread; read again, unchanged.
+    assert second.total(SKIPPED) == 2 and second.total() == 2
+    assert [f.status for f in second.files] == [FileStatus.SKIPPED]
+    assert forced.total(IngestStatus.UNCHANGED) == 2 and forced.total() == 2
 
 
 @pytest.mark.parametrize(

@@ -502,7 +502,8 @@ def test_graphql_quality_report_uses_stored_truth(hub: Hub, hand_made: Path) -> 
     with hub.database.session() as session:
         store_truth(session, TruthFile(hand_made), hub.specs)
     schema = strawberry.Schema(query=QualityQuery)
-    reader = Context(hub=hub, principal=Principal("t", Role.READER), request_id="r")
+    # Example pairs name their source ids: crosswalk data, for integrators and up.
+    reader = Context(hub=hub, principal=Principal("t", Role.INTEGRATOR), request_id="r")
     result = schema.execute_sync(
         QUALITY, variable_values={"type": "vendor", "examples": 2}, context_value=reader
     )

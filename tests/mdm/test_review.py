@@ -188,7 +188,10 @@ def test_stewards_decide_through_graphql_and_readers_only_read(
     pending = candidate(hub, b, golden_a)
     schema = strawberry.Schema(query=MatchQuery, mutation=MatchMutation)
     reader = Context(hub=hub, principal=Principal("r", Role.READER), request_id="1")
-    queue = schema.execute_sync(QUEUE, context_value=reader)
+    hidden = schema.execute_sync(QUEUE, context_value=reader)  # the source id is crosswalk data
+    assert hidden.errors is not None and "integrator" in hidden.errors[0].message
+    integrator = Context(hub=hub, principal=Principal("i", Role.INTEGRATOR), request_id="3")
+    queue = schema.execute_sync(QUEUE, context_value=integrator)
     assert queue.errors is None and queue.data is not None
     assert queue.data["reviewCandidates"] == [
         {
@@ -201,7 +204,7 @@ def test_stewards_decide_through_graphql_and_readers_only_read(
             "explanation": {"rule": "score", "match_weight": 3.2},
         }
     ]
-    refused = schema.execute_sync(DECIDE, {"id": str(pending)}, context_value=reader)
+    refused = schema.execute_sync(DECIDE, {"id": str(pending)}, context_value=integrator)
     assert refused.errors is not None
     steward = Context(hub=hub, principal=Principal("s", Role.STEWARD), request_id="2")
     done = schema.execute_sync(DECIDE, {"id": str(pending)}, context_value=steward)
@@ -214,7 +217,7 @@ def test_stewards_decide_through_graphql_and_readers_only_read(
         "code": "ALREADY_DECIDED",
         "field": "id",
     }
-    empty = schema.execute_sync(QUEUE, context_value=reader)
+    empty = schema.execute_sync(QUEUE, context_value=integrator)
     assert empty.data is not None and empty.data["reviewCandidates"] == []
 
 

@@ -26,3 +26,26 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_request_limits_come_from_the_environment() -> None:
+    defaults = Settings()
+    assert defaults.max_body_bytes == 8 * 2**20
+    assert defaults.introspection is True
+    assert defaults.graphql_workers >= 1
+    assert 0 < defaults.max_query_fields < defaults.max_query_cost
+    env = {
+        "MDM_MAX_BODY_BYTES": "1024",
+        "MDM_MAX_QUERY_FIELDS": "200",
+        "MDM_MAX_QUERY_COST": "5000",
+        "MDM_GRAPHQL_WORKERS": "2",
+        "MDM_INTROSPECTION": "off",
+    }
+    settings = Settings.from_env(env)
+    assert (
+        settings.max_body_bytes,
+        settings.max_query_fields,
+        settings.max_query_cost,
+        settings.graphql_workers,
+        settings.introspection,
+    ) == (1024, 200, 5000, 2, False)
