@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MDM_DEMO_DIR ?= .demo
 
-.PHONY: demo test install dev lint fmt typecheck schema clean bench
+.PHONY: demo test install dev lint fmt typecheck schema clean bench wheel-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ schema: install
 
 bench: dev
 	$(BIN)/python bench/crosswalk.py
+
+# The installed hub: build the wheel, install it in a fresh venv, run the CLI outside the
+# checkout (CI runs it after the suite).
+wheel-check:
+	PYTHON=$(PYTHON) .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) $(MDM_DEMO_DIR) .pytest_cache

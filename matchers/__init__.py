@@ -2,7 +2,8 @@
 
 Identifier validation, text normalization, units of measure, and the matching
 engine built on them: comparisons with levels, a Fellegi–Sunter match model,
-parameter estimation, blocking, clustering and evaluation. This package
+decisive rules and vetoes, parameter estimation, blocking, scoring in batches,
+clustering and evaluation. This package
 depends only on the standard library, rapidfuzz, numpy and networkx; callers
 import from here, not from the modules inside.
 """
@@ -14,6 +15,7 @@ from matchers.blocking import (
     BlockingRules,
     CandidatePairs,
     SkippedBlock,
+    block_pairs,
     candidate_pairs,
     count_description_tokens,
     description_tokens_key,
@@ -27,28 +29,31 @@ from matchers.blocking import (
     soundex,
     street_address_key,
     token_sort_key,
+    with_sibling_pairs,
 )
 from matchers.catalog import ManufacturerPartComparison
-from matchers.clustering import Clustering, cluster
+from matchers.clustering import Clustering, cluster, cluster_records
 from matchers.comparisons import (
     ANCESTRY,
     LEARNED,
-    AddressComparison,
     CodeComparison,
     Column,
     Comparison,
-    DescriptionComparison,
     ExactComparison,
     FuzzyTextComparison,
     GtinComparison,
     IdentifierComparison,
     NumericComparison,
-    OrganizationNameComparison,
     PartNumberComparison,
     PhoneComparison,
     PostalCodeComparison,
     ReferenceComparison,
     part_number_stems,
+)
+from matchers.descriptive import (
+    AddressComparison,
+    DescriptionComparison,
+    OrganizationNameComparison,
 )
 from matchers.estimation import (
     EstimationResult,
@@ -68,6 +73,7 @@ from matchers.identifiers import (
     hibc_check_character,
 )
 from matchers.junk import is_junk
+from matchers.rules import Judgement, RulePlan, rule_plan
 from matchers.scoring import (
     Contribution,
     Level,
@@ -79,6 +85,7 @@ from matchers.scoring import (
     encode_prepared,
     prepare_records,
     probability,
+    score_in_batches,
     score_many,
 )
 from matchers.text import (
@@ -205,4 +212,11 @@ __all__ = [
     "soundex",
     "token_sort_key",
     "update_from_labels",
+    "Judgement",
+    "RulePlan",
+    "rule_plan",
+    "block_pairs",
+    "with_sibling_pairs",
+    "cluster_records",
+    "score_in_batches",
 ]

@@ -11,12 +11,15 @@ from __future__ import annotations
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
-from matchers.comparisons import part_number_stems
+import numpy as np
+from numpy.typing import NDArray
+
+from matchers.comparisons import ANCESTRY, part_number_stems
 from matchers.identifiers import check_identifier, gtin_family
 from matchers.junk import is_junk
 from matchers.text import (
@@ -30,6 +33,7 @@ from matchers.text import (
 )
 
 BlockingKey = Callable[[Mapping[str, Any]], set[str]]
+Ref = TypeVar("Ref", bound=Hashable)
 
 _SOUNDEX_CODES = {
     **dict.fromkeys("BFPV", "1"),
@@ -316,6 +320,91 @@ def candidate_pairs(
         found.update(itertools.combinations(members, 2))
     skipped.sort(key=lambda block: (-block.size, block.key))
     return CandidatePairs(tuple(sorted(found)), tuple(skipped))
+
+
+def block_pairs(
+    key_hashes: NDArray[np.int64],
+    key_records: NDArray[np.int64],
+    record_ids: Sequence[int],
+    max_block_size: int,
+) -> NDArray[np.intp]:
+    """``candidate_pairs`` over arrays: ``(n, 2)`` index pairs ``i < j`` (into
+    ``record_ids``) of records sharing a key.
+
+    ``key_hashes[k]`` is a key (hashed to an integer) of record ``key_records[k]``; records
+    not in ``record_ids`` are left out. Blocks larger than ``max_block_size`` are skipped.
+    The pairs are sorted and unique, whatever the order of the keys.
+    """
+    n = len(record_ids)
+    ids = np.asarray(record_ids, dtype=np.int64)
+    order = np.argsort(ids, kind="stable")
+    where = np.searchsorted(ids, key_records, sorter=order)
+    where = np.minimum(where, max(n - 1, 0))
+    known = (ids[order[where]] == key_records) if n else np.zeros(len(key_records), dtype=bool)
+    index = order[where[known]].astype(np.int64)
+    hashes = key_hashes[known]
+    if not len(index):
+        return np.empty((0, 2), dtype=np.intp)
+    # Sorted by key and then by record, each (key, record) once.
+    by_key = np.lexsort((index, hashes))
+    hashes, index = hashes[by_key], index[by_key]
+    distinct = np.r_[True, (hashes[1:] != hashes[:-1]) | (index[1:] != index[:-1])]
+    hashes, members = hashes[distinct], index[distinct]
+    starts = np.flatnonzero(np.r_[True, hashes[1:] != hashes[:-1]])
+    sizes = np.diff(np.r_[starts, len(members)])
+    parts: list[NDArray[np.int64]] = []
+    # The blocks of one size at a time, as a matrix of members (a row a block).
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_block_size)]).tolist():
+        firsts = starts[sizes == size]
+        a, b = _pairs_of_size(size)
+        step = max(1, 2_000_000 // len(a))  # about two million pairs at a time
+        for lo in range(0, len(firsts), step):
+            block = members[firsts[lo : lo + step, None] + np.arange(size)]
+            parts.append(np.unique(block[:, a] * n + block[:, b]))
+    if not parts:
+        return np.empty((0, 2), dtype=np.intp)
+    codes = np.unique(np.concatenate(parts))
+    return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
+
+
+def with_sibling_pairs(
+    pairs: NDArray[np.integer[Any]],
+    references: Sequence[Mapping[str, Ref]],
+    resolved: Mapping[Ref, str],
+    max_block_size: int,
+) -> NDArray[np.intp]:
+    """``pairs`` (as ``block_pairs`` gives them) plus every pair of *siblings*: records
+    whose reference through the same attribute resolves to the same parent.
+
+    ``references[i]``: record ``i``'s references, attribute -> reference; ``resolved``:
+    reference -> its parent as ``ReferenceComparison`` reads it (the parent first, then its
+    ancestors after ``ANCESTRY``). Parents with more than ``max_block_size`` children are
+    skipped, as an oversized block is. Sorted and unique, like ``block_pairs``.
+    """
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, found in enumerate(references):
+        for name, ref in found.items():
+            parent = resolved.get(ref)
+            if parent is not None:
+                groups[(name, parent.split(ANCESTRY, 1)[0])].append(i)
+    n = len(references)
+    parts = [pairs[:, 0].astype(np.int64) * n + pairs[:, 1]]
+    for members in groups.values():
+        if 2 <= len(members) <= max_block_size:
+            m = np.asarray(sorted(set(members)), dtype=np.int64)
+            a, b = _pairs_of_size(len(m))
+            parts.append(m[a] * n + m[b])
+    codes = np.unique(np.concatenate(parts))
+    return np.stack([codes // n, codes % n], axis=1).astype(np.intp)
+
+
+@lru_cache(maxsize=512)
+def _pairs_of_size(size: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``np.triu_indices(size, k=1)``, worked out once per block size (millions of blocks,
+    most of a few sizes)."""
+    a, b = np.triu_indices(size, k=1)
+    a.flags.writeable = b.flags.writeable = False
+    return a, b
 
 
 def pair_completeness(

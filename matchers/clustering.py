@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import networkx as nx
+import numpy as np
+from numpy.typing import NDArray
 
 NodeId = str | int
 
@@ -93,6 +97,56 @@ def cluster(
     finished.sort(key=lambda members: _order(members[0]))
     assignments = {node: members[0] for members in finished for node in members}
     return Clustering(tuple(finished), assignments, splits)
+
+
+def cluster_records(
+    n: int,
+    left: NDArray[np.integer[Any]],
+    right: NDArray[np.integer[Any]],
+    probability: NDArray[np.floating[Any]],
+    threshold: float,
+) -> list[list[int]]:
+    """Clusters of record indices ``0..n-1`` from scored pairs given as arrays: components
+    over sure links (``probability >= threshold``), weak chains split.
+
+    Components are found with a union-find; a component of three or more is handed to
+    ``cluster`` with every scored pair inside it (unsure ones too), which cuts it where it
+    is only weakly held together. The result does not depend on the order of the pairs.
+    """
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    sure = probability >= threshold
+    for i, j in zip(left[sure].tolist(), right[sure].tolist(), strict=True):
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    components: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        components[find(i)].append(i)
+    big = {root for root, members in components.items() if len(members) >= 3}
+    edges: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    if big:
+        roots = np.fromiter((find(i) for i in range(n)), dtype=np.int64, count=n)
+        inside = roots[left] == roots[right]
+        for k in np.flatnonzero(inside).tolist():
+            root = int(roots[left[k]])
+            if root in big:
+                edges[root].append((int(left[k]), int(right[k]), float(probability[k])))
+    clusters: list[list[int]] = []
+    for root in sorted(components):
+        members = components[root]
+        if root not in big:
+            clusters.append(members)
+            continue
+        split = cluster(members, edges[root], threshold)
+        clusters.extend(sorted([int(i) for i in c] for c in split.clusters))
+    return clusters
 
 
 def _cut(

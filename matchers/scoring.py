@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matchers.comparisons import Column, Comparison
+from matchers.rules import RulePlan
 
 MODEL_FORMAT = 1
 
@@ -404,6 +405,39 @@ def score_many(
     with np.errstate(over="ignore"):
         chance = 1.0 / (1.0 + np.exp2(-weight))
     return ScoredPairs(li, ri, levels, weight, chance)
+
+
+def score_in_batches(
+    model: MatchModel,
+    plan: RulePlan,
+    prepared: PreparedRecords,
+    pairs: NDArray[np.integer[Any]],
+    review_threshold: float,
+    batch_size: int = 250_000,
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
+    """Judged match probability (``score_many``, then ``plan.judge_many``) of every
+    candidate pair of one prepared record set, kept compact.
+
+    Pairs are scored a batch at a time and only indices (int32) and judged probabilities
+    (float32) are kept: 12 bytes a pair, whatever the number of comparisons.
+
+    Returns:
+        Left indices, right indices and judged probabilities, aligned with ``pairs``.
+    """
+    if not len(pairs):
+        empty = np.empty(0, dtype=np.int32)
+        return empty, empty, np.empty(0, dtype=np.float32)
+    parts = []
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start : start + batch_size]
+        scored = score_many(model, [], None, batch, prepared=prepared)
+        judged = plan.judge_many(scored.levels, scored.match_probability, review_threshold)
+        parts.append(judged.astype(np.float32))
+    return (
+        pairs[:, 0].astype(np.int32),
+        pairs[:, 1].astype(np.int32),
+        np.concatenate(parts),
+    )
 
 
 def _pair_array(pairs: Iterable[tuple[int, int]] | NDArray[np.integer[Any]]) -> NDArray[np.intp]:

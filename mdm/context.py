@@ -16,6 +16,7 @@ indexed look-up when the parent arrives or its golden record is merged.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +28,9 @@ from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.golden import live_goldens
 from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import GoldenRecord, MatchKeyRow, SourceRecord, core_connection
+from mdm.store import GoldenRecord, GoldenStatus, MatchKeyRow, SourceRecord, core_connection
 
 ANCESTRY_DEPTH = 3  # ancestors looked up above a parent (department, facility, system)
 REFERENCE_PREFIX = "r:"
@@ -59,13 +61,6 @@ _VALUES_OF_MEMBERS = select(SourceRecord.golden_id, SourceRecord.standardized).w
     SourceRecord.golden_id.in_(bindparam("ids", expanding=True)),
     SourceRecord.is_deleted.is_(False),
 )
-_GOLDEN_STATES = select(
-    GoldenRecord.id,
-    GoldenRecord.public_id,
-    GoldenRecord.merged_into_id,
-    GoldenRecord.status,
-    GoldenRecord.version,
-).where(GoldenRecord.id.in_(bindparam("ids", expanding=True)))
 # The children of a parent golden record, found through its members' reference keys in one
 # statement (the key built in SQL as ``reference_key`` builds it), with their values.
 _member = aliased(SourceRecord, name="member")
@@ -158,6 +153,7 @@ def resolve_references(
     A parent that is not (yet) in the store, is deleted or has no golden record stays
     unresolved (absent from the answer). Merged golden records resolve to their survivor.
     """
+    install_resolution_listeners()
     cache: dict[Reference, str | None] = session.info.setdefault(RESOLVED_KEY, {}).setdefault(
         (specs is not None, depth), {}
     )
@@ -250,7 +246,6 @@ def forget_resolutions(session: Session) -> None:
     session.info.pop(RESOLVED_KEY, None)
 
 
-@event.listens_for(Session, "before_flush")
 def _forget_on_flush(session: Session, _context: Any, _instances: Any) -> None:
     if RESOLVED_KEY in session.info and any(
         isinstance(obj, (SourceRecord, GoldenRecord))
@@ -259,7 +254,6 @@ def _forget_on_flush(session: Session, _context: Any, _instances: Any) -> None:
         forget_resolutions(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _forget_on_write(state: ORMExecuteState) -> None:
     if RESOLVED_KEY in state.session.info and (
         state.is_insert or state.is_update or state.is_delete
@@ -269,10 +263,34 @@ def _forget_on_write(state: ORMExecuteState) -> None:
             forget_resolutions(state.session)
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_soft_rollback")
 def _forget_on_end(session: Session, *_: Any) -> None:
     forget_resolutions(session)
+
+
+_LISTENERS = (
+    ("before_flush", _forget_on_flush),
+    ("do_orm_execute", _forget_on_write),
+    ("after_commit", _forget_on_end),
+    ("after_soft_rollback", _forget_on_end),
+)
+_INSTALLING = threading.Lock()
+_installed = False
+
+
+def install_resolution_listeners() -> None:
+    """Have every ``Session`` forget the resolutions memoized in it (``RESOLVED_KEY``) on
+    the writes, commits and rollbacks that could change them. Idempotent; whatever
+    memoizes resolutions in a session calls it first (``resolve_references``,
+    ``mdm.resolutions.ResolutionCache``), so importing this module installs nothing."""
+    global _installed
+    if _installed:
+        return
+    with _INSTALLING:
+        if not _installed:
+            for name, listener in _LISTENERS:
+                if not event.contains(Session, name, listener):
+                    event.listen(Session, name, listener)
+            _installed = True
 
 
 def parent_goldens(session: Session, refs: Iterable[Reference]) -> dict[Reference, int]:
@@ -307,9 +325,9 @@ def _resolve_direct(
                 ref = (entity_type, system, source_id)
                 if versions is not None:
                     versions[ref] = {golden_id: version}
-                if status == "merged":
+                if status == GoldenStatus.MERGED:
                     merged[ref] = golden_id
-                elif status != "retired":
+                elif status != GoldenStatus.RETIRED:
                     found[ref] = (golden_id, public_id, entity_type)
     if merged:
         chains: dict[int, Versions] | None = None if versions is None else {}
@@ -403,33 +421,12 @@ def _follow_merges(
     session: Session, golden_ids: set[int], chains: dict[int, Versions] | None = None
 ) -> dict[int, tuple[int, str]]:
     """``survivors_of``; with ``chains``, each asked id -> the golden records read on the
-    way to its survivor, at their version."""
-    answer: dict[int, tuple[int, str]] = {}
-    pending = {g: g for g in golden_ids}  # asked id -> id to look up next
-    for _ in range(32):  # merge chains are short; the bound guards against a cycle
-        if not pending:
-            break
-        rows: dict[int, tuple[str, int | None, str, int]] = {}
-        lookup = sorted(set(pending.values()))
-        for start in range(0, len(lookup), _CHUNK):
-            for gid, public_id, merged_into, status, version in core_connection(session).execute(
-                _GOLDEN_STATES, {"ids": lookup[start : start + _CHUNK]}
-            ):
-                rows[gid] = (public_id, merged_into, status, version)
-        following: dict[int, int] = {}
-        for asked, current in pending.items():
-            row = rows.get(current)
-            if row is None:
-                continue
-            public_id, merged_into, status, version = row
-            if chains is not None:
-                chains.setdefault(asked, {})[current] = version
-            if status == "merged" and merged_into is not None:
-                following[asked] = merged_into
-            elif status != "retired":
-                answer[asked] = (current, public_id)
-        pending = following
-    return answer
+    way to its survivor, at their version (``mdm.golden.live_goldens``)."""
+    return {
+        asked: (live.id, live.public_id)
+        for asked, live in live_goldens(session, golden_ids, chains).items()
+        if live.status != GoldenStatus.RETIRED
+    }
 
 
 def ancestry_of_clusters(

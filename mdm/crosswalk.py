@@ -13,6 +13,7 @@ from sqlalchemy import ARRAY, String, any_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from mdm.errors import BatchTooLargeError, NotFoundError
+from mdm.golden import live_golden
 from mdm.store import GoldenRecord, SourceRecord
 
 _sr = SourceRecord.__table__
@@ -143,13 +144,12 @@ def translate(
 
 
 def follow_merges(session: Session, public_id: str) -> GoldenRecord | None:
-    """The golden record with ``public_id``, following merges to the surviving record."""
+    """The golden record with ``public_id``, following merges to the surviving record
+    (``mdm.golden.live_golden``)."""
     golden = session.scalar(select(GoldenRecord).where(GoldenRecord.public_id == public_id))
-    seen = set()
-    while golden is not None and golden.merged_into_id is not None and golden.id not in seen:
-        seen.add(golden.id)
-        golden = session.get(GoldenRecord, golden.merged_into_id)
-    return golden
+    if golden is None or golden.merged_into_id is None:
+        return golden
+    return live_golden(session, golden.id)
 
 
 def source_records_of(session: Session, golden_ids: Sequence[int]) -> dict[int, list[SourceRecord]]:

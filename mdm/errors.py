@@ -15,7 +15,8 @@
     ├── ConflictError             CONFLICT        (stale version, concurrent change)
     │   └── AlreadyDecidedError   ALREADY_DECIDED (a proposal a steward already decided)
     ├── UnauthenticatedError      UNAUTHENTICATED
-    └── ForbiddenError            FORBIDDEN
+    ├── ForbiddenError            FORBIDDEN
+    └── UnavailableError          UNAVAILABLE     (a service the hub needs, e.g. NATS, is down)
 
 Anything else reaching the API is unexpected: it is logged with a request id and shown to
 clients as "Unexpected error." with code ``INTERNAL``.
@@ -98,3 +99,7 @@ class InvalidReferenceDataError(InvalidInputError):
 
 class AlreadyDecidedError(ConflictError):
     code = "ALREADY_DECIDED"
+
+
+class UnavailableError(MdmError):
+    code = "UNAVAILABLE"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from mdm.store import ChangeEvent, utcnow
+from mdm.store import ChangeEvent
+from mdm.store.rows import insert_rows
 
 
 class ChangeKind(StrEnum):
@@ -19,8 +22,7 @@ class ChangeKind(StrEnum):
     RETIRED = "retired"
 
 
-def record_change_event(
-    session: Session,
+def event_row(
     *,
     entity_type: str,
     golden_public_id: str,
@@ -29,21 +31,31 @@ def record_change_event(
     payload: dict[str, Any],
     actor: str | None,
     correlation_id: str | None,
-) -> None:
-    """Append one event to the outbox, in the caller's transaction (one INSERT, no flush)."""
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "entity_type": entity_type,
-            "golden_public_id": golden_public_id,
-            "kind": kind.value,
-            "version": version,
-            "payload": payload,
-            "actor": actor,
-            "correlation_id": correlation_id,
-            "created_at": utcnow(),
-        },
-    )
+    created_at: datetime,
+) -> dict[str, Any]:
+    """One ``change_event`` row (see ``mdm.golden.GoldenChange.event_row``)."""
+    return {
+        "entity_type": entity_type,
+        "golden_public_id": golden_public_id,
+        "kind": kind.value,
+        "version": version,
+        "payload": payload,
+        "actor": actor,
+        "correlation_id": correlation_id,
+        "created_at": created_at,
+    }
+
+
+def record_change_event(session: Session, row: dict[str, Any]) -> None:
+    """Append one event (``event_row``) to the outbox, in the caller's transaction (one
+    INSERT, no flush)."""
+    session.execute(_INSERT_EVENT, row)
+
+
+def record_change_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Append many events (``event_row``) to the outbox at once (a bulk load's), in the
+    caller's transaction."""
+    insert_rows(session, cast(Table, ChangeEvent.__table__), list(rows))
 
 
 _INSERT_EVENT = insert(ChangeEvent)  # built once: building costs more than running it

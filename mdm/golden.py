@@ -1,16 +1,35 @@
-"""Golden record life cycle: create, recompute by survivorship, merge, retire — with history."""
+"""Golden record life cycle: create, recompute by survivorship, merge, retire — with history.
+
+Also the two things every writer of golden records shares: the layout of the rows a change
+writes (``new_golden_row``, ``GoldenChange``: the golden row, its history row and its
+outbox event, the same whether one record is ingested or a million are bulk loaded), and
+following merges to the record a golden id lives on as (``live_goldens``, ``live_golden``).
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from mdm.events import ChangeKind, record_change_event
+from mdm.events import ChangeKind, event_row, record_change_event
 from mdm.specs import EntitySpec
-from mdm.store import AttributeOverride, GoldenHistory, GoldenRecord, SourceRecord, utcnow
+from mdm.store import (
+    AttributeOverride,
+    GoldenHistory,
+    GoldenRecord,
+    GoldenStatus,
+    JsonText,
+    SourceRecord,
+    core_connection,
+    utcnow,
+)
 from mdm.survivorship import Member, Override, survive
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -36,6 +55,15 @@ _ACTIVE_OVERRIDES = select(AttributeOverride).where(
     AttributeOverride.golden_id == bindparam("golden_id"), AttributeOverride.is_active.is_(True)
 )
 _INSERT_HISTORY = insert(GoldenHistory)
+_GOLDEN_STATES = select(
+    GoldenRecord.id,
+    GoldenRecord.public_id,
+    GoldenRecord.merged_into_id,
+    GoldenRecord.status,
+    GoldenRecord.version,
+).where(GoldenRecord.id.in_(bindparam("ids", expanding=True)))
+_CHUNK = 500
+MAX_MERGE_CHAIN = 32  # merges followed from one golden id (a guard against a cycle)
 
 
 @dataclass(frozen=True)
@@ -44,15 +72,204 @@ class ChangeContext:
     correlation_id: str | None
 
 
+# --------------------------------------------------------------------------- rows
+
+
+def new_golden_row(
+    spec: EntitySpec,
+    *,
+    attributes: Any,
+    lineage: Any,
+    version: int,
+    now: datetime,
+) -> dict[str, Any]:
+    """The ``golden_record`` row of a new, active golden record with a fresh public id.
+    ``attributes`` and ``lineage``: as survivorship gives them, or serialized once
+    (``JsonText``) for the several rows that repeat them."""
+    return {
+        "public_id": new_public_id(spec),
+        "entity_type": spec.name,
+        "attributes": attributes,
+        "lineage": lineage,
+        "status": GoldenStatus.ACTIVE.value,
+        "version": version,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def member_refs(members: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """``(system, source id)`` of a golden record's members as history and events list
+    them."""
+    return [{"system": system, "sourceId": source_id} for system, source_id in members]
+
+
+@dataclass(frozen=True)
+class GoldenChange:
+    """One new version of a golden record: what its ``golden_history`` row and its
+    ``change_event`` (outbox) row say. Values may be given serialized (``JsonText``).
+
+    ``survivor``: the public id of the golden record a ``MERGED`` one was folded into.
+    """
+
+    golden_id: int
+    public_id: str
+    entity_type: str
+    version: int
+    kind: ChangeKind
+    status: str
+    attributes: Any
+    lineage: Any
+    members: Any  # ``member_refs``
+    merged_into_id: int | None = None
+    survivor: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        golden: GoldenRecord,
+        kind: ChangeKind,
+        members: Any,
+        survivor: GoldenRecord | None = None,
+    ) -> GoldenChange:
+        """The change a golden record (as changed, version bumped) records; ``survivor``:
+        the one it was merged into."""
+        return cls(
+            golden.id,
+            golden.public_id,
+            golden.entity_type,
+            golden.version,
+            kind,
+            golden.status,
+            golden.attributes,
+            golden.lineage,
+            members,
+            golden.merged_into_id,
+            None if survivor is None else survivor.public_id,
+        )
+
+    def history_row(self, actor: str | None, changed_at: datetime) -> dict[str, Any]:
+        return {
+            "golden_id": self.golden_id,
+            "version": self.version,
+            "attributes": self.attributes,
+            "lineage": self.lineage,
+            "members": self.members,
+            "status": str(self.status),
+            "merged_into_id": self.merged_into_id,
+            "change_kind": self.kind.value,
+            "actor": actor,
+            "changed_at": changed_at,
+        }
+
+    def payload(self) -> dict[str, Any]:
+        """The event's payload: the golden record as it now is, or where it was merged."""
+        if self.kind is ChangeKind.MERGED:
+            return {"id": self.public_id, "status": str(self.status), "mergedInto": self.survivor}
+        return {
+            "id": self.public_id,
+            "status": str(self.status),
+            "attributes": _embedded(self.attributes),
+            "sources": _embedded(self.members),
+        }
+
+    def event_row(self, ctx: ChangeContext, created_at: datetime) -> dict[str, Any]:
+        return event_row(
+            entity_type=self.entity_type,
+            golden_public_id=self.public_id,
+            kind=self.kind,
+            version=self.version,
+            payload=self.payload(),
+            actor=ctx.actor,
+            correlation_id=ctx.correlation_id,
+            created_at=created_at,
+        )
+
+
+def _embedded(value: Any) -> Any:
+    """A value inside a JSON document: one serialized already goes in as it is."""
+    return orjson.Fragment(value.text) if isinstance(value, JsonText) else value
+
+
+def _record(session: Session, change: GoldenChange, ctx: ChangeContext) -> None:
+    """Write a change's history row and outbox event, in the caller's transaction."""
+    now = utcnow()
+    session.execute(_INSERT_HISTORY, change.history_row(ctx.actor, now))
+    record_change_event(session, change.event_row(ctx, now))
+
+
+# --------------------------------------------------------------------------- merges
+
+
+@dataclass(frozen=True)
+class LiveGolden:
+    """The golden record a golden id lives on as (itself, or its merge survivor)."""
+
+    id: int
+    public_id: str
+    status: str
+    version: int
+
+
+def live_goldens(
+    session: Session,
+    golden_ids: Iterable[int],
+    chains: dict[int, dict[int, int]] | None = None,
+) -> dict[int, LiveGolden]:
+    """Each golden id -> the golden record it lives on as: itself, or the one it was
+    merged into (following merges of merges). Unknown ids are left out; a retired record
+    answers as itself, retired. With ``chains``: each id -> the golden records read on the
+    way to its answer, at their version (what a cache of the answer depends on).
+
+    The only implementation of following merges (``live_golden``,
+    ``mdm.crosswalk.follow_merges`` and ``mdm.context.survivors_of`` use it): one query
+    per link of the longest chain, in Core.
+    """
+    answer: dict[int, LiveGolden] = {}
+    pending = {g: g for g in golden_ids}  # asked id -> id to look up next
+    for _ in range(MAX_MERGE_CHAIN):
+        if not pending:
+            break
+        rows: dict[int, tuple[str, int | None, str, int]] = {}
+        lookup = sorted(set(pending.values()))
+        connection = core_connection(session)
+        for start in range(0, len(lookup), _CHUNK):
+            for gid, public_id, merged_into, status, version in connection.execute(
+                _GOLDEN_STATES, {"ids": lookup[start : start + _CHUNK]}
+            ):
+                rows[gid] = (public_id, merged_into, status, version)
+        following: dict[int, int] = {}
+        for asked, current in pending.items():
+            row = rows.get(current)
+            if row is None:
+                continue
+            public_id, merged_into, status, version = row
+            if chains is not None:
+                chains.setdefault(asked, {})[current] = version
+            if status == GoldenStatus.MERGED and merged_into is not None:
+                following[asked] = merged_into
+            else:
+                answer[asked] = LiveGolden(current, public_id, status, version)
+        pending = following
+    return answer
+
+
+def live_golden(session: Session, golden_id: int | None) -> GoldenRecord | None:
+    """The golden record ``golden_id`` lives on as (``live_goldens``), loaded."""
+    golden = None if golden_id is None else session.get(GoldenRecord, golden_id)
+    if golden is None or golden.status != GoldenStatus.MERGED or golden.merged_into_id is None:
+        return golden  # most are live: no query beyond the session's
+    found = live_goldens(session, (golden.merged_into_id,)).get(golden.merged_into_id)
+    return None if found is None else session.get(GoldenRecord, found.id)
+
+
+# --------------------------------------------------------------------------- life cycle
+
+
 def create_golden(session: Session, spec: EntitySpec) -> GoldenRecord:
     """A new, empty golden record (version 0 until its first ``refresh_golden``)."""
     golden = GoldenRecord(
-        public_id=new_public_id(spec),
-        entity_type=spec.name,
-        attributes={},
-        lineage={},
-        status="active",
-        version=0,
+        **new_golden_row(spec, attributes={}, lineage={}, version=0, now=utcnow())
     )
     session.add(golden)
     session.flush()
@@ -82,9 +299,9 @@ def refresh_golden(
     )
     if golden.version == 0:
         kind = ChangeKind.CREATED
-    elif not rows and golden.status == "active":
+    elif not rows and golden.status == GoldenStatus.ACTIVE:
         kind = ChangeKind.RETIRED
-    elif rows and golden.status == "retired":
+    elif rows and golden.status == GoldenStatus.RETIRED:
         kind = ChangeKind.UPDATED
     elif (
         members_changed
@@ -96,26 +313,11 @@ def refresh_golden(
         return None
     golden.attributes = survivor.attributes
     golden.lineage = survivor.lineage
-    golden.status = "retired" if not rows else "active"
+    golden.status = GoldenStatus.RETIRED if not rows else GoldenStatus.ACTIVE
     golden.version += 1
     golden.updated_at = utcnow()
-    sources = [{"system": r.system, "sourceId": r.source_id} for r in rows]
-    _write_history(session, golden, kind, ctx, sources)
-    record_change_event(
-        session,
-        entity_type=golden.entity_type,
-        golden_public_id=golden.public_id,
-        kind=kind,
-        version=golden.version,
-        payload={
-            "id": golden.public_id,
-            "status": golden.status,
-            "attributes": golden.attributes,
-            "sources": sources,
-        },
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-    )
+    sources = member_refs((r.system, r.source_id) for r in rows)
+    _record(session, GoldenChange.of(golden, kind, sources), ctx)
     return kind
 
 
@@ -126,7 +328,10 @@ def merge_golden(
     merged: GoldenRecord,
     ctx: ChangeContext,
 ) -> None:
-    """Fold ``merged`` into ``survivor``: members move, the old id redirects forever."""
+    """Fold ``merged`` into ``survivor``: members move, the old id redirects forever.
+
+    Checks nothing: ``mdm.merging.fold_into`` is the one caller, after the cannot-links.
+    """
     session.execute(
         update(SourceRecord)
         .where(SourceRecord.golden_id == merged.id)
@@ -139,21 +344,11 @@ def merge_golden(
         .values(golden_id=survivor.id)
         .execution_options(synchronize_session=False)
     )
-    merged.status = "merged"
+    merged.status = GoldenStatus.MERGED
     merged.merged_into_id = survivor.id
     merged.version += 1
     merged.updated_at = utcnow()
-    _write_history(session, merged, ChangeKind.MERGED, ctx, [])
-    record_change_event(
-        session,
-        entity_type=merged.entity_type,
-        golden_public_id=merged.public_id,
-        kind=ChangeKind.MERGED,
-        version=merged.version,
-        payload={"id": merged.public_id, "status": "merged", "mergedInto": survivor.public_id},
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-    )
+    _record(session, GoldenChange.of(merged, ChangeKind.MERGED, [], survivor=survivor), ctx)
     refresh_golden(session, spec, survivor, ctx, members_changed=True)
 
 
@@ -170,27 +365,3 @@ def split_member(
     refresh_golden(session, spec, left, ctx, members_changed=True, update_kind=ChangeKind.UNMERGED)
     refresh_golden(session, spec, created, ctx, members_changed=True)
     return left, created
-
-
-def _write_history(
-    session: Session,
-    golden: GoldenRecord,
-    kind: ChangeKind,
-    ctx: ChangeContext,
-    sources: list[dict[str, str]],
-) -> None:
-    session.execute(
-        _INSERT_HISTORY,
-        {
-            "golden_id": golden.id,
-            "version": golden.version,
-            "attributes": golden.attributes,
-            "lineage": golden.lineage,
-            "members": sources,
-            "status": golden.status,
-            "merged_into_id": golden.merged_into_id,
-            "change_kind": kind.value,
-            "actor": ctx.actor,
-            "changed_at": utcnow(),
-        },
-    )

@@ -19,18 +19,13 @@ from sqlalchemy.orm import Session
 
 from mdm.codes import CodeBook, CodeBookCache
 from mdm.context import REFERENCE_KIND, REFERENCE_PREFIX, reference_keys
+from mdm.decision import Action, Candidate, MatchDecision
 from mdm.errors import BatchTooLargeError, InvalidInputError, MdmError, MissingSourceIdError
-from mdm.golden import ChangeContext, create_golden, merge_golden, refresh_golden
+from mdm.golden import ChangeContext, create_golden, live_golden, refresh_golden
 from mdm.match_models import MatchModels
-from mdm.matching import (
-    Action,
-    Candidate,
-    MatchDecision,
-    Matcher,
-    ScoringMatcher,
-    goldens_cannot_link,
-)
-from mdm.reevaluate import PARENT_UNMERGED, enqueue_children, enqueue_golden_children, reevaluate
+from mdm.matching import Matcher, ScoringMatcher
+from mdm.merging import fold_all, fold_into
+from mdm.reevaluate import PARENT_ARRIVED, PARENT_UNMERGED, enqueue_children, reevaluate
 from mdm.screening import (
     SOURCE_ID_LENGTH,
     SYSTEM_LENGTH,
@@ -43,6 +38,7 @@ from mdm.screening import (
 from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 from mdm.standardize import BLOCKING_PREFIX, record_findings, record_keys, standardize
 from mdm.store import (
+    CandidateStatus,
     GoldenRecord,
     IngestRejection,
     MatchCandidate,
@@ -211,28 +207,16 @@ class Ingestor:
         reviews = self.store_review(session, spec, row, decision)
         if reason == PARENT_UNMERGED:
             reviews += self._question_membership(session, spec, row, keys)
-        current = session.get(GoldenRecord, row.golden_id)
-        if decision.action is not Action.JOIN or decision.golden_id is None or current is None:
+        if decision.action is not Action.JOIN or decision.golden_id is None:
             return f"no match; {reviews} new review candidate(s)"
-        target = session.get(GoldenRecord, decision.golden_id)
-        assert target is not None
-        merged = []
-        for other_id in (current.id, *decision.merge):
-            other = session.get(GoldenRecord, other_id)
-            if (
-                other is None
-                or other.status != "active"
-                or other.id == target.id
-                or goldens_cannot_link(session, target.id, other.id)
-            ):
-                continue
-            merge_golden(session, spec, target, other, ctx)
-            merged.append(other.public_id)
-        if not merged:
-            return f"unchanged; {reviews} new review candidate(s)"
-        enqueue_golden_children(
-            session, self.specs, spec, target.id, reason="parent_merged", cause=target.public_id
+        # The record takes its golden record along, and the ones it bridges.
+        folds = fold_all(
+            session, self.specs, spec, decision.golden_id, (row.golden_id, *decision.merge), ctx
         )
+        merged = [f.other.public_id for f in folds if f.is_merged and f.other is not None]
+        target = live_golden(session, decision.golden_id)
+        if not merged or target is None:
+            return f"unchanged; {reviews} new review candidate(s)"
         return f"merged {', '.join(merged)} into {target.public_id}"
 
     def _question_membership(
@@ -427,7 +411,7 @@ class Ingestor:
                 self.specs,
                 spec,
                 [(row.system, row.source_id)],
-                reason="parent_arrived",
+                reason=PARENT_ARRIVED,
                 cause=golden.public_id if golden is not None else None,
                 anchor=row.id,
             )
@@ -456,23 +440,20 @@ class Ingestor:
         decision = self.matcher.decide(session, spec, row, keys)
         self.store_review(session, spec, row, decision)
         if decision.action is Action.JOIN and decision.golden_id is not None:
-            target = session.get(GoldenRecord, decision.golden_id)
-            assert target is not None
-            for other_id in decision.merge:
-                # The record is sure of both: they are one entity.
-                other = session.get(GoldenRecord, other_id)
-                if other is not None and other.status == "active" and other.id != target.id:
-                    merge_golden(session, spec, target, other, ctx)
-                    self._parent_merged(session, spec, target)
-            if current is not None and current.id != target.id:
+            # The record is sure of them all: they are one entity.
+            fold_all(session, self.specs, spec, decision.golden_id, decision.merge, ctx)
+            if current is not None and current.id != decision.golden_id:
                 # A record alone in its golden record now matches another: fold it in.
-                merge_golden(session, spec, target, current, ctx)
-                self._parent_merged(session, spec, target)
+                fold = fold_into(session, self.specs, spec, decision.golden_id, current.id, ctx)
+                if fold.is_merged:
+                    return fold.survivor
+            else:
+                target = live_golden(session, decision.golden_id)
+                assert target is not None
+                row.golden_id = target.id
+                session.flush()
+                refresh_golden(session, spec, target, ctx, members_changed=True)
                 return target
-            row.golden_id = target.id
-            session.flush()
-            refresh_golden(session, spec, target, ctx, members_changed=True)
-            return target
         if current is None:
             current = create_golden(session, spec)
             row.golden_id = current.id
@@ -481,11 +462,6 @@ class Ingestor:
         else:
             refresh_golden(session, spec, current, ctx, members_changed=references_changed)
         return current
-
-    def _parent_merged(self, session: Session, spec: EntitySpec, target: GoldenRecord) -> None:
-        enqueue_golden_children(
-            session, self.specs, spec, target.id, reason="parent_merged", cause=target.public_id
-        )
 
     @staticmethod
     def _has_other_members(session: Session, row: SourceRecord, golden: GoldenRecord) -> bool:
@@ -531,7 +507,7 @@ class Ingestor:
             session.scalars(
                 select(MatchCandidate.golden_id).where(
                     MatchCandidate.source_record_id == row.id,
-                    MatchCandidate.status == "pending",
+                    MatchCandidate.status == CandidateStatus.PENDING.value,
                 )
             )
         )
@@ -547,7 +523,7 @@ class Ingestor:
                     golden_id=candidate.golden_id,
                     score=candidate.score,
                     explanation=candidate.explanation,
-                    status="pending",
+                    status=CandidateStatus.PENDING.value,
                 )
             )
         return added

@@ -38,10 +38,10 @@ from mdm.codes import load_codebook
 from mdm.context import ContextView, survivors_of
 from mdm.errors import InvalidInputError
 from mdm.specs import EntitySpec
-from mdm.store import MatchCandidate, MatchModelVersion, SourceRecord
+from mdm.store import CandidateStatus, MatchCandidate, MatchModelVersion, SourceRecord
 
 # Candidate status -> is_match: what a steward's decision says about the pair.
-DECISIONS = {"merged": True, "rejected": False}
+DECISIONS = {CandidateStatus.MERGED.value: True, CandidateStatus.REJECTED.value: False}
 # Pseudo-pairs the current parameters are worth against steward labels: a few decisions
 # nudge the model, hundreds dominate it.
 LABEL_PRIOR_STRENGTH = 20.0

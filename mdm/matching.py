@@ -9,46 +9,45 @@ from __future__ import annotations
 
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Text, bindparam, func, or_, select, type_coerce, union_all
+from sqlalchemy import Text, bindparam, func, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from matchers import MatchModel, probability
+from matchers import Judgement, MatchModel, PairScore, probability
 from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.context import ContextView, Reference, compared_references, references_of, sibling_records
-from mdm.match_models import MatchModels
+from mdm.decision import (
+    Action,
+    Candidate,
+    MatchDecision,
+    StoredCannotLinks,
+    cannot_link_goldens,
+    decide,
+)
+from mdm.match_models import ActiveModel, MatchModels
 from mdm.resolutions import ResolutionCache
+from mdm.scoring import spec_rules
 from mdm.specs import EntitySpec, MatchSettings, SpecRegistry
 from mdm.standardize import record_keys
-from mdm.store import MatchCandidate, MatchKeyRow, SourceRecord, core_connection
+from mdm.store import MatchKeyRow, SourceRecord, core_connection
 
-
-class Action(StrEnum):
-    JOIN = "join"  # join the golden record ``golden_id``
-    NEW = "new"  # start a new golden record
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A golden record the record might belong to, with the evidence."""
-
-    golden_id: int
-    score: float
-    explanation: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class MatchDecision:
-    action: Action
-    golden_id: int | None = None
-    explanation: dict[str, Any] = field(default_factory=dict)
-    review: tuple[Candidate, ...] = ()  # unsure candidates, for a data steward
-    merge: tuple[int, ...] = ()  # other golden records the record bridges to, sure ones
+__all__ = [  # what others import from here (the decision's types live in ``mdm.decision``)
+    "Action",
+    "Candidate",
+    "CandidateRecord",
+    "ExactIdentifierMatcher",
+    "MatchDecision",
+    "Matcher",
+    "ScoringMatcher",
+    "block_sizes",
+    "candidate_records",
+    "explain",
+    "explain_views",
+]
 
 
 class Matcher(Protocol):
@@ -86,7 +85,7 @@ class ExactIdentifierMatcher:
                 shared[golden_id].add(key)
         if not shared:
             return MatchDecision(Action.NEW, explanation={"reason": "no shared identifier"})
-        blocked = self._cannot_link(session, record, list(shared))
+        blocked = cannot_link_goldens(session, record.id, list(shared))
         conflicts = self._conflicts(session, spec, keys, list(shared))
         sure: list[Candidate] = []
         unsure: list[Candidate] = []
@@ -111,17 +110,6 @@ class ExactIdentifierMatcher:
         return MatchDecision(
             Action.JOIN, best.golden_id, best.explanation, review=tuple(rest + unsure)
         )
-
-    @staticmethod
-    def _cannot_link(session: Session, record: SourceRecord, golden_ids: list[int]) -> set[int]:
-        rows = session.scalars(
-            select(MatchCandidate.golden_id).where(
-                MatchCandidate.source_record_id == record.id,
-                MatchCandidate.golden_id.in_(golden_ids),
-                MatchCandidate.status == "rejected",
-            )
-        ).all()
-        return set(rows)
 
     @staticmethod
     def _conflicts(
@@ -273,11 +261,6 @@ _PLACED_RECORDS = select(
     SourceRecord.golden_id.is_not(None),
     SourceRecord.is_deleted.is_(False),
 )
-_REJECTED = select(MatchCandidate.golden_id).where(
-    MatchCandidate.source_record_id == bindparam("record_id"),
-    MatchCandidate.golden_id.in_(bindparam("goldens", expanding=True)),
-    MatchCandidate.status == "rejected",
-)
 
 
 def candidate_records(
@@ -321,123 +304,61 @@ def candidate_records(
     ]
 
 
-def cannot_link_goldens(session: Session, record_id: int | None, golden_ids: list[int]) -> set[int]:
-    """Golden records a steward said this record does not belong to."""
-    if record_id is None or not golden_ids:
-        return set()
-    rejected = core_connection(session).scalars(
-        _REJECTED, {"record_id": record_id, "goldens": golden_ids}
-    )
-    return set(rejected)
-
-
-def goldens_cannot_link(session: Session, a: int, b: int) -> bool:
-    """Whether a steward rejected any member of one golden record for the other."""
-    members_a = select(SourceRecord.id).where(SourceRecord.golden_id == a)
-    members_b = select(SourceRecord.id).where(SourceRecord.golden_id == b)
-    found = session.scalar(
-        select(MatchCandidate.id)
-        .where(
-            MatchCandidate.status == "rejected",
-            or_(
-                (MatchCandidate.golden_id == a) & MatchCandidate.source_record_id.in_(members_b),
-                (MatchCandidate.golden_id == b) & MatchCandidate.source_record_id.in_(members_a),
-            ),
+def explain(
+    judged: Judgement,
+    model_version: int,
+    best_member: int,
+    pair: PairScore | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """A scored candidate's explanation, as review candidates store it: the rules that
+    held the pair back or were overridden, the model and the golden record's best member;
+    with ``pair`` (its ``MatchModel.score_prepared``) the weights and each comparison's
+    values, level and weight. ``more``: what else the path that scored it adds."""
+    explanation: dict[str, Any] = {
+        "rule": "score",
+        **more,
+        "vetoed_by": list(judged.vetoed_by),
+        "conflicts": list(judged.conflicts),
+        "model_version": model_version,
+        "best_member": best_member,
+    }
+    if pair is not None:
+        explanation.update(
+            match_weight=round(pair.match_weight, 3),
+            match_probability=pair.match_probability,
+            prior_weight=round(pair.prior_weight, 3),
+            contributions=[
+                {
+                    "comparison": c.comparison,
+                    "left": c.left_value,
+                    "right": c.right_value,
+                    "level": c.level,
+                    "weight": round(c.weight, 3),
+                }
+                for c in pair.contributions
+            ],
         )
-        .limit(1)
-    )
-    return found is not None
+    return explanation
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """A pair's match probability after the spec's rules, and what decided it.
-
-    ``vetoed_by``: the vetoes that held the pair back. ``conflicts``: vetoes a decisive
-    rule overrode (strong identifiers agree although, say, the parents differ): the pair
-    is accepted and the conflict is shown, never hidden.
-    """
-
-    probability: float
-    vetoed_by: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
-
-
-def judge(
+def explain_views(
+    active: ActiveModel,
     settings: MatchSettings,
-    hit: set[tuple[str, str]],
-    match_probability: float,
-    review_threshold: float,
-) -> Judgement:
-    """Apply the spec's decisive rules and vetoes to a scored pair, known by its
-    ``(comparison, level)`` hits and its match probability.
-
-    A decisive rule that holds accepts the pair: probability 1, as sure as a link gets (so
-    the chain guard of the bulk path never cuts an identifier agreement before a fuzzy
-    link). Otherwise a vetoed pair is held just below the review threshold: never merged,
-    and not put before a steward as a likely match.
-    """
-    vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
-    for rule in settings.decisive:
-        if all(condition in hit for condition in rule):
-            return Judgement(1.0, (), vetoed_by)
-    if not vetoed_by:
-        return Judgement(match_probability)
-    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
-
-
-@dataclass(frozen=True)
-class RulePlan:
-    """A spec's vetoes and decisive rules as level indices of one model's comparisons:
-    ``judge_levels`` tests a pair's levels directly, without building its hit set (a
-    newcomer is judged against hundreds of candidates).
-
-    ``vetoes``: ``(comparison index, level indices, label)``; ``decisive``: per rule, its
-    ``(comparison index, level indices)`` conditions. A condition naming no comparison of
-    the model has no level index and never holds, as in ``judge``.
-    """
-
-    vetoes: tuple[tuple[int, frozenset[int], str], ...]
-    decisive: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
-
-
-def rule_plan(settings: MatchSettings, model: MatchModel) -> RulePlan:
-    """``settings``' vetoes and decisive rules over ``model``'s comparisons."""
-    position = {c.name: k for k, c in enumerate(model.comparisons)}
-
-    def condition(name: str, level: str) -> tuple[int, frozenset[int]]:
-        k = position.get(name)
-        if k is None:
-            return 0, frozenset()
-        levels = model.comparisons[k].levels
-        return k, frozenset(i for i, found in enumerate(levels) if found == level)
-
-    return RulePlan(
-        vetoes=tuple(
-            (*condition(name, level), f"{name}.{level}") for name, level in settings.vetoes
-        ),
-        decisive=tuple(
-            tuple(condition(name, level) for name, level in rule) for rule in settings.decisive
-        ),
-    )
-
-
-def judge_levels(
-    plan: RulePlan,
-    found: Sequence[int | None],
-    match_weight: float,
-    review_threshold: float,
-) -> Judgement:
-    """``judge`` of a pair known by its level per comparison (``None``: missing) and its
-    match weight, with the rules as a ``RulePlan`` of the same model."""
-    vetoed_by = tuple(label for k, allowed, label in plan.vetoes if found[k] in allowed)
-    for rule in plan.decisive:
-        if all(found[k] in allowed for k, allowed in rule):
-            return Judgement(1.0, (), vetoed_by)
-    match_probability = probability(match_weight)
-    if not vetoed_by:
-        return Judgement(match_probability)
-    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
+    mine: Mapping[str, Any],
+    theirs: Mapping[str, Any],
+    best_member: int,
+    **more: Any,
+) -> dict[str, Any]:
+    """``explain`` of a pair known by its two matching views (``mdm.context``): the
+    newcomer's and its candidate's best member's, judged by the spec's rules as
+    ``ScoringMatcher.score`` judges it."""
+    model = active.model
+    left, right = model.prepare(mine), model.prepare(theirs)
+    found, weight = model.levels_prepared(left, right)
+    judged = spec_rules(settings, model).judge(found, probability(weight), active.review_threshold)
+    pair = model.score_prepared(mine, theirs, left, right)
+    return explain(judged, active.version, best_member, pair, **more)
 
 
 class ScoringMatcher:
@@ -449,7 +370,8 @@ class ScoringMatcher:
     record joins it; in the review band a candidate is stored for a steward; below, the
     record starts a golden record of its own. A record sure of two golden records bridges
     them: they are merged unless a steward's rejection forbids it, and then the bridge goes
-    to review. Entity types without match settings fall back to exact identifiers.
+    to review (``mdm.decision.decide``, which every path that decides shares). Entity
+    types without match settings fall back to exact identifiers.
     """
 
     def __init__(
@@ -477,8 +399,6 @@ class ScoringMatcher:
         # Parents' golden records (and theirs) as of their versions: a location or cost
         # center resolves its candidates' references from here, not a query per level.
         self.resolutions = ResolutionCache()
-        # Rules as level indices, per spec settings and model (both kept: ids stay theirs).
-        self._plans: dict[tuple[int, int], tuple[MatchSettings, MatchModel, RulePlan]] = {}
 
     def _prepare(
         self,
@@ -592,15 +512,6 @@ class ScoringMatcher:
         assert len(ready) == len(candidates)
         return ready
 
-    def _plan(self, settings: MatchSettings, model: MatchModel) -> RulePlan:
-        found = self._plans.get((id(settings), id(model)))
-        if found is None:
-            if len(self._plans) >= 64:  # models replaced by retraining: drop the old plans
-                self._plans.clear()
-            found = (settings, model, rule_plan(settings, model))
-            self._plans[(id(settings), id(model))] = found
-        return found[2]
-
     def decide(
         self, session: Session, spec: EntitySpec, record: SourceRecord, keys: list[str]
     ) -> MatchDecision:
@@ -610,36 +521,16 @@ class ScoringMatcher:
             session, spec, record.standardized, record.id, keys, system=record.system
         )
         active = self.models.active(session, spec)
-        blocked = cannot_link_goldens(session, record.id, [c.golden_id for c in scored])
-        open_ = [c for c in scored if c.golden_id not in blocked]
-        sure = [c for c in open_ if c.score >= active.auto_threshold]
-        unsure = [c for c in open_ if active.review_threshold <= c.score < active.auto_threshold]
-        if record.golden_id is not None:
-            # A placed record takes its golden record along (folded into the one it joins):
-            # never across a steward's rejection of one's member for the other.
-            forbidden = [
-                c
-                for c in sure
-                if c.golden_id != record.golden_id
-                and goldens_cannot_link(session, c.golden_id, record.golden_id)
-            ]
-            sure = [c for c in sure if c not in forbidden]
-            unsure = forbidden + unsure
-        if not sure:
-            reason = "no candidate" if not scored else "no candidate above the auto threshold"
-            return MatchDecision(Action.NEW, explanation={"reason": reason}, review=tuple(unsure))
-        best, others = sure[0], sure[1:]
-        bridged = [
-            c for c in others if not goldens_cannot_link(session, best.golden_id, c.golden_id)
-        ]
-        refused = [c for c in others if c not in bridged]
-        return MatchDecision(
-            Action.JOIN,
-            best.golden_id,
-            best.explanation,
-            review=tuple(refused + unsure),
-            merge=tuple(c.golden_id for c in bridged),
+        decision = decide(
+            scored,
+            auto_threshold=active.auto_threshold,
+            review_threshold=active.review_threshold,
+            links=StoredCannotLinks(session),
+            record_id=record.id,
+            golden_id=record.golden_id,
         )
+        reason = "no candidate" if not scored else "no candidate above the auto threshold"
+        return decision.as_match_decision(reason)
 
     def score(
         self,
@@ -679,44 +570,24 @@ class ScoringMatcher:
         )
         model = active.model
         mine = model.prepare(mine_view)
-        plan = self._plan(spec.matching, model)
+        plan = spec_rules(spec.matching, model)
         prepared = self._prepared_candidates(session, spec, context, model, candidates)
         # Each golden record's best member, found from levels and weights alone; only the
         # ones that count (in the review band or above, or all when asked) are explained.
         best: dict[int, tuple[Judgement, CandidateRecord, tuple[Any, ...]]] = {}
         for candidate, theirs in zip(candidates, prepared, strict=True):
             found, weight = model.levels_prepared(mine, theirs)
-            judged = judge_levels(plan, found, weight, active.review_threshold)
+            judged = plan.judge(found, probability(weight), active.review_threshold)
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue
             best[candidate.golden_id] = (judged, candidate, theirs)
         out = []
         for golden_id, (judged, candidate, theirs) in best.items():
-            explanation: dict[str, Any] = {
-                "rule": "score",
-                "vetoed_by": list(judged.vetoed_by),
-                "conflicts": list(judged.conflicts),
-                "model_version": active.version,
-                "best_member": candidate.record_id,
-            }
+            pair = None
             if explain_all or judged.probability >= active.review_threshold:
                 (view,) = context.views(session, spec, [(candidate.system, candidate.values)])
                 pair = model.score_prepared(mine_view, view, mine, theirs)
-                explanation.update(
-                    match_weight=round(pair.match_weight, 3),
-                    match_probability=pair.match_probability,
-                    prior_weight=round(pair.prior_weight, 3),
-                    contributions=[
-                        {
-                            "comparison": c.comparison,
-                            "left": c.left_value,
-                            "right": c.right_value,
-                            "level": c.level,
-                            "weight": round(c.weight, 3),
-                        }
-                        for c in pair.contributions
-                    ],
-                )
+            explanation = explain(judged, active.version, candidate.record_id, pair)
             out.append(Candidate(golden_id, judged.probability, explanation))
         return sorted(out, key=lambda c: (-c.score, c.golden_id))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mdm.decision import StoredCannotLinks, decide
 from mdm.errors import MissingSourceIdError
 from mdm.ingest import RecordInput
 from mdm.matching import ScoringMatcher
@@ -74,21 +75,28 @@ def preview_match(
         scored = matcher.score(
             session, spec, std.values, None, keys, system=record.system, explain_all=True
         )
+        # Decided on every candidate, as ingest would (cannot-links included): a preview
+        # never promises a join or a merge that ingest would refuse.
+        decided = decide(
+            scored,
+            auto_threshold=active.auto_threshold,
+            review_threshold=active.review_threshold,
+            links=StoredCannotLinks(session),
+        )
+        joins = [c.golden_id for c in (decided.best, *decided.bridges) if c is not None]
         scored = scored[:limit]
         public = dict(
             session.execute(
                 select(GoldenRecord.id, GoldenRecord.public_id).where(
-                    GoldenRecord.id.in_([c.golden_id for c in scored])
+                    GoldenRecord.id.in_([c.golden_id for c in scored] + joins)
                 )
             ).all()
         )
-    sure = [c for c in scored if c.score >= active.auto_threshold]
-    unsure = [c for c in scored if active.review_threshold <= c.score < active.auto_threshold]
-    decision = "join" if sure else "review" if unsure else "new"
+    decision = "join" if decided.best else "review" if decided.review else "new"
     return MatchPreview(
         decision=decision,
-        golden_id=public[sure[0].golden_id] if sure else None,
-        merges=tuple(public[c.golden_id] for c in sure[1:]),
+        golden_id=public[decided.best.golden_id] if decided.best else None,
+        merges=tuple(public[c.golden_id] for c in decided.bridges),
         candidates=tuple(
             PreviewCandidate(
                 golden_id=public[c.golden_id],

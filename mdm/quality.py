@@ -40,6 +40,7 @@ from mdm.ingest import Ingestor, RecordInput
 from mdm.scoring import explain_pair
 from mdm.specs import AttributeKind, EntitySpec, SpecRegistry
 from mdm.store import (
+    CandidateStatus,
     CodeSet,
     Database,
     GoldenRecord,
@@ -395,7 +396,10 @@ def _entity_quality(
     pending = session.scalar(
         select(func.count())
         .select_from(MatchCandidate)
-        .where(MatchCandidate.entity_type == spec.name, MatchCandidate.status == "pending")
+        .where(
+            MatchCandidate.entity_type == spec.name,
+            MatchCandidate.status == CandidateStatus.PENDING.value,
+        )
     )
     return EntityQuality(
         entity_type=spec.name,

@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session
@@ -29,15 +29,16 @@ from mdm.context import (
     reference_key,
     reference_of_key,
 )
+from mdm.golden import ChangeContext
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.store import MatchKeyRow, Reevaluation, SourceRecord, core_connection, utcnow
 
-if TYPE_CHECKING:
-    from mdm.golden import ChangeContext
-    from mdm.ingest import Ingestor
-
 _CHUNK = 500
 
+PARENT_ARRIVED = "parent_arrived"
+"""The re-evaluation reason of the children of a record that arrived after them."""
+PARENT_MERGED = "parent_merged"
+"""The re-evaluation reason of the children of a merge survivor (``mdm.merging``)."""
 PARENT_UNMERGED = "parent_unmerged"
 """The re-evaluation reason of the children of an unmerged golden record (``mdm.unmerge``)."""
 
@@ -190,10 +191,25 @@ def backlog(session: Session) -> Backlog:
     return Backlog(sum(r[1] for r in rows), oldest, {r[0]: r[1] for r in rows})
 
 
+class Redecider(Protocol):
+    """What re-evaluation needs of the pipeline (``mdm.ingest.Ingestor`` is one): the
+    specs, and deciding a stored record again."""
+
+    @property
+    def specs(self) -> SpecRegistry: ...
+
+    def redecide(
+        self, session: Session, record_id: int, ctx: ChangeContext, *, reason: str | None = None
+    ) -> str:
+        """Decide a stored record again; returns what happened."""
+        ...
+
+
 def reevaluate(
-    session: Session, ingestor: Ingestor, ctx: ChangeContext, *, limit: int
+    session: Session, redecider: Redecider, ctx: ChangeContext, *, limit: int
 ) -> list[tuple[int, str]]:
-    """Work off up to ``limit`` queued re-evaluations, oldest first.
+    """Work off up to ``limit`` queued re-evaluations, oldest first, deciding each record
+    again with ``redecider``.
 
     Returns ``(source record id, outcome)`` per processed row.
     """
@@ -207,9 +223,9 @@ def reevaluate(
     for row in queued:
         with session.begin_nested():
             if row.reason == EXPAND_CHILDREN:
-                outcome = _expand(session, ingestor.specs, row)
+                outcome = _expand(session, redecider.specs, row)
             else:
-                outcome = ingestor.redecide(session, row.source_record_id, ctx, reason=row.reason)
+                outcome = redecider.redecide(session, row.source_record_id, ctx, reason=row.reason)
             row.processed_at = utcnow()
             row.outcome = outcome[:200]
         done.append((row.source_record_id, outcome))

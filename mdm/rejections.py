@@ -18,8 +18,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from mdm.errors import InvalidInputError, MdmError, NotFoundError
 from mdm.ingest import MAX_MESSAGE_LENGTH, Ingestor, IngestOutcome, RecordInput
@@ -36,14 +37,43 @@ class Replay:
     error: MdmError | None
 
 
+@dataclass(frozen=True)
+class RejectionPage:
+    """One page of open rejections, newest first."""
+
+    rows: list[IngestRejection]
+    has_next: bool
+    total: int  # open rejections that match, on all pages together
+
+
 def open_rejections(
     session: Session, *, system: str | None = None, limit: int = 100
 ) -> list[IngestRejection]:
     """Rejections not yet resolved, newest first."""
+    query = _open(system)
+    return list(session.scalars(query.order_by(IngestRejection.id.desc()).limit(limit)))
+
+
+def rejection_page(
+    session: Session, *, first: int, before: int | None = None, system: str | None = None
+) -> RejectionPage:
+    """Up to ``first`` open rejections (of one system, or all), newest first.
+
+    Args:
+        before: the id of the last rejection of the previous page (a keyset cursor).
+    """
+    query = _open(system)
+    page = query if before is None else query.where(IngestRejection.id < before)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(session.scalars(page.order_by(IngestRejection.id.desc()).limit(first + 1)))
+    return RejectionPage(rows=rows[:first], has_next=len(rows) > first, total=total or 0)
+
+
+def _open(system: str | None) -> Select[IngestRejection]:
     query = select(IngestRejection).where(IngestRejection.resolved_at.is_(None))
     if system is not None:
         query = query.where(IngestRejection.system == system)
-    return list(session.scalars(query.order_by(IngestRejection.id.desc()).limit(limit)))
+    return query
 
 
 def replay_rejections(

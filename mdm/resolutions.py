@@ -32,6 +32,7 @@ from mdm.context import (
     ANCESTRY_DEPTH,
     RESOLVED_KEY,
     Reference,
+    install_resolution_listeners,
     resolve_with_versions,
 )
 from mdm.specs import SpecRegistry
@@ -62,6 +63,8 @@ class ResolutionCache:
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
+        _install_listeners()
+        install_resolution_listeners()
         self.max_entries = max_entries
         self._entries: OrderedDict[_CacheKey, _Kept] = OrderedDict()
         self._lock = threading.Lock()
@@ -147,7 +150,6 @@ class ResolutionCache:
                 self._entries.popitem(last=False)
 
 
-@event.listens_for(Session, "after_commit")
 def _keep_on_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint released: the outer transaction may still roll back
@@ -156,12 +158,33 @@ def _keep_on_commit(session: Session) -> None:
         cache._keep(entries)
 
 
-@event.listens_for(Session, "after_soft_rollback")
 def _drop_on_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_STAGED_KEY, None)
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _drop_on_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # committed answers were kept already; the rest go
         session.info.pop(_STAGED_KEY, None)
+
+
+_LISTENERS = (
+    ("after_commit", _keep_on_commit),
+    ("after_soft_rollback", _drop_on_rollback),
+    ("after_transaction_end", _drop_on_end),
+)
+_INSTALLING = threading.Lock()
+_installed = False
+
+
+def _install_listeners() -> None:
+    """Keep a committed session's staged answers, drop a rolled back one's: installed on
+    ``Session`` when the first cache is made (importing this module installs nothing)."""
+    global _installed
+    if _installed:
+        return
+    with _INSTALLING:
+        if not _installed:
+            for name, listener in _LISTENERS:
+                if not event.contains(Session, name, listener):
+                    event.listen(Session, name, listener)
+            _installed = True

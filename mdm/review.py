@@ -18,15 +18,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.errors import AlreadyDecidedError, ConflictError, InvalidInputError, NotFoundError
-from mdm.golden import ChangeContext, merge_golden
-from mdm.matching import goldens_cannot_link
-from mdm.reevaluate import enqueue_golden_children
+from mdm.golden import ChangeContext, live_golden
+from mdm.merging import FoldResult, fold_into
 from mdm.specs import SpecRegistry
-from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord, utcnow
+from mdm.store import (
+    AuditLog,
+    CandidateStatus,
+    GoldenRecord,
+    GoldenStatus,
+    MatchCandidate,
+    SourceRecord,
+    utcnow,
+)
 from mdm.store.locks import lock_for_matching
 from mdm.unmerge import check_version
 
-DECISIONS = {"merge": "merged", "reject": "rejected"}
+DECISIONS = {"merge": CandidateStatus.MERGED, "reject": CandidateStatus.REJECTED}
 """A steward's decision -> the candidate's status."""
 
 
@@ -65,7 +72,7 @@ def pending_candidates(
         )
         .join(SourceRecord, SourceRecord.id == MatchCandidate.source_record_id)
         .join(GoldenRecord, GoldenRecord.id == MatchCandidate.golden_id)
-        .where(MatchCandidate.status == "pending")
+        .where(MatchCandidate.status == CandidateStatus.PENDING.value)
         .order_by(MatchCandidate.id)
         .limit(max(1, min(first, 1000)))
     )
@@ -121,7 +128,7 @@ def decide_candidate(
     candidate = session.get(MatchCandidate, candidate_id)
     if candidate is None:
         raise NotFoundError(f"no match candidate {candidate_id}", field="id")
-    if candidate.status != "pending":
+    if candidate.status != CandidateStatus.PENDING:
         raise AlreadyDecidedError(
             f"match candidate {candidate_id} was already decided ({candidate.status})", field="id"
         )
@@ -130,31 +137,35 @@ def decide_candidate(
     row = session.get(SourceRecord, candidate.source_record_id)
     assert row is not None
     current = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
-    target = _survivor(session, candidate.golden_id)
+    target = live_golden(session, candidate.golden_id)
     queued = 0
-    if status == "merged":
-        if target is None or target.status != "active" or current is None or row.is_deleted:
+    if status is CandidateStatus.MERGED:
+        if (
+            target is None
+            or target.status != GoldenStatus.ACTIVE
+            or current is None
+            or row.is_deleted
+        ):
             raise ConflictError(
                 f"match candidate {candidate_id}: the record or the golden record is no "
                 "longer live; nothing to merge",
                 field="id",
             )
         if current.id != target.id:
-            if goldens_cannot_link(session, target.id, current.id):
+            ctx = ChangeContext(actor, correlation_id)
+            fold = fold_into(session, specs, spec, target.id, current.id, ctx)
+            if fold.result is FoldResult.REFUSED:
                 raise ConflictError(
                     f"match candidate {candidate_id}: a steward rejected a member of one of "
                     "these golden records for the other",
                     field="id",
                 )
-            merge_golden(session, spec, target, current, ChangeContext(actor, correlation_id))
-            queued = enqueue_golden_children(
-                session, specs, spec, target.id, reason="parent_merged", cause=target.public_id
-            )
-    candidate.status = status
+            queued = fold.children_queued
+    candidate.status = status.value
     candidate.decided_by = actor
     candidate.decided_at = utcnow()
     candidate.reason = text
-    after = target if status == "merged" else current
+    after = target if status is CandidateStatus.MERGED else current
     session.add(
         AuditLog(
             actor=actor,
@@ -171,14 +182,6 @@ def decide_candidate(
         )
     )
     session.flush()
-    return ReviewOutcome(candidate.id, status, after.public_id if after is not None else "", queued)
-
-
-def _survivor(session: Session, golden_id: int) -> GoldenRecord | None:
-    """The golden record ``golden_id`` is now: itself, or the one it was merged into."""
-    golden = session.get(GoldenRecord, golden_id)
-    for _ in range(100):
-        if golden is None or golden.status != "merged" or golden.merged_into_id is None:
-            return golden
-        golden = session.get(GoldenRecord, golden.merged_into_id)
-    return golden
+    return ReviewOutcome(
+        candidate.id, status.value, after.public_id if after is not None else "", queued
+    )

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from matchers import MatchModel, PairScore
-from mdm.specs import EntitySpec
+from matchers import MatchModel, PairScore, RulePlan, rule_plan
+from mdm.specs import EntitySpec, MatchSettings
 
 _DEFAULTS: dict[int, MatchModel] = {}
+# Rules as level indices, per spec settings and model (both kept: ids stay theirs).
+_PLANS: dict[tuple[int, int], tuple[MatchSettings, MatchModel, RulePlan]] = {}
 
 
 def default_model(spec: EntitySpec) -> MatchModel:
@@ -24,6 +26,19 @@ def default_model(spec: EntitySpec) -> MatchModel:
         model = MatchModel(spec.matching.comparisons, prior=spec.matching.prior)
         _DEFAULTS[id(spec)] = model
     return model
+
+
+def spec_rules(settings: MatchSettings, model: MatchModel) -> RulePlan:
+    """``settings``' vetoes and decisive rules over ``model``'s comparisons, planned once
+    per settings and model: what both the incremental and the bulk path judge pairs with
+    (``RulePlan.judge``, ``RulePlan.judge_many``)."""
+    found = _PLANS.get((id(settings), id(model)))
+    if found is None:
+        if len(_PLANS) >= 64:  # models replaced by retraining: drop the old plans
+            _PLANS.clear()
+        found = (settings, model, rule_plan(model.comparisons, settings.vetoes, settings.decisive))
+        _PLANS[(id(settings), id(model))] = found
+    return found[2]
 
 
 def explain_pair(

@@ -26,7 +26,14 @@ from mdm.errors import ConflictError, InvalidInputError, NotFoundError
 from mdm.golden import ChangeContext, split_member
 from mdm.reevaluate import PARENT_UNMERGED, enqueue_children, enqueue_golden_children
 from mdm.specs import SpecRegistry
-from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord, utcnow
+from mdm.store import (
+    AuditLog,
+    CandidateStatus,
+    GoldenRecord,
+    MatchCandidate,
+    SourceRecord,
+    utcnow,
+)
 from mdm.store.locks import lock_for_matching
 
 UNMERGE = "golden.unmerge"
@@ -110,7 +117,7 @@ def unmerge_record(
             golden_id=left.id,
             score=0.0,
             explanation={"rule": "unmerge", "moved_to": created.public_id},
-            status="rejected",
+            status=CandidateStatus.REJECTED.value,
             decided_by=actor,
             decided_at=now,
             reason=text,

@@ -22,7 +22,7 @@ from mdm.codes import LEARN, CodeBook, code_key, load_codebook
 from mdm.errors import InvalidInputError
 from mdm.reference.store import audit
 from mdm.specs import Attribute, AttributeKind, EntitySpec, SpecRegistry
-from mdm.store import CodeCorrespondence, MatchCandidate, SourceRecord, utcnow
+from mdm.store import CandidateStatus, CodeCorrespondence, MatchCandidate, SourceRecord, utcnow
 
 MAX_GROUP = 50
 """Golden records with more members are skipped: pairs grow quadratically, and so large a
@@ -107,7 +107,8 @@ def _steward_approved(session: Session, spec: EntitySpec) -> set[tuple[int, int]
     """(source record, golden record) pairs a steward merged."""
     rows = session.execute(
         select(MatchCandidate.source_record_id, MatchCandidate.golden_id).where(
-            MatchCandidate.entity_type == spec.name, MatchCandidate.status == "merged"
+            MatchCandidate.entity_type == spec.name,
+            MatchCandidate.status == CandidateStatus.MERGED.value,
         )
     )
     return {(r, g) for r, g in rows}

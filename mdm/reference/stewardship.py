@@ -30,6 +30,7 @@ from mdm.store import (
     CodeCorrespondence,
     CodeSet,
     GoldenRecord,
+    GoldenStatus,
     MatchKeyRow,
     SourceRecord,
     Transcoding,
@@ -243,7 +244,7 @@ def _refresh(
 ) -> None:
     for golden_id in sorted(g for g in golden_ids if g is not None):
         golden = session.get(GoldenRecord, golden_id)
-        if golden is not None and golden.status == "active":
+        if golden is not None and golden.status == GoldenStatus.ACTIVE:
             refresh_golden(session, spec, golden, ctx, members_changed=False)
 
 

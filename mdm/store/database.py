@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mdm.store.checkpoints import CHECKPOINT_SECONDS, Checkpointer
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The repository keeps the Alembic scripts in migrations/ at its root; the wheel ships them
+# as mdm/store/migrations (pyproject.toml's package-dir), as the checkout has no such folder.
+_INSTALLED_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = (
+    _INSTALLED_MIGRATIONS
+    if _INSTALLED_MIGRATIONS.is_dir()
+    else Path(__file__).resolve().parents[2] / "migrations"
+)
 
 
 class Database:

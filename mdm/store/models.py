@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -60,6 +61,23 @@ class SourceSystem(Timestamped, Base):
     mapping: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+class GoldenStatus(StrEnum):
+    """A golden record's ``status``, stored as its value."""
+
+    ACTIVE = "active"
+    MERGED = "merged"  # folded into ``merged_into_id``: its public id redirects there
+    RETIRED = "retired"  # no live member left
+
+
+class CandidateStatus(StrEnum):
+    """A match candidate's ``status``, stored as its value."""
+
+    PENDING = "pending"  # waiting for a steward
+    MERGED = "merged"  # a steward merged the pair
+    REJECTED = "rejected"  # a cannot-link: matching never joins the pair
+    SUPERSEDED = "superseded"
+
+
 class GoldenRecord(Timestamped, Base):
     __tablename__ = "golden_record"
     __table_args__ = (Index("ix_golden_record_type_id", "entity_type", "id"),)
@@ -69,7 +87,7 @@ class GoldenRecord(Timestamped, Base):
     entity_type: Mapped[str] = mapped_column(String(40))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=GoldenStatus.ACTIVE.value)
     merged_into_id: Mapped[int | None] = mapped_column(
         ForeignKey("golden_record.id"), nullable=True
     )
@@ -145,7 +163,7 @@ class MatchCandidate(Base):
     golden_id: Mapped[int] = mapped_column(ForeignKey("golden_record.id"))
     score: Mapped[float] = mapped_column(Float)
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=CandidateStatus.PENDING.value)
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

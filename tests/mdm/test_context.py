@@ -444,6 +444,10 @@ def test_children_loaded_before_their_parents_match_through_them_after_a_bulk_lo
     other = {"HHN002": ("EHR", "D2"), "D2": ("ERP", "HHN002")}[source_id]
     assert golden_id == golden_of(hub, "location", *other)
     assert explanation["path"] == "siblings"
+    # Explained as record by record explains it: every comparison, the parents agreeing.
+    by_comparison = {c["comparison"]: c for c in explanation["contributions"]}
+    assert set(by_comparison) == {c.name for c in hub.specs["location"].matching.comparisons}
+    assert by_comparison["cost_center"]["level"] == "same"
 
 
 def _with(record: RecordInput, **attributes: Any) -> RecordInput:

@@ -4,13 +4,15 @@ import dataclasses
 import itertools
 import random
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from matchers import MatchModel, probability
+from matchers import Judgement, MatchModel, probability, rule_plan
 from mdm.codes import EMPTY_CODEBOOK
 from mdm.context import ContextView
-from mdm.matching import judge, judge_levels, rule_plan
-from mdm.scoring import default_model
+from mdm.scoring import default_model, spec_rules
 from mdm.specs import DEFAULT_SPECS, EntitySpec, MatchSettings
 
 MATCHING_SPECS = [DEFAULT_SPECS[name] for name in DEFAULT_SPECS if DEFAULT_SPECS[name].matching]
@@ -25,6 +27,23 @@ def _hit(model: MatchModel, found: tuple[int | None, ...]) -> set[tuple[str, str
     }
 
 
+def _judge_as_written(
+    settings: MatchSettings,
+    hit: set[tuple[str, str]],
+    match_probability: float,
+    review_threshold: float,
+) -> Judgement:
+    """The rules read straight from the spec, on a pair's ``(comparison, level)`` hits: the
+    oracle ``RulePlan`` (level indices) is checked against."""
+    vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
+    for rule in settings.decisive:
+        if all(condition in hit for condition in rule):
+            return Judgement(1.0, (), vetoed_by)
+    if not vetoed_by:
+        return Judgement(match_probability)
+    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
+
+
 def _level_combinations(model: MatchModel, rng: random.Random) -> list[tuple[int | None, ...]]:
     """Every combination of levels (missing included) when there are few, else a sample
     plus every combination that sets off a rule or a veto of the comparisons alone."""
@@ -37,35 +56,78 @@ def _level_combinations(model: MatchModel, rng: random.Random) -> list[tuple[int
     return [tuple(rng.choice(options) for options in choices) for _ in range(20_000)]
 
 
+def _as_array(found: list[tuple[int | None, ...]]) -> np.ndarray:
+    """Levels as ``score_many`` gives them: ``-1`` where a value is missing."""
+    return np.asarray([[-1 if f is None else f for f in row] for row in found], dtype=np.int8)
+
+
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
-def test_judge_levels_judges_like_the_hit_set(spec: EntitySpec) -> None:
+def test_the_rule_plan_judges_like_the_rules_as_written(spec: EntitySpec) -> None:
     assert spec.matching is not None
     model = default_model(spec)
-    plan = rule_plan(spec.matching, model)
+    plan = spec_rules(spec.matching, model)
     rng = random.Random(spec.name)
     outcomes = set()
     for found in _level_combinations(model, rng):
         for weight in (-30.0, -2.5, 0.0, 1.7, 2.0, 3.5, 12.0, rng.uniform(-20, 20)):
-            expected = judge(spec.matching, _hit(model, found), probability(weight), REVIEW)
-            assert judge_levels(plan, found, weight, REVIEW) == expected, (found, weight)
+            expected = _judge_as_written(
+                spec.matching, _hit(model, found), probability(weight), REVIEW
+            )
+            assert plan.judge(found, probability(weight), REVIEW) == expected, (found, weight)
             outcomes.add((expected.probability == 1.0, bool(expected.vetoed_by)))
     # Decisive rules, vetoes and plain weights all occurred.
     assert {(True, False), (False, True), (False, False)} <= outcomes
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
+def test_the_array_judge_agrees_with_the_pair_judge_on_every_level_combination(
+    spec: EntitySpec,
+) -> None:
+    """The bulk path's judge (arrays) and the incremental one's (one pair) are two forms of
+    one plan: on every combination of levels (or a large sample), the same probability."""
+    assert spec.matching is not None
+    model = default_model(spec)
+    plan = spec_rules(spec.matching, model)
+    rng = random.Random(f"arrays-{spec.name}")
+    found = _level_combinations(model, rng)
+    for chance in (0.0, 0.5, REVIEW, 0.85, 0.995, 1.0, rng.random()):
+        judged = plan.judge_many(_as_array(found), np.full(len(found), chance), REVIEW)
+        expected = [plan.judge(f, chance, REVIEW).probability for f in found]
+        assert judged.tolist() == expected
+
+
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_the_array_judge_agrees_with_the_pair_judge(spec: EntitySpec, data: st.DataObject) -> None:
+    assert spec.matching is not None
+    model = default_model(spec)
+    plan = spec_rules(spec.matching, model)
+    row = st.tuples(*(st.sampled_from([None, *range(len(c.levels))]) for c in model.comparisons))
+    found = data.draw(st.lists(row, min_size=1, max_size=30))
+    chances = data.draw(st.lists(st.floats(0.0, 1.0), min_size=len(found), max_size=len(found)))
+    review = data.draw(st.floats(0.05, 0.99))
+    judged = plan.judge_many(_as_array(found), np.asarray(chances), review)
+    for k, (levels, chance) in enumerate(zip(found, chances, strict=True)):
+        assert judged[k] == plan.judge(levels, chance, review).probability, (levels, chance)
 
 
 def test_rules_on_comparisons_the_model_lacks_never_hold() -> None:
     spec = DEFAULT_SPECS["vendor"]
     assert spec.matching is not None
     model = default_model(spec)
-    settings: MatchSettings = dataclasses.replace(
+    settings_: MatchSettings = dataclasses.replace(
         spec.matching,
-        vetoes=(("nowhere", "different"), *spec.matching.vetoes),
+        vetoes=(("nowhere", "different"), ("name", "no-such-level"), *spec.matching.vetoes),
         decisive=((("nowhere", "exact"),), *spec.matching.decisive),
     )
-    plan = rule_plan(settings, model)
-    for found in _level_combinations(model, random.Random(3)):
-        expected = judge(settings, _hit(model, found), probability(5.0), REVIEW)
-        assert judge_levels(plan, found, 5.0, REVIEW) == expected
+    plan = rule_plan(model.comparisons, settings_.vetoes, settings_.decisive)
+    found = _level_combinations(model, random.Random(3))
+    for levels in found:
+        expected = _judge_as_written(settings_, _hit(model, levels), probability(5.0), REVIEW)
+        assert plan.judge(levels, probability(5.0), REVIEW) == expected
+    judged = plan.judge_many(_as_array(found), np.full(len(found), probability(5.0)), REVIEW)
+    assert judged.tolist() == [plan.judge(f, probability(5.0), REVIEW).probability for f in found]
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from mdm.errors import NotFoundError
 from mdm.hub import Hub
 from mdm.ingest import IngestStatus, RecordInput
-from mdm.rejections import open_rejections, replay_rejections
+from mdm.rejections import open_rejections, rejection_page, replay_rejections
 from mdm.store import IngestRejection, SourceRecord
 from mdm.systems import register_system
 
@@ -55,3 +55,20 @@ def test_replay_with_corrected_attributes(hub: Hub) -> None:
 def test_replaying_an_unknown_id_is_not_found(hub: Hub) -> None:
     with pytest.raises(NotFoundError), hub.database.session() as session:
         replay_rejections(session, hub.ingestor, [999])
+
+
+def test_rejection_pages_are_newest_first_with_a_total(hub: Hub) -> None:
+    _refuse(
+        hub,
+        [RecordInput("vendor", "AP_LEGACY", f"L-{n}", {"name": f"Vendor {n}"}) for n in range(3)]
+        + [RecordInput("vendor", "OTHER", "O-1", {"name": "Other"})],
+    )
+    with hub.database.read_session() as session:
+        first = rejection_page(session, first=2, system="AP_LEGACY")
+        rest = rejection_page(session, first=2, before=first.rows[-1].id, system="AP_LEGACY")
+        everything = rejection_page(session, first=10)
+    assert [r.source_id for r in first.rows] == ["L-2", "L-1"]
+    assert first.has_next and first.total == 3
+    assert [r.source_id for r in rest.rows] == ["L-0"]
+    assert not rest.has_next and rest.total == 3
+    assert everything.total == 4 and not everything.has_next

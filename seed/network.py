@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import gen_text as tx
+from . import text as tx
 
 
 class Company(NamedTuple):

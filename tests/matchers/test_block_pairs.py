@@ -1,5 +1,6 @@
-"""Blocking of a bulk load: every pair of records that share a key, once, from the keys
-kept while the records were staged."""
+"""Blocking over arrays, as a bulk load blocks (``matchers.block_pairs``): every pair of
+records that share a key, once, from the keys kept while the records were staged; and the
+sibling pairs of records referring to one parent (``matchers.with_sibling_pairs``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mdm.bulk import block_pairs
+from matchers import ANCESTRY, block_pairs, with_sibling_pairs
 
 
 def _brute_force(
@@ -67,3 +68,35 @@ def test_block_pairs_equal_every_pair_sharing_a_key(
     found = [tuple(p) for p in pairs.tolist()]
     assert found == sorted(set(found))  # sorted, each pair once, i < j
     assert set(found) == _brute_force(keys, record_ids, limit)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parents=st.lists(
+        st.dictionaries(st.sampled_from(["facility", "company"]), st.integers(0, 6), max_size=2),
+        min_size=1,
+        max_size=20,
+    ),
+    resolvable=st.sets(st.integers(0, 6)),
+    limit=st.integers(2, 6),
+)
+def test_sibling_pairs_add_every_pair_under_one_parent(
+    parents: list[dict[str, int]], resolvable: set[int], limit: int
+) -> None:
+    # Parents 0..6 resolve to three golden records (p % 3), each with an ancestor.
+    resolved = {ref: f"G{ref % 3}{ANCESTRY}TOP" for ref in resolvable}
+    blocked = np.asarray([[0, len(parents) - 1]] if len(parents) > 1 else [], dtype=np.intp)
+    blocked = blocked.reshape(-1, 2)
+    pairs = with_sibling_pairs(blocked, parents, resolved, limit)
+    groups: dict[tuple[str, str], set[int]] = {}
+    for i, refs in enumerate(parents):
+        for name, ref in refs.items():
+            if ref in resolved:
+                groups.setdefault((name, resolved[ref].split(ANCESTRY)[0]), set()).add(i)
+    expected = {tuple(p) for p in blocked.tolist()}
+    for members in groups.values():
+        if len(members) <= limit:
+            expected |= set(combinations(sorted(members), 2))
+    found = [tuple(p) for p in pairs.tolist()]
+    assert found == sorted(set(found))
+    assert set(found) == expected

@@ -1,0 +1,137 @@
+"""Decisive rules and vetoes: a spec's domain rules over a model's comparison levels.
+
+A *decisive rule* is a set of ``(comparison, level)`` conditions that together say "the
+same thing" (an equal GTIN-14): a pair meeting all of them is accepted, probability 1, as
+sure as a link gets (so the chain guard of clustering never cuts an identifier agreement
+before a fuzzy link). A *veto* is one ``(comparison, level)`` that says "not the same
+thing" (a different tax id): unless a decisive rule holds, the pair is held just below the
+review threshold, never merged and not put before a steward as a likely match.
+
+The rules are written once as a ``RulePlan`` (level indices of one model's comparisons),
+and judged from that one plan either for one pair (``RulePlan.judge``: a newcomer against
+its candidates, with what decided it) or for arrays of pairs (``RulePlan.judge_many``: a
+bulk load's millions of scored pairs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from matchers.comparisons import Comparison
+
+VETO_MARGIN = 0.999
+"""A vetoed pair is held at ``review_threshold * VETO_MARGIN`` at most."""
+
+Condition = tuple[str, str]  # (comparison name, level name)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A pair's match probability after the rules, and what decided it.
+
+    Attributes:
+        probability: 1 when a decisive rule holds; at most just below the review
+            threshold when vetoed; else the match probability as scored.
+        vetoed_by: The vetoes (``comparison.level``) that held the pair back.
+        conflicts: Vetoes a decisive rule overrode (strong identifiers agree although,
+            say, the parents differ): the pair is accepted and the conflict is shown,
+            never hidden.
+    """
+
+    probability: float
+    vetoed_by: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RulePlan:
+    """Vetoes and decisive rules as level indices of one model's comparisons.
+
+    Attributes:
+        vetoes: ``(comparison index, level indices, label)`` per veto.
+        decisive: Per rule, its ``(comparison index, level indices)`` conditions. A
+            condition naming no comparison (or level) of the model has no level index
+            and never holds.
+    """
+
+    vetoes: tuple[tuple[int, frozenset[int], str], ...]
+    decisive: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
+
+    def judge(
+        self,
+        found: Sequence[int | None],
+        match_probability: float,
+        review_threshold: float,
+    ) -> Judgement:
+        """Judge one pair, known by its level index per comparison (``None``: missing).
+
+        Example:
+            >>> plan = RulePlan(vetoes=((0, frozenset({1}), "tax_id.different"),), decisive=())
+            >>> plan.judge((1,), 0.95, 0.8).vetoed_by
+            ('tax_id.different',)
+        """
+        vetoed_by = tuple(label for k, allowed, label in self.vetoes if found[k] in allowed)
+        for rule in self.decisive:
+            if all(found[k] in allowed for k, allowed in rule):
+                return Judgement(1.0, (), vetoed_by)
+        if not vetoed_by:
+            return Judgement(match_probability)
+        return Judgement(min(match_probability, review_threshold * VETO_MARGIN), vetoed_by)
+
+    def judge_many(
+        self,
+        levels: NDArray[np.integer[Any]],
+        match_probability: NDArray[np.floating[Any]],
+        review_threshold: float,
+    ) -> NDArray[np.float64]:
+        """``judge``'s probability for many pairs: ``levels`` is ``(n_pairs,
+        n_comparisons)`` level indices, ``-1`` where a value is missing (as
+        ``matchers.score_many`` gives them)."""
+        out = np.array(match_probability, dtype=np.float64)
+        decided = np.zeros(len(out), dtype=bool)
+        for rule in self.decisive:
+            mask = np.ones(len(out), dtype=bool)
+            for k, allowed in rule:
+                mask &= _holds(levels[:, k], allowed)
+            decided |= mask
+        vetoed = np.zeros(len(out), dtype=bool)
+        for k, allowed, _ in self.vetoes:
+            vetoed |= _holds(levels[:, k], allowed)
+        vetoed &= ~decided
+        out[decided] = 1.0
+        out[vetoed] = np.minimum(out[vetoed], review_threshold * VETO_MARGIN)
+        return out
+
+
+def _holds(column: NDArray[np.integer[Any]], allowed: frozenset[int]) -> NDArray[np.bool_]:
+    if len(allowed) == 1:
+        (level,) = allowed
+        return np.asarray(column == level)
+    return np.isin(column, sorted(allowed))
+
+
+def rule_plan(
+    comparisons: Sequence[Comparison[Any]],
+    vetoes: Iterable[Condition] = (),
+    decisive: Iterable[Iterable[Condition]] = (),
+) -> RulePlan:
+    """The plan of ``vetoes`` and ``decisive`` rules over ``comparisons`` (a model's, in
+    its order)."""
+    position = {c.name: k for k, c in enumerate(comparisons)}
+
+    def condition(name: str, level: str) -> tuple[int, frozenset[int]]:
+        k = position.get(name)
+        if k is None:
+            return 0, frozenset()
+        levels = comparisons[k].levels
+        return k, frozenset(i for i, found in enumerate(levels) if found == level)
+
+    return RulePlan(
+        vetoes=tuple((*condition(name, level), f"{name}.{level}") for name, level in vetoes),
+        decisive=tuple(tuple(condition(name, level) for name, level in rule) for rule in decisive),
+    )

@@ -1,0 +1,237 @@
+"""Relay of the change-event outbox to NATS JetStream, for scale beyond one database.
+
+The hub's ``change_event`` table is the outbox: every golden change writes a row in the
+same transaction. The relay reads it in sequence order from its stored position and
+publishes each event to the subject ``<prefix>.<entity type>`` of one stream, with the
+event's sequence number as the JetStream message id (``Nats-Msg-Id``). JetStream drops a
+message whose id it has seen within the stream's duplicate window, so a relay killed
+between publishing a batch and storing its position publishes that batch again on restart
+and the stream still holds each event once, in order. The position is a row of
+``consumer_offset`` (consumer ``relay:<stream>``), advanced only after JetStream
+acknowledged every message of the batch.
+
+Thousands of consumers, or other sites, then read the stream (a durable JetStream
+consumer each, or a mirror stream per site) instead of the hub's database.
+
+Example:
+    mdm relay nats://127.0.0.1:4222
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from mdm.errors import InvalidInputError, UnavailableError
+from mdm.store import ChangeEvent, ConsumerOffset, Database
+
+log = logging.getLogger("mdm.relay")
+
+DEFAULT_STREAM = "MDM_CHANGES"
+DEFAULT_SUBJECT_PREFIX = "mdm.changes"
+# Long enough that a relay restarted after a day still has its last batch de-duplicated.
+DUPLICATE_WINDOW_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Where and how the relay publishes."""
+
+    url: str = "nats://127.0.0.1:4222"
+    stream: str = DEFAULT_STREAM
+    subject_prefix: str = DEFAULT_SUBJECT_PREFIX
+    batch: int = 500
+    idle_seconds: float = 0.5  # pause when caught up, before reading again
+    max_rate: float = 0.0  # events per second at most (0: as fast as JetStream takes them)
+
+    @property
+    def consumer(self) -> str:
+        return f"relay:{self.stream}"
+
+    def validate(self) -> None:
+        if not self.url.startswith(("nats://", "tls://", "ws://", "wss://")):
+            raise InvalidInputError(f"not a NATS URL: {self.url!r}", field="url")
+        if not self.stream.replace("_", "").replace("-", "").isalnum():
+            raise InvalidInputError(
+                f"stream name {self.stream!r}: letters, digits, _ and - only", field="stream"
+            )
+        if not self.subject_prefix or any(c in self.subject_prefix for c in " *>"):
+            raise InvalidInputError(
+                f"subject prefix {self.subject_prefix!r} may not hold spaces or wildcards",
+                field="subjectPrefix",
+            )
+        if not 1 <= self.batch <= 10_000:
+            raise InvalidInputError("batch must be between 1 and 10,000", field="batch")
+        if self.max_rate < 0:
+            raise InvalidInputError("max rate must not be negative", field="maxRate")
+
+
+@dataclass(frozen=True)
+class RelayedEvent:
+    seq: int
+    entity_type: str
+    body: bytes
+
+
+def stored_position(database: Database, consumer: str) -> int:
+    """The last sequence number the consumer has finished with (0: none)."""
+    with database.read_session() as session:
+        found = session.get(ConsumerOffset, consumer)
+        return found.position if found is not None else 0
+
+
+def store_position(database: Database, consumer: str, position: int) -> None:
+    """Advance the consumer to ``position`` (never back)."""
+    with database.session() as session:
+        found = session.get(ConsumerOffset, consumer, with_for_update=True)
+        if found is None:
+            session.add(ConsumerOffset(consumer=consumer, position=position))
+        elif position > found.position:
+            found.position = position
+
+
+def read_events(database: Database, after: int, limit: int) -> list[RelayedEvent]:
+    """Up to ``limit`` events after sequence number ``after``, in order, as message bodies."""
+    with database.read_session() as session:
+        rows = session.execute(
+            select(*_COLUMNS).where(ChangeEvent.seq > after).order_by(ChangeEvent.seq).limit(limit)
+        ).all()
+        return [RelayedEvent(r.seq, r.entity_type, event_body(r)) for r in rows]
+
+
+_COLUMNS = (
+    ChangeEvent.seq,
+    ChangeEvent.kind,
+    ChangeEvent.entity_type,
+    ChangeEvent.golden_public_id,
+    ChangeEvent.version,
+    ChangeEvent.payload,
+    ChangeEvent.actor,
+    ChangeEvent.correlation_id,
+    ChangeEvent.created_at,
+)
+
+
+def event_body(row: Any) -> bytes:
+    """The JSON a subscriber of the stream receives for one event (a ``change_event`` row)."""
+    document: dict[str, Any] = {
+        "seq": row.seq,
+        "kind": row.kind,
+        "entityType": row.entity_type,
+        "goldenId": row.golden_public_id,
+        "version": row.version,
+        "payload": row.payload,
+        "actor": row.actor,
+        "correlationId": row.correlation_id,
+        "createdAt": row.created_at.isoformat() if row.created_at else None,
+    }
+    return orjson.dumps(document)
+
+
+async def _log_client_error(error: Exception) -> None:
+    log.debug("nats: %s", error or type(error).__name__)
+
+
+class Relay:
+    """Publishes the outbox to JetStream from the stored position; see the module doc."""
+
+    def __init__(self, database: Database, config: RelayConfig) -> None:
+        config.validate()
+        self.database = database
+        self.config = config
+        self.published = 0
+
+    async def run(self, *, until_caught_up: bool = False, stop: asyncio.Event | None = None) -> int:
+        """Relay until ``stop`` is set (or, with ``until_caught_up``, until no event is
+        left); returns how many events were published (duplicates included)."""
+        import nats  # imported here: only a relay needs the client
+
+        try:
+            client = await nats.connect(
+                self.config.url,
+                connect_timeout=5,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                error_cb=_log_client_error,  # the client's default prints a traceback
+            )
+        except Exception as error:  # the client raises several kinds; all mean the same here
+            raise UnavailableError(
+                f"cannot reach NATS at {self.config.url}: {error or type(error).__name__}",
+                field="url",
+            ) from None
+        try:
+            stream = client.jetstream()
+            await self._ensure_stream(stream)
+            position = await asyncio.to_thread(stored_position, self.database, self.config.consumer)
+            # Pipelined: the next batch is read while this one is published, and a
+            # position is stored while the next batch is in flight (never ahead of acks).
+            reading = self._read(position)
+            storing: asyncio.Task[None] | None = None
+            while stop is None or not stop.is_set():
+                events = await reading
+                if not events:
+                    if until_caught_up:
+                        break
+                    await asyncio.sleep(self.config.idle_seconds)
+                    reading = self._read(position)
+                    continue
+                reading = self._read(events[-1].seq)
+                started = time.monotonic()
+                await self._publish(stream, events)
+                position = events[-1].seq
+                if storing is not None:
+                    await storing
+                storing = asyncio.create_task(
+                    asyncio.to_thread(store_position, self.database, self.config.consumer, position)
+                )
+                if self.config.max_rate:
+                    spare = len(events) / self.config.max_rate - (time.monotonic() - started)
+                    if spare > 0:
+                        await asyncio.sleep(spare)
+            if storing is not None:
+                await storing
+            reading.cancel()
+        finally:
+            await client.drain()
+        return self.published
+
+    def _read(self, after: int) -> asyncio.Task[list[RelayedEvent]]:
+        return asyncio.create_task(
+            asyncio.to_thread(read_events, self.database, after, self.config.batch)
+        )
+
+    async def _ensure_stream(self, stream: Any) -> None:
+        from nats.js.errors import NotFoundError
+
+        subjects = [f"{self.config.subject_prefix}.>"]
+        try:
+            await stream.stream_info(self.config.stream)
+        except NotFoundError:
+            await stream.add_stream(
+                name=self.config.stream,
+                subjects=subjects,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            )
+            log.info("created stream %s for %s", self.config.stream, subjects)
+
+    async def _publish(self, stream: Any, events: Sequence[RelayedEvent]) -> None:
+        """Publish a batch, every message in flight at once, and wait for every ack.
+        One connection keeps the order of its messages, so the stream holds them in
+        sequence order."""
+        pending = [
+            await stream.publish_async(
+                f"{self.config.subject_prefix}.{event.entity_type}",
+                event.body,
+                headers={"Nats-Msg-Id": str(event.seq)},
+            )
+            for event in events
+        ]
+        await asyncio.gather(*pending)
+        self.published += len(events)
