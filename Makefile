@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MDM_DEMO_DIR ?= .demo
 
-.PHONY: demo test install dev lint fmt typecheck schema clean bench wheel-check
+.PHONY: demo test install dev browser lint fmt typecheck schema clean bench wheel-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ dev: $(VENV)/.dev-installed
 demo: install
 	$(BIN)/mdm demo
 
-test: dev
+# The GraphiQL page is tested in Debian's Chromium (Playwright drives it; its own browser
+# downloads cannot work here).
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: /usr/bin/chromium missing (apt-get install -y chromium as root)" >&2
+
+test: dev browser
 	$(BIN)/python -m pytest
 
 lint: dev
