@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from mdm.errors import InvalidInputError, UnavailableError
 from mdm.store import ChangeEvent, ConsumerOffset, Database
@@ -112,7 +112,8 @@ _COLUMNS = (
     ChangeEvent.entity_type,
     ChangeEvent.golden_public_id,
     ChangeEvent.version,
-    ChangeEvent.payload,
+    # As stored JSON text: spliced into the message as it is, never decoded and re-encoded.
+    cast(ChangeEvent.payload, Text).label("payload"),
     ChangeEvent.actor,
     ChangeEvent.correlation_id,
     ChangeEvent.created_at,
@@ -127,7 +128,7 @@ def event_body(row: Any) -> bytes:
         "entityType": row.entity_type,
         "goldenId": row.golden_public_id,
         "version": row.version,
-        "payload": row.payload,
+        "payload": orjson.Fragment(row.payload) if isinstance(row.payload, str) else row.payload,
         "actor": row.actor,
         "correlationId": row.correlation_id,
         "createdAt": row.created_at.isoformat() if row.created_at else None,

@@ -97,6 +97,10 @@ def test_the_stream_holds_every_event_once_in_order(hub: Hub, config: RelayConfi
     assert {m[0] for m in messages} == {f"{config.subject_prefix}.vendor"}
     assert {m[1]["kind"] for m in messages} == {"created"}
     assert stored_position(hub.database, config.consumer) == sequences[-1]
+    with hub.database.read_session() as session:
+        stored = dict(session.execute(select(ChangeEvent.seq, ChangeEvent.payload)).all())
+    assert all(m[1]["payload"] == stored[m[1]["seq"]] for m in messages)  # spliced as stored
+    assert any(m[1]["payload"] for m in messages)
 
 
 def test_a_relay_killed_mid_stream_and_restarted_publishes_each_event_once(
