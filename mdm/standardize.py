@@ -37,6 +37,7 @@ from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
 _TRUE = {"Y", "YES", "TRUE", "T", "1"}
 _FALSE = {"N", "NO", "FALSE", "F", "0"}
 _NUMBER_NOISE = re.compile(r"[$,\s]")
+_CURRENCY = re.compile(r"^\s*[A-Za-z]{3}\b|\b[A-Za-z]{3}\s*$|[€£¥]")
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,14 @@ def standardize(
         if attribute.kind is AttributeKind.REFERENCE:
             value = _reference(attribute.name, raw, system, findings)
         else:
-            value = _standardize_value(attribute, raw, findings, date_format, system, codes)
+            try:
+                value = _standardize_value(attribute, raw, findings, date_format, system, codes)
+            except InvalidAttributeError as error:
+                # One malformed value never costs the record: the attribute is flagged and
+                # left out, the rest lands (a wrong name or a reference still refuses it).
+                shown = storable_text(str(storable(raw)[0]), 200)
+                findings.append(Finding(name, "INVALID_VALUE", error.message, shown))
+                continue
         if value is not None:
             values[name] = value
     return Standardized(values, tuple(findings))
@@ -308,7 +316,9 @@ def _to_number(raw: Any, field: str) -> float:
     try:
         if isinstance(raw, int | float):
             return float(raw)
-        return float(_NUMBER_NOISE.sub("", str(raw)))
+        # An amount written with its currency ("69.71 gbp", "USD 12.00", "£4.50") is the
+        # amount; the currency is not kept.
+        return float(_NUMBER_NOISE.sub("", _CURRENCY.sub("", str(raw))))
     except OverflowError:  # an integer past any float: out of range, flagged by the caller
         return math.inf
     except ValueError:
@@ -317,15 +327,39 @@ def _to_number(raw: Any, field: str) -> float:
 
 def _to_date(raw: Any, field: str, date_format: str | None) -> str:
     text = str(raw).strip()
+    formats = [date_format] if date_format and date_format != "iso" else []
+    # The mapping's format first, then ISO, then the other spellings real extracts use
+    # (month before day, as US systems write it).
+    for candidate in formats:
+        try:
+            return datetime.strptime(text, candidate).date().isoformat()
+        except ValueError:
+            continue
     try:
-        if date_format and date_format != "iso":
-            return datetime.strptime(text, date_format).date().isoformat()
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError:
-        expected = date_format or "YYYY-MM-DD"
-        raise InvalidAttributeError(
-            f"{field}: {raw!r} is not a date ({expected})", field=field
-        ) from None
+        pass
+    for candidate in _OTHER_DATE_FORMATS:
+        try:
+            return datetime.strptime(text, candidate).date().isoformat()
+        except ValueError:
+            continue
+    expected = date_format or "YYYY-MM-DD"
+    raise InvalidAttributeError(f"{field}: {raw!r} is not a date ({expected})", field=field)
+
+
+_OTHER_DATE_FORMATS = (
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%m-%d-%Y",
+    "%Y-%m-%dT%H:%M:%S",
+)
 
 
 def match_keys(spec: EntitySpec, values: Mapping[str, Any]) -> list[str]:

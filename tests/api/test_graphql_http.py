@@ -170,13 +170,13 @@ def test_bad_input_returns_typed_error_with_code_and_field(server: Server) -> No
     }
     assert "SAP" in unknown_system["message"]
     bad_type = ingest(
-        server, entityType="item", system="ERP", sourceId=unique("I"), attributes={"price": "ten"}
+        server, entityType="item", system="ERP", sourceId=unique("I"), attributes={"colour": "blue"}
     )
-    assert (bad_type["code"], bad_type["field"]) == ("INVALID_ATTRIBUTE", "attributes.price")
+    assert (bad_type["code"], bad_type["field"]) == ("INVALID_ATTRIBUTE", "attributes.colour")
     rejections = server.query("{ ingestRejections(first: 5) { nodes { code field system } } }")
     assert {
         "code": "INVALID_ATTRIBUTE",
-        "field": "attributes.price",
+        "field": "attributes.colour",
         "system": "ERP",
     } in rejections["data"]["ingestRejections"]["nodes"]
 

@@ -29,12 +29,12 @@ def test_rejections_page_with_cursors_and_a_total(server: Server) -> None:
     system = f"REJ{uuid.uuid4().hex[:8].upper()}"
     registered = server.query(REGISTER, {"code": system})
     assert registered["data"]["registerSourceSystem"]["__typename"].endswith("Success")
-    refused = [  # a price that is not a number: each record is kept as a rejection
+    refused = [  # an attribute items do not have: each record is kept as a rejection
         {
             "entityType": "item",
             "system": system,
             "sourceId": f"I{n}",
-            "attributes": {"description": "GAUZE", "price": "ten"},
+            "attributes": {"description": "GAUZE", "colour": "blue"},
         }
         for n in range(7)
     ]

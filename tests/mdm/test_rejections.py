@@ -38,10 +38,10 @@ def test_replay_after_the_cause_is_fixed(hub: Hub) -> None:
 
 
 def test_replay_with_corrected_attributes(hub: Hub) -> None:
-    _refuse(hub, [RecordInput("item", "ERP", "100234", {"description": "GLOVE", "price": "ten"})])
+    _refuse(hub, [RecordInput("item", "ERP", "100234", {"description": "GLOVE", "colour": "blue"})])
     with hub.database.session() as session:
         [refused] = open_rejections(session)
-        assert (refused.code, refused.field) == ("INVALID_ATTRIBUTE", "attributes.price")
+        assert (refused.code, refused.field) == ("INVALID_ATTRIBUTE", "attributes.colour")
         [replay] = replay_rejections(
             session, hub.ingestor, [refused.id], attributes={"description": "GLOVE", "price": "10"}
         )
