@@ -16,21 +16,27 @@ indexed look-up when the parent arrives or its golden record is merged.
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Protocol
 
-from sqlalchemy import String, bindparam, event, func, literal, select
+from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.golden import live_goldens
 from mdm.specs import EntitySpec, SpecRegistry
-from mdm.store import GoldenRecord, GoldenStatus, MatchKeyRow, SourceRecord, core_connection
+from mdm.store import (
+    GoldenRecord,
+    GoldenStatus,
+    MatchKeyRow,
+    SessionListeners,
+    SourceRecord,
+    core_connection,
+)
 
 ANCESTRY_DEPTH = 3  # ancestors looked up above a parent (department, facility, system)
 REFERENCE_PREFIX = "r:"
@@ -267,14 +273,12 @@ def _forget_on_end(session: Session, *_: Any) -> None:
     forget_resolutions(session)
 
 
-_LISTENERS = (
+_LISTENERS = SessionListeners(
     ("before_flush", _forget_on_flush),
     ("do_orm_execute", _forget_on_write),
     ("after_commit", _forget_on_end),
     ("after_soft_rollback", _forget_on_end),
 )
-_INSTALLING = threading.Lock()
-_installed = False
 
 
 def install_resolution_listeners() -> None:
@@ -282,15 +286,7 @@ def install_resolution_listeners() -> None:
     the writes, commits and rollbacks that could change them. Idempotent; whatever
     memoizes resolutions in a session calls it first (``resolve_references``,
     ``mdm.resolutions.ResolutionCache``), so importing this module installs nothing."""
-    global _installed
-    if _installed:
-        return
-    with _INSTALLING:
-        if not _installed:
-            for name, listener in _LISTENERS:
-                if not event.contains(Session, name, listener):
-                    event.listen(Session, name, listener)
-            _installed = True
+    _LISTENERS.install()
 
 
 def parent_goldens(session: Session, refs: Iterable[Reference]) -> dict[Reference, int]:

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mdm.context import (
@@ -36,7 +36,7 @@ from mdm.context import (
     resolve_with_versions,
 )
 from mdm.specs import SpecRegistry
-from mdm.store import GoldenRecord, core_connection
+from mdm.store import GoldenRecord, SessionListeners, core_connection
 
 _STAGED_KEY = "mdm.resolutions.staged"
 _CHUNK = 500
@@ -63,7 +63,7 @@ class ResolutionCache:
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        _install_listeners()
+        _LISTENERS.install()
         install_resolution_listeners()
         self.max_entries = max_entries
         self._entries: OrderedDict[_CacheKey, _Kept] = OrderedDict()
@@ -167,24 +167,10 @@ def _drop_on_end(session: Session, transaction: Any) -> None:
         session.info.pop(_STAGED_KEY, None)
 
 
-_LISTENERS = (
+# Keep a committed session's staged answers, drop a rolled back one's: installed on
+# ``Session`` when the first cache is made (importing this module installs nothing).
+_LISTENERS = SessionListeners(
     ("after_commit", _keep_on_commit),
     ("after_soft_rollback", _drop_on_rollback),
     ("after_transaction_end", _drop_on_end),
 )
-_INSTALLING = threading.Lock()
-_installed = False
-
-
-def _install_listeners() -> None:
-    """Keep a committed session's staged answers, drop a rolled back one's: installed on
-    ``Session`` when the first cache is made (importing this module installs nothing)."""
-    global _installed
-    if _installed:
-        return
-    with _INSTALLING:
-        if not _installed:
-            for name, listener in _LISTENERS:
-                if not event.contains(Session, name, listener):
-                    event.listen(Session, name, listener)
-            _installed = True

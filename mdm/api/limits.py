@@ -18,13 +18,15 @@ A refused limit is an error with ``extensions.code`` ``QUERY_TOO_COMPLEX`` and
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
     ExecutionResult,
     GraphQLError,
+    GraphQLSchema,
     GraphQLUnionType,
     OperationDefinitionNode,
     get_nullable_type,
@@ -46,6 +48,7 @@ OPERATION_NAME_REQUIRED = "OPERATION_NAME_REQUIRED"
 # graphql-core's rules on a document cost the same every time: cache them per parsed
 # document (the parser cache hands out one object per query text) and schema.
 _validate = functools.lru_cache(maxsize=1000)(validate_document)
+_measure = functools.lru_cache(maxsize=1000)(measure_document)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class QueryLimits:
 
     def document_errors(self, document: Any) -> list[GraphQLError]:
         """The limits a parsed document breaks, by shape alone (no schema, no variables)."""
-        shape = measure_document(document)
+        shape = _measure(document)
         errors = [
             _too_complex(
                 f"'{name or 'anonymous'}' exceeds maximum operation depth of {self.max_depth}",
@@ -117,7 +120,6 @@ class QueryGuard(SchemaExtension):
 
     def __init__(self, limits: QueryLimits) -> None:
         self.limits = limits
-        self.refusals: dict[int, list[OversizedList]] = {}
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -134,6 +136,7 @@ class QueryGuard(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
+        token = _OVERSIZED.set(None)
         if context.result is None:
             try:
                 context.result = self._refusal_before_execution()
@@ -141,7 +144,10 @@ class QueryGuard(SchemaExtension):
                 context.result = ExecutionResult(
                     data=None, errors=[GraphQLError(str(error), original_error=error)]
                 )
-        yield
+        try:
+            yield
+        finally:
+            _OVERSIZED.reset(token)
 
     def _refusal_before_execution(self) -> ExecutionResult | None:
         context = self.execution_context
@@ -164,18 +170,39 @@ class QueryGuard(SchemaExtension):
             error = _too_complex(message, "cost", estimate.cost, self.limits.max_cost)
             return ExecutionResult(data=None, errors=[error])
         _drop_lists(context.variables, estimate.oversized_variables)
-        for item in estimate.oversized:
-            self.refusals.setdefault(id(item.node), []).append(item)
+        if estimate.oversized:  # answered by the root fields (``refuse_oversized_lists``)
+            refusals: dict[int, list[OversizedList]] = {}
+            for item in estimate.oversized:
+                refusals.setdefault(id(item.node), []).append(item)
+            _OVERSIZED.set(refusals)
         return None
 
-    def resolve(
-        self, _next: Callable[..., Any], root: Any, info: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        if self.refusals:
-            refused = self.refusals.get(id(info.field_nodes[0]))
+
+def refuse_oversized_lists(schema: GraphQLSchema, limit: int) -> None:
+    """Have each root field answer ``BATCH_TOO_LARGE`` when ``QueryGuard`` emptied one of
+    its lists. Only root fields take lists, so only their resolvers are wrapped: a
+    per-field extension hook would run for every field of every response."""
+    for root in (schema.query_type, schema.mutation_type):
+        for field in root.fields.values() if root is not None else ():
+            field.resolve = _refusing(field.resolve, limit)
+
+
+def _refusing(resolve: Any, limit: int) -> Any:
+    def resolver(root: Any, info: Any, **kwargs: Any) -> Any:
+        refusals = _OVERSIZED.get()
+        if refusals:
+            refused = refusals.get(id(info.field_nodes[0]))
             if refused:
-                return _refuse(info, refused[0], self.limits.max_batch_size)
-        return _next(root, info, *args, **kwargs)
+                return _refuse(info, refused[0], limit)
+        return resolve(root, info, **kwargs)
+
+    return resolver
+
+
+# The root fields whose lists QueryGuard emptied, for this operation (by field node).
+_OVERSIZED: ContextVar[dict[int, list[OversizedList]] | None] = ContextVar(
+    "mdm_oversized_lists", default=None
+)
 
 
 def _too_complex(message: str, limit: str, measured: int, maximum: int) -> GraphQLError:

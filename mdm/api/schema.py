@@ -19,7 +19,7 @@ from mdm.api.arguments import ArgumentScreen
 from mdm.api.crosswalk import CrosswalkQuery
 from mdm.api.errors import ErrorCodes, NotFoundError
 from mdm.api.ingest import IngestMutation, IngestQuery
-from mdm.api.limits import QueryGuard, QueryLimits
+from mdm.api.limits import QueryGuard, QueryLimits, refuse_oversized_lists
 from mdm.api.matching import MatchMutation, MatchQuery
 from mdm.api.quality import QualityQuery
 from mdm.api.records import RecordQuery, entity_fields
@@ -77,7 +77,7 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
             {"__module__": __name__, **entity_fields(specs)},
         )
     )
-    return HubSchema(
+    schema = HubSchema(
         query=query,
         mutation=strawberry.type(
             type(
@@ -99,6 +99,8 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
             ArgumentScreen,  # NUL, lone surrogates, over-long text, deep JSON: INVALID_INPUT
         ],
     )
+    refuse_oversized_lists(schema._schema, limits.max_batch_size)
+    return schema
 
 
 def new_request_id() -> str:

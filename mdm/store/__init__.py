@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from mdm.store.database import Database, JsonText, core_connection, create_engine_for, json_text
+from mdm.store.database import (
+    Database,
+    JsonText,
+    SessionListeners,
+    core_connection,
+    create_engine_for,
+    json_text,
+)
 from mdm.store.migrate import upgrade
 from mdm.store.models import (
     ApiToken,
@@ -52,6 +59,7 @@ __all__ = [
     "MatchModelVersion",
     "Reevaluation",
     "SourceRecord",
+    "SessionListeners",
     "SourceSystem",
     "Transcoding",
     "TruthLabel",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+class SessionListeners:
+    """Listeners on every ``Session``, installed once on first use (never at import, so
+    importing a module changes no global state). ``install`` is idempotent and
+    thread-safe."""
+
+    def __init__(self, *listeners: tuple[str, Callable[..., Any]]) -> None:
+        self._listeners = listeners
+        self._lock = threading.Lock()
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        with self._lock:
+            if not self._installed:
+                for name, listener in self._listeners:
+                    if not event.contains(Session, name, listener):
+                        event.listen(Session, name, listener)
+                self._installed = True

@@ -6,17 +6,16 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from tests.conftest import _free_port, _pg_admin_url
+from tests.conftest import _free_port, throwaway_pg_database
+
+__all__ = ["Demo", "running_demo", "throwaway_pg_database"]
 
 DEMO_START_SECONDS = 180
 
@@ -79,26 +78,3 @@ def _is_up(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
     except httpx.TransportError:
         return False
-
-
-@contextmanager
-def throwaway_pg_database() -> Iterator[str]:
-    """An empty PostgreSQL database of its own (skips without MDM_TEST_DATABASE_URL)."""
-    admin_url = make_url(_pg_admin_url())
-    name = f"mdm_demo_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
