@@ -21,6 +21,7 @@ from matchers.blocking import (
     description_tokens_key,
     exact_key,
     gtin_family_key,
+    model_code_key,
     name_prefix_key,
     pair_completeness,
     part_number_key,
@@ -48,16 +49,20 @@ from matchers.comparisons import (
     PhoneComparison,
     PostalCodeComparison,
     ReferenceComparison,
+    flagged_form,
+    flagged_key,
+    is_flagged_key,
     part_number_stems,
 )
 from matchers.descriptive import (
-    AddressComparison,
     DescriptionComparison,
     OrganizationNameComparison,
 )
 from matchers.estimation import (
+    Calibration,
     EstimationResult,
     LabelledPair,
+    calibrate,
     estimate_m,
     estimate_u,
     update_from_labels,
@@ -73,6 +78,14 @@ from matchers.identifiers import (
     hibc_check_character,
 )
 from matchers.junk import is_junk
+from matchers.places import (
+    AddressComparison,
+    LocalityComparison,
+    SitePhoneComparison,
+    street_name_key,
+)
+from matchers.prices import PriceComparison
+from matchers.product_text import ModelCodes, colour_of, model_codes, token_weight
 from matchers.rules import Judgement, RulePlan, rule_plan
 from matchers.scoring import (
     Contribution,
@@ -96,10 +109,12 @@ from matchers.text import (
     fold,
     is_same_maker,
     normalize_address_line,
+    normalize_city,
     normalize_description,
     normalize_organization_name,
     normalize_phone,
     normalize_postal_code,
+    normalize_region,
     parse_address_line,
     sorted_token_key,
     token_set,
@@ -163,8 +178,17 @@ __all__ = [
     "sorted_token_key",
     "token_set",
     "AddressComparison",
+    "LocalityComparison",
+    "SitePhoneComparison",
+    "street_name_key",
+    "flagged_form",
+    "flagged_key",
+    "is_flagged_key",
+    "normalize_city",
+    "normalize_region",
     "BlockingKey",
     "BlockingRules",
+    "Calibration",
     "CandidatePairs",
     "ClusterEvaluation",
     "Clustering",
@@ -173,6 +197,7 @@ __all__ = [
     "Contribution",
     "DescriptionComparison",
     "EstimationResult",
+    "calibrate",
     "ExactComparison",
     "FuzzyTextComparison",
     "GtinComparison",
@@ -219,4 +244,10 @@ __all__ = [
     "with_sibling_pairs",
     "cluster_records",
     "score_in_batches",
+    "model_code_key",
+    "PriceComparison",
+    "ModelCodes",
+    "colour_of",
+    "model_codes",
+    "token_weight",
 ]

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from matchers.comparisons import ANCESTRY, part_number_stems
 from matchers.identifiers import check_identifier, gtin_family
 from matchers.junk import is_junk
+from matchers.product_text import MIN_CODE_LENGTH, code_stem, model_codes, normalize_code
 from matchers.text import (
     fold,
     normalize_description,
@@ -420,3 +421,31 @@ def pair_completeness(
         return 1.0
     kept = {frozenset(p) for p in pairs}
     return len(truth & kept) / len(truth)
+
+
+def model_code_key(
+    attribute: str = "description",
+    number_attributes: Sequence[str] = (),
+    gtin_attribute: str | None = None,
+) -> BlockingKey:
+    """The model and part numbers written in a description (``model_codes``), with the
+    record's own catalog numbers and GTIN, each also without a short letter suffix
+    (``code_stem``): a title's ``KDL-46W4100`` meets another's ``KDL46W4100``, a
+    ``DSCW150N`` meets a ``DSC-W150``, and a catalog number or GTIN meets the same code
+    written into another record's description.
+    """
+
+    def keys(record: Mapping[str, Any]) -> set[str]:
+        text = _text(record, attribute)
+        found = set(model_codes(text).codes) if text else set()
+        for name in number_attributes:
+            number = normalize_code(_text(record, name) or "")
+            if len(number) >= MIN_CODE_LENGTH and any(c.isdigit() for c in number):
+                found.add(number)
+        gtin = _text(record, gtin_attribute) if gtin_attribute else None
+        if gtin:
+            found.add(normalize_code(gtin))
+        stems = {stem for code in found if (stem := code_stem(code))}
+        return found | stems
+
+    return keys

@@ -13,6 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 NodeId = str | int
+# ``cluster_records``: a scored pair below this probability is kept apart however its
+# records are linked through others; at most this many such pairs per component.
+CANNOT_LINK_BELOW = 0.01
+MAX_CANNOT_LINKS = 10_000
 
 
 @dataclass(frozen=True)
@@ -144,7 +148,15 @@ def cluster_records(
         if root not in big:
             clusters.append(members)
             continue
-        split = cluster(members, edges[root], threshold)
+        inside = edges[root]
+        # A pair scored as almost surely different (an identifier conflict, a veto with
+        # no evidence for it) never ends up in one cluster through others: the cluster
+        # is cut between them (a chain through a record without a tax id must not put
+        # two different tax ids in one golden record).
+        apart = [frozenset((a, b)) for a, b, p in inside if p < CANNOT_LINK_BELOW][
+            :MAX_CANNOT_LINKS
+        ]
+        split = cluster(members, inside, threshold, cannot_link=apart)
         clusters.extend(sorted([int(i) for i in c] for c in split.clusters))
     return clusters
 

@@ -123,6 +123,20 @@ def _text(record: Mapping[str, Any], attribute: str) -> str | None:
     return None if not text or is_junk(text) else text
 
 
+def encode_fields(
+    left: Sequence[F | None], right: Sequence[F | None], fields: Sequence[str]
+) -> tuple[Column[F], Column[F]]:
+    """Columns of prepared values coded by each of their ``fields`` (attributes)."""
+    left_codes: dict[str, NDArray[np.int64]] = {}
+    right_codes: dict[str, NDArray[np.int64]] = {}
+    for key in fields:
+        left_codes[key], right_codes[key] = _factorize(
+            [getattr(v, key) if v else None for v in left],
+            [getattr(v, key) if v else None for v in right],
+        )
+    return Column(left, left_codes), Column(right, right_codes)
+
+
 def _factorize(
     left: Sequence[Hashable | None], right: Sequence[Hashable | None]
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -226,12 +240,26 @@ class ExactComparison(_CodedComparison[str]):
 LEARNED = "~"  # prefix of a coded value that rests on a learned correspondence
 
 
+RAW = "="  # prefix of a value of a code set that is not loaded: "=SYSTEM|VALUE"
+
+
+def raw_code_token(system: str, text: str) -> str:
+    """The matching token of a coded value whose code set is not loaded: its system's own
+    spelling, which says nothing against another system's spelling (see ``CodeComparison``)."""
+    return f"{RAW}{system}|{text}"
+
+
 class CodeComparison(_CodedComparison[str]):
     """A coded value after transcoding to its code set's canonical codes.
 
     The caller puts in each record the canonical code, or ``~CODE`` when the record's own
     value is unmapped but a learned correspondence points to ``CODE``, or nothing when the
-    value is unmapped and unexplained (it never makes or breaks a match by itself).
+    value is unmapped and unexplained (it never makes or breaks a match by itself). When
+    the code set is not loaded at all, the caller puts the system's own value as
+    ``raw_code_token`` gives it: equal values agree (``exact``), but two systems' unequal
+    spellings ("CATH LAB | DEPT" and "Cath Lab | Department", "320" and "PH-MAN") are each
+    system's own codes and compare as missing, never ``different``: an unmapped value
+    never vetoes. Within one system, unequal values are ``different``.
 
     Levels: ``exact``, ``learned`` (codes correspond through a learned correspondence),
     ``different``.
@@ -254,7 +282,51 @@ class CodeComparison(_CodedComparison[str]):
         return " ".join(text.split()).upper() if text else None
 
     def keys(self, value: str) -> tuple[Hashable, ...]:
+        if value.startswith(RAW):
+            return (RAW + value.partition("|")[2], None)
         return (value, value.removeprefix(LEARNED))
+
+    def level(self, left: str | None, right: str | None) -> int | None:
+        if left is None or right is None:
+            return None
+        found = self.compare(left, right)
+        if found == len(self.levels) - 1 and _other_systems(left, right):
+            return None
+        return found
+
+    def encode(
+        self, left: Sequence[str | None], right: Sequence[str | None]
+    ) -> tuple[Column[str], Column[str]]:
+        left_column, right_column = super().encode(left, right)
+        systems = _factorize([_raw_system(v) for v in left], [_raw_system(v) for v in right])
+        return (
+            Column(left, {**left_column.codes, "system": systems[0]}),
+            Column(right, {**right_column.codes, "system": systems[1]}),
+        )
+
+    def batch_levels(
+        self,
+        left: Column[str],
+        right: Column[str],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        out = super().batch_levels(left, right, left_index, right_index)
+        ls, rs = left.codes["system"][left_index], right.codes["system"][right_index]
+        other = (ls != MISSING) & (rs != MISSING) & (ls != rs)
+        out[other & (out == len(self.levels) - 1)] = MISSING
+        return out
+
+
+def _raw_system(value: str | None) -> str | None:
+    if value is None or not value.startswith(RAW):
+        return None
+    return value[len(RAW) :].partition("|")[0]
+
+
+def _other_systems(left: str, right: str) -> bool:
+    a, b = _raw_system(left), _raw_system(right)
+    return a is not None and b is not None and a != b
 
 
 ANCESTRY = ">"  # separates a resolved parent from its own ancestors: "P>GP>GGP"
@@ -357,14 +429,55 @@ class ReferenceComparison(Comparison[tuple[str, tuple[str, ...]]]):
         return raw if isinstance(raw, str) and raw else None
 
 
-class IdentifierComparison(_CodedComparison[str]):
+FLAGGED = "~flagged"  # suffix of the key holding an identifier that failed its check
+MIN_FLAGGED_LENGTH = 5
+
+
+def flagged_key(attribute: str) -> str:
+    """The key under which standardized values keep ``attribute``'s flagged identifier:
+    one that failed its check (a sole proprietor's SSN as a tax id, a foreign or
+    malformed id), cleaned by ``flagged_form``. Attribute names are snake_case, so the
+    key never names an attribute; survivorship, the API and the reports leave it out
+    (``is_flagged_key``)."""
+    return f"{attribute}{FLAGGED}"
+
+
+def is_flagged_key(key: str) -> bool:
+    """Whether a key of standardized values is a ``flagged_key`` (not an attribute)."""
+    return key.endswith(FLAGGED)
+
+
+def flagged_form(raw: str) -> str | None:
+    """An identifier that failed its check, as matching compares it: letters and digits
+    only, upper case. None when too short (under ``MIN_FLAGGED_LENGTH`` characters) or
+    too uniform (junk, a character repeated) to tell records apart: how common a value
+    is, told without counting (a comparison sees two records, not the store)."""
+    cleaned = re.sub(r"[^0-9A-Z]", "", raw.upper())
+    if len(cleaned) < MIN_FLAGGED_LENGTH or len(set(cleaned)) < 3 or is_junk(cleaned):
+        return None
+    return cleaned
+
+
+@dataclass(frozen=True)
+class _Identifier:
+    valid: str | None  # the checked, normalized value
+    cleaned: str  # letters and digits: what a flagged value is compared on
+
+
+class IdentifierComparison(Comparison[_Identifier]):
     """A validated identifier (GTIN, GLN, DUNS, EIN, NPI, contract number...).
 
-    Values are validated and normalized with ``check_identifier``; invalid
-    values count as missing. Disagreement of a unique identifier is strong
-    negative evidence.
+    Values are validated and normalized with ``check_identifier``. Disagreement of two
+    valid values of a unique identifier is strong negative evidence.
 
-    Levels: ``exact``, ``different``.
+    Levels: ``exact``, ``different``; with ``flagged=True`` also ``flagged_exact``
+    between them: one side or both carry an identifier that failed its check (a
+    sole proprietor's SSN as a tax id, a foreign or malformed id; read from the record's
+    ``flagged_key`` or from an invalid value in place), and the cleaned forms
+    (``flagged_form``) are equal. It is moderate evidence, far below ``exact``: the
+    value is unchecked, so a spec never makes it decisive; a flagged value against
+    another one or a valid one is missing (no evidence either way, never a veto).
+    Without ``flagged``, a value that fails its check is missing.
     """
 
     def __init__(
@@ -373,18 +486,77 @@ class IdentifierComparison(_CodedComparison[str]):
         kind: str,
         *,
         name: str | None = None,
-        parameters: Sequence[tuple[float, float]] = ((0.97, 1e-5), (0.03, 1 - 1e-5)),
+        flagged: bool = False,
+        parameters: Sequence[tuple[float, float]] | None = None,
     ) -> None:
         check_identifier(kind, "0")  # fail fast on an unknown kind
         self.name = name or attribute
         self.attributes = (attribute,)
         self.kind = kind
-        self.levels = ("exact", "different")
+        self.flagged = flagged
+        self.levels = ("exact", "flagged_exact", "different") if flagged else ("exact", "different")
+        if parameters is None:
+            parameters = (
+                ((0.67, 1e-5), (0.30, 5e-4), (0.03, 1 - 5.1e-4))
+                if flagged
+                else ((0.97, 1e-5), (0.03, 1 - 1e-5))
+            )
         self.default_parameters = tuple(parameters)
 
-    def prepare(self, record: Mapping[str, Any]) -> str | None:
+    def prepare(self, record: Mapping[str, Any]) -> _Identifier | None:
         text = _text(record, self.attributes[0])
-        return check_identifier(self.kind, text).normalized if text else None
+        valid = check_identifier(self.kind, text).normalized if text else None
+        if valid is not None:
+            return _Identifier(valid, flagged_form(valid) or valid)
+        if not self.flagged:
+            return None
+        # Standardized values keep a flagged identifier apart; a raw record has it in place.
+        raw = text or _text(record, flagged_key(self.attributes[0]))
+        cleaned = flagged_form(raw) if raw else None
+        return _Identifier(None, cleaned) if cleaned else None
+
+    def level(self, left: _Identifier | None, right: _Identifier | None) -> int | None:
+        if left is None or right is None:
+            return None
+        found = self.compare(left, right)
+        return None if found == MISSING else found
+
+    def compare(self, left: _Identifier, right: _Identifier) -> int:
+        """The level index, or ``MISSING`` for a flagged value against another value."""
+        if left.valid is not None and right.valid is not None:
+            return 0 if left.valid == right.valid else len(self.levels) - 1
+        return 1 if left.cleaned == right.cleaned else MISSING
+
+    def encode(
+        self, left: Sequence[_Identifier | None], right: Sequence[_Identifier | None]
+    ) -> tuple[Column[_Identifier], Column[_Identifier]]:
+        return encode_fields(left, right, ("valid", "cleaned"))
+
+    def batch_levels(
+        self,
+        left: Column[_Identifier],
+        right: Column[_Identifier],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        valid_l, valid_r = left.codes["valid"][left_index], right.codes["valid"][right_index]
+        clean_l, clean_r = left.codes["cleaned"][left_index], right.codes["cleaned"][right_index]
+        out = np.full(len(left_index), len(self.levels) - 1, dtype=np.int8)
+        both_valid = (valid_l != MISSING) & (valid_r != MISSING)
+        out[both_valid & (valid_l == valid_r)] = 0
+        flagged = ~both_valid
+        out[flagged & (clean_l == clean_r)] = 1
+        out[flagged & (clean_l != clean_r)] = MISSING
+        out[(clean_l == MISSING) | (clean_r == MISSING)] = MISSING
+        return out
+
+    def value(self, record: Mapping[str, Any]) -> str | None:
+        shown = super().value(record)
+        if shown is not None or not self.flagged:
+            return shown
+        flagged = record.get(flagged_key(self.attributes[0]))
+        # Shown as a tax id would be masked: its last four characters.
+        return f"…{str(flagged)[-4:]} (fails its check)" if flagged else None
 
 
 class GtinComparison(_CodedComparison[tuple[str, str]]):

@@ -233,9 +233,45 @@ def _verify_gs1(kind: str, digits: str) -> None:
 
 
 def _normalize_gtin(text: str) -> str:
-    digits = _digits("gtin", text, _GTIN_LENGTHS)
+    element = gs1_gtin(text)
+    if element is None and text.lstrip().startswith(("(", "]")):
+        raise _Invalid("BAD_FORMAT", f"GS1 element string {text!r} holds no GTIN (AI 01)")
+    digits = _digits("gtin", element or text, _GTIN_LENGTHS)
     _verify_gs1("gtin", digits)
     return digits.zfill(14)
+
+
+_SYMBOLOGY = re.compile(r"^\](?:d2|C1|Q3|e0)")  # GS1 DataMatrix, GS1-128, GS1 QR, DataBar
+_HRI_ELEMENT = re.compile(r"\((\d{2,4})\)([^()]*)")
+_FNC1 = "\x1d"
+_SHORTEST_RAW = 19  # 01 + 14 digits + another AI (2 digits) and a character of data
+
+
+def gs1_gtin(text: str) -> str | None:
+    """The GTIN (application identifier 01) of a GS1 element string, as scanned or
+    printed: human-readable ``(01)15201234000008(17)271231(10)LOT123``, or raw after a
+    symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``) or starting with ``01``
+    followed by more elements (``011520123400000817271231``).
+
+    Returns:
+        The 14 characters after AI 01 (not yet validated), or None when the text is no
+        element string or holds no AI 01 (a plain GTIN is not an element string).
+
+    Example:
+        >>> gs1_gtin("(01)15201234000008(17)271231(10)LOT123")
+        '15201234000008'
+        >>> gs1_gtin("]d2" + "0115201234000008" + "17271231" + "10LOT123")
+        '15201234000008'
+    """
+    value = text.strip()
+    if value.startswith("("):
+        elements = dict(_HRI_ELEMENT.findall(value.replace(" ", "")))
+        gtin = elements.get("01")
+        return gtin.strip() if gtin is not None else None
+    raw = _SYMBOLOGY.sub("", value).lstrip(_FNC1)
+    if raw == value and not (len(raw) >= _SHORTEST_RAW and raw.startswith("01")):
+        return None  # a plain number: the GTIN itself, or not a GTIN at all
+    return raw[2:16] if raw.startswith("01") and len(raw) >= 16 else None
 
 
 def _normalize_gln(text: str) -> str:

@@ -168,6 +168,27 @@ def _join_initials(tokens: list[str]) -> list[str]:
 _PO_BOX = re.compile(r"\b(?:POST\s+OFFICE|P\s*O)\s*(?:BOX|BX|B)\b|\bPOB\b")
 _LOCKBOX = re.compile(r"\bLOCK\s*BOX\b")
 _ORDINAL = re.compile(r"(\d+)(?:ST|ND|RD|TH)")
+_ORDINAL_WORDS = {
+    word: k + 1
+    for k, word in enumerate(
+        "FIRST SECOND THIRD FOURTH FIFTH SIXTH SEVENTH EIGHTH NINTH TENTH ELEVENTH TWELFTH "
+        "THIRTEENTH FOURTEENTH FIFTEENTH SIXTEENTH SEVENTEENTH EIGHTEENTH NINETEENTH".split()
+    )
+} | {
+    word: 10 * (k + 2)
+    for k, word in enumerate(
+        "TWENTIETH THIRTIETH FORTIETH FIFTIETH SIXTIETH SEVENTIETH EIGHTIETH NINETIETH".split()
+    )
+}
+_TENS = {
+    word: 10 * (k + 2)
+    for k, word in enumerate("TWENTY THIRTY FORTY FIFTY SIXTY SEVENTY EIGHTY NINETY".split())
+}
+# Words that start a note after the street, not part of it: cross streets and landmarks
+# ("747 9TH AVE BETWEEN 50TH AND 51ST STS", "551 5TH AVE AT 45TH ST").
+_NOTE_WORDS = frozenset(
+    "BETWEEN BTWN BTW AT NEAR NR OFF JUST CORNER CNR ACROSS OPPOSITE OPP NEXT INSIDE BEHIND".split()
+)
 
 
 @dataclass(frozen=True)
@@ -179,11 +200,24 @@ class AddressLine:
             or ``"PO BOX 123"``.
         unit: Secondary unit such as ``"STE 200"``, or None.
         is_po_box: True for PO boxes and lockboxes, which are not physical sites.
+        number: The house number (``"1500"``), or a PO box's number; None when absent.
+        street: The primary part without the house number: ``"N MAIN ST"``.
+        name: The street's name alone, without directionals and suffix: ``"MAIN"``.
+        suffix: The street suffix in Pub 28 form (``"ST"``), or None when the line has none.
+        directionals: The street's pre- and post-directional (``"N"``...), each or None.
+        note: What follows the street and is not a unit (cross streets, landmarks:
+            ``"BETWEEN 50TH AND 51ST STS"``), left out of ``primary``; or None.
     """
 
     primary: str
     unit: str | None
     is_po_box: bool
+    number: str | None = None
+    street: str = ""
+    name: str = ""
+    suffix: str | None = None
+    directionals: tuple[str | None, str | None] = (None, None)
+    note: str | None = None
 
 
 def normalize_address_line(line: str) -> str:
@@ -203,6 +237,10 @@ def normalize_address_line(line: str) -> str:
 def parse_address_line(line: str) -> AddressLine:
     """Split a street line into primary address and secondary unit.
 
+    Ordinal street names are written as numbers (``"NINTH AVE"`` -> ``"9TH AVE"``), and
+    what follows the street without being a unit (``"AT 65TH ST"``) is kept apart as its
+    ``note``.
+
     Args:
         line: ``"1500 North Main Street Suite 200"`` or ``"P.O. Box 123"``.
 
@@ -212,7 +250,7 @@ def parse_address_line(line: str) -> AddressLine:
     text = re.sub(r"\b([A-Z])\.", r"\1", _ascii_upper(line)).replace("#", " # ")
     text = re.sub(r"(?<=\d)([-/])(?=\d)|[^A-Z0-9#]+", lambda m: m.group(1) or " ", text)
     text = _LOCKBOX.sub("LOCKBOX", _PO_BOX.sub("PO BOX", text))
-    tokens = text.split()
+    tokens = _ordinals(text.split())
     is_po_box = "LOCKBOX" in tokens or re.search(r"\bPO BOX\b", " ".join(tokens)) is not None
     vocabulary = _pub28()
     split = next(
@@ -229,10 +267,76 @@ def parse_address_line(line: str) -> AddressLine:
     if unit and vocabulary["unit"][unit[0]] == "FL" and primary and _ORDINAL.fullmatch(primary[-1]):
         unit = [unit[0], _ORDINAL.sub(r"\1", primary.pop()), *unit[1:]]  # "2ND FLOOR" -> "FL 2"
     unit_text = " ".join(vocabulary["unit"].get(t, t) for t in unit) if unit else None
-    return AddressLine(" ".join(_abbreviate_street(primary)), unit_text, is_po_box)
+    if is_po_box:
+        number = next((t for t in primary if t[:1].isdigit()), None)
+        return AddressLine(" ".join(primary), unit_text, True, number, " ".join(primary))
+    primary, note = _split_note(primary)
+    street, suffix_at = _abbreviate_street(primary)
+    # "21ST ST": an ordinal is the street's name, not a house number.
+    number = street[0] if street and _is_house_number(street[0]) else None
+    rest = street[1:] if number else street
+    offset = 1 if number else 0
+    suffix = street[suffix_at] if suffix_at >= offset + 1 else None
+    directionals = set(vocabulary["directional"].values())
+    # A directional that is the whole name ("NORTH ST" keeps NORTH) was not abbreviated.
+    before = rest[0] if len(rest) > 1 and rest[0] in directionals else None
+    after = rest[-1] if rest and suffix_at == len(street) - 2 and rest[-1] in directionals else None
+    name = rest[1 if before else 0 : len(rest) - (1 if after else 0)]
+    name = [t for i, t in enumerate(name, offset + (1 if before else 0)) if i != suffix_at]
+    if not name and before:  # "S ST": the letter is the street's name
+        name, before = [before], None
+    return AddressLine(
+        " ".join(street),
+        unit_text,
+        False,
+        number,
+        " ".join(rest),
+        " ".join(name),
+        suffix,
+        (before, after),
+        " ".join(note) or None,
+    )
 
 
-def _abbreviate_street(tokens: list[str]) -> list[str]:
+def _is_house_number(token: str) -> bool:
+    return token[:1].isdigit() and not _ORDINAL.fullmatch(token)
+
+
+def _ordinals(tokens: list[str]) -> list[str]:
+    """Ordinal words as numbers: ``NINTH`` -> ``9TH``, ``TWENTY FIRST`` -> ``21ST``."""
+    if not any(t in _ORDINAL_WORDS for t in tokens):
+        return tokens
+    out: list[str] = []
+    for token in tokens:
+        value = _ORDINAL_WORDS.get(token)
+        if value is None:
+            out.append(token)
+        elif value < 10 and out and out[-1] in _TENS:
+            out[-1] = _ordinal_number(_TENS[out[-1]] + value)
+        else:
+            out.append(_ordinal_number(value))
+    return out
+
+
+def _ordinal_number(value: int) -> str:
+    ending = "TH" if 10 <= value % 100 <= 20 else {1: "ST", 2: "ND", 3: "RD"}.get(value % 10, "TH")
+    return f"{value}{ending}"
+
+
+def _split_note(tokens: list[str]) -> tuple[list[str], list[str]]:
+    """The street, and what follows it: a note word after a street suffix starts a note."""
+    suffixes = _pub28()["suffix"]
+    first = 1 if tokens and _is_house_number(tokens[0]) else 0
+    seen_suffix = False
+    for i, token in enumerate(tokens):
+        if seen_suffix and token in _NOTE_WORDS:
+            return tokens[:i], tokens[i:]
+        seen_suffix = seen_suffix or (token in suffixes and i > first)
+    return tokens, []
+
+
+def _abbreviate_street(tokens: list[str]) -> tuple[list[str], int]:
+    """The street in Pub 28 form, and the position of its suffix (-1: none)."""
     vocabulary = _pub28()
     suffixes, directionals = vocabulary["suffix"], vocabulary["directional"]
     # Only the last suffix word is the street type ("COURT STREET" -> "COURT ST").
@@ -245,7 +349,45 @@ def _abbreviate_street(tokens: list[str]) -> list[str]:
             result.append(directionals[token])  # "NORTH ST" keeps NORTH: it is the name
         else:
             result.append(token)
-    return result
+    return result, last_suffix
+
+
+# Abbreviations in place names (USPS Publication 28, Appendix C2 and directionals).
+_PLACE_WORDS = {
+    "ST": "SAINT", "STE": "SAINTE", "FT": "FORT", "MT": "MOUNT", "PT": "POINT",
+    "N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_city(value: str) -> str:
+    """Normalize a city name: folded, abbreviations spelled out.
+
+    Args:
+        value: ``"St. Paul"``, ``"W. Hollywood"``, ``"Ft Worth"``.
+
+    Returns:
+        ``"SAINT PAUL"``, ``"WEST HOLLYWOOD"``, ``"FORT WORTH"``.
+    """
+    return " ".join(_PLACE_WORDS.get(t, t) for t in fold(value).split())
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normalize_region(value: str) -> str:
+    """A state or province as its postal code when the name is known (``"Texas"`` ->
+    ``"TX"``), else folded as written (codes stay codes: ``"tx"`` -> ``"TX"``)."""
+    folded = fold(value)
+    return _regions().get(folded, folded)
+
+
+def region_names() -> frozenset[str]:
+    """Full names of US states, territories and Canadian provinces, folded."""
+    return frozenset(_regions())
+
+
+@cache
+def _regions() -> dict[str, str]:
+    return {name: code for name, code in _load_table("regions.tsv")}
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -571,6 +713,12 @@ def _pub28() -> dict[str, dict[str, str]]:
 _SAME_MAKER = 85.0
 
 
+def abbreviates_word(short: str, long: str) -> bool:
+    """Whether ``short`` abbreviates ``long`` (or equals it): ``MED`` of ``MEDICAL``,
+    ``LABS`` of ``LABORATORIES``: the same first letter, then the rest in order."""
+    return _abbreviates(short, long)
+
+
 def _abbreviates(short: str, long: str) -> bool:
     """``MED`` of ``MEDICAL``, ``LABS`` of ``LABORATORIES``: same first letter, in order."""
     if short == long:
@@ -588,8 +736,13 @@ def is_same_maker(left: str, right: str) -> bool:
     Either the names are close as token sets, or every word of the shorter name
     abbreviates a word of the longer one, in order, starting with the first word.
     """
-    if fuzz.token_set_ratio(left, right) >= _SAME_MAKER:
-        return True
+    return fuzz.token_set_ratio(left, right) >= _SAME_MAKER or abbreviates_name(left, right)
+
+
+def abbreviates_name(left: str, right: str) -> bool:
+    """Whether every word of the shorter of two normalized names abbreviates (or is) a word
+    of the longer one, in order, starting with the first word: "YARROW LABS" of "YARROW
+    LABORATORIES", "ACME MED" of "ACME MEDICAL SUPPLY"."""
     a, b = left.split(), right.split()
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if not short or short[0] != long[0]:

@@ -6,6 +6,7 @@ The table lives in ``data/hospital_units.tsv`` and can be extended by the caller
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -290,16 +291,19 @@ def _prepare_unit_name(text: str, extra: Mapping[str, str] | None) -> UnitName |
 class UnitNameComparison(Comparison[UnitName]):
     """Department, unit and cost-center names, after ``normalize_unit_name``.
 
-    Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``different``,
-    ``conflict``. Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2",
-    the second of its kind), different site codes ("CL005" vs "CL006"), different wings
-    ("2 WEST" vs "2E") and different buildings ("TOWER 2" vs "T3") are a ``conflict``:
-    two units by construction. A building named on one side only, and names that merely
-    share no words, are ``different`` (which may be a gap in the vocabulary).
+    Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``contained``,
+    ``different``, ``conflict``. ``contained``: the distinctive words of one name are all
+    in the other, and they say more than a kind of unit ("Higgins" and "Chicago Public
+    Schools Higgins C.A., Thomas J.", an operator's name put before a site's; never
+    "Laboratory" and "Cardiac Cath Lab"): weak evidence, never a veto. Different numbers
+    ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2", the second of its kind; not the
+    record's own house number), different site codes ("CL005" vs "CL006"), different
+    wings ("2 WEST" vs "2E") and different buildings ("TOWER 2" vs "T3") are a
+    ``conflict``: two units by construction. A building named on one side only, and names
+    that merely share no words, are ``different`` (which may be a gap in the vocabulary).
     Similarity is the token-set ratio of the distinctive words when the shorter name has
     two or more of them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort
-    ratio otherwise
-    (so "Laboratory" does not meet "Cardiac Cath Lab").
+    ratio otherwise (so "Laboratory" does not meet "Cardiac Cath Lab").
     """
 
     def __init__(
@@ -309,26 +313,44 @@ class UnitNameComparison(Comparison[UnitName]):
         *,
         name: str | None = None,
         extra: Mapping[str, str] | None = None,
+        address_attribute: str | None = None,
     ) -> None:
+        """``address_attribute``: the record's street line; its house number written in
+        the name ("Robertson Center - Ogden 3701" at 3701 W Ogden Ave) is not a unit
+        number."""
         self.name = name or attribute
-        self.attributes = (attribute,)
+        self.address_attribute = address_attribute
+        self.attributes = (attribute,) + ((address_attribute,) if address_attribute else ())
         self.thresholds = tuple(float(t) for t in thresholds)
         self.levels = (
             "exact",
             *(f"similarity_{t:g}" for t in self.thresholds),
+            "contained",
             "different",
             "conflict",
         )
         *graded, (m, u) = FuzzyTextComparison(attribute, thresholds).default_parameters
         # "different" names may be a vocabulary gap ("EC" for the ED); "conflict" is two
         # units by construction (PAR 1 / PAR 2, 2 WEST / 2 EAST, CL005 / CL006).
-        self.default_parameters = (*graded, (m * 0.9, u * 0.8), (m * 0.1, u * 0.2))
+        self.default_parameters = (
+            *graded,
+            (0.05, 0.01),
+            (m * 0.9, u * 0.8),
+            (m * 0.1, u * 0.2),
+        )
         self.extra = dict(extra or {})
 
     def prepare(self, record: Mapping[str, Any]) -> UnitName | None:
         value = record.get(self.attributes[0])
         text = str(value).strip() if value is not None else ""
-        return prepare_unit_name(text, self.extra) if text else None
+        prepared = prepare_unit_name(text, self.extra) if text else None
+        if prepared is None or not prepared.numbers or self.address_attribute is None:
+            return prepared
+        street = record.get(self.address_attribute)
+        number = _HOUSE_NUMBER.match(str(street)) if street else None
+        if number is None or int(number.group(1)) not in prepared.numbers:
+            return prepared
+        return dataclasses.replace(prepared, numbers=prepared.numbers - {int(number.group(1))})
 
     def compare(self, left: UnitName, right: UnitName) -> int:
         conflict = len(self.levels) - 1
@@ -353,15 +375,26 @@ class UnitNameComparison(Comparison[UnitName]):
             return 1  # one system cut the name at its field width ("...COMMUNI")
         if not left.content or not right.content:
             return different
+        shorter = left.content if len(left.content) <= len(right.content) else right.content
+        if (left.content <= right.content or right.content <= left.content) and any(
+            w not in _dictionary() for w in shorter
+        ):
+            # Only a name that says more than the kind of unit: "Higgins" within "Chicago
+            # Public Schools Higgins", never "Laboratory" within "Cardiac Cath Lab".
+            contained = different - 1
+        else:
+            contained = different
         aligned = _aligned(left.content, right.content)
         a, b = " ".join(sorted(aligned)), " ".join(sorted(right.content))
         if min(len(left.content), len(right.content)) >= 2:
             score = fuzz.token_set_ratio(a, b) / 100
         else:
             score = fuzz.token_sort_ratio(a, b) / 100
-        return 1 + next(
-            (k for k, t in enumerate(self.thresholds) if score >= t), len(self.thresholds)
-        )
+        graded = next((k for k, t in enumerate(self.thresholds) if score >= t), None)
+        return contained if graded is None else 1 + graded
+
+
+_HOUSE_NUMBER = re.compile(r"\s*(\d{1,6})\b")
 
 
 def unit_name_key(

@@ -6,18 +6,23 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
+from mdm import changes
 from mdm.api.context import Context
 from mdm.api.graphiql import graphiql_page, graphiql_routes
 from mdm.api.schema import build_schema, new_request_id
@@ -27,9 +32,19 @@ from mdm.auth import Principal, TokenVerifier
 from mdm.errors import UnauthenticatedError
 from mdm.golden import ChangeContext
 from mdm.hub import Hub
+from mdm.notify import ChangeFeed, ChangeNotifier
 from mdm.settings import Settings
 
 log = logging.getLogger("mdm.app")
+
+
+@dataclass
+class SocketContext(Context):
+    """A websocket's context (one per connection): the process's change feed, and the
+    ``connection_init`` payload, which may carry the token (``Authorization``)."""
+
+    feed: ChangeFeed | None = None
+    connection_params: dict[str, Any] = field(default_factory=dict)
 
 
 class HubGraphQL(GraphQL[Context, None]):
@@ -37,19 +52,36 @@ class HubGraphQL(GraphQL[Context, None]):
 
     Over HTTP: the body is read up to ``max_body_bytes`` (413 past it), must be a JSON
     object, and every refusal is a JSON error with a code; each operation executes on one
-    of the ``graphql_workers`` threads, off the server's event loop. WebSockets stay on
-    Strawberry's own path.
+    of the ``graphql_workers`` threads, off the server's event loop. WebSockets speak
+    graphql-transport-ws on Strawberry's own path, on the server's loop (subscriptions read
+    the store on threads of their own); the token comes with the upgrade request's
+    ``Authorization`` header or the ``connection_init`` payload's, else the connection
+    is closed (4403).
     """
 
     def __init__(
         self, hub: Hub, verifier: TokenVerifier, workers: OperationWorkers, **kwargs: Any
     ) -> None:
-        super().__init__(build_schema(hub.specs, hub.settings), **kwargs)
+        super().__init__(
+            build_schema(hub.specs, hub.settings),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            **kwargs,
+        )
         self.hub = hub
         self.verifier = verifier
         self.workers = workers
+        self.feed: ChangeFeed | None = None  # set by the lifespan
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            header = dict(scope.get("headers") or ()).get(b"authorization")
+            if header is not None:
+                try:
+                    scope.setdefault("state", {})["principal"] = await asyncio.to_thread(
+                        self.verifier.verify, header.decode("latin-1")
+                    )
+                except UnauthenticatedError:
+                    pass  # connection_init may still carry a good one; else refused there
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -105,11 +137,33 @@ class HubGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
+        if isinstance(request, WebSocket):
+            return SocketContext(
+                hub=self.hub,
+                principal=principal,
+                request_id=new_request_id(),
+                feed=self.feed,
+            )
         return Context(hub=self.hub, principal=principal, request_id=new_request_id())
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        assert isinstance(context, SocketContext)
+        header = context.connection_params.get("Authorization") or context.connection_params.get(
+            "authorization"
+        )
+        if header is None and context.principal is None:
+            raise ConnectionRejectionError()
+        if header is not None:
+            try:
+                context.principal = await asyncio.to_thread(self.verifier.verify, str(header))
+            except UnauthenticatedError:
+                raise ConnectionRejectionError() from None
+        return await super().on_ws_connect(context)
 
 
 BACKLOG_TICK_SECONDS = 1.0
 BACKLOG_PER_TICK = 50
+PRUNE_SECONDS = 3600.0  # how often serve prunes change events past retention
 
 
 async def _work_backlog(hub: Hub) -> None:
@@ -128,6 +182,23 @@ async def _work_backlog(hub: Hub) -> None:
             done = 0
         if done < BACKLOG_PER_TICK:
             await asyncio.sleep(BACKLOG_TICK_SECONDS)
+
+
+async def _prune_changes(hub: Hub) -> None:
+    """Remove change events past ``MDM_CHANGE_RETENTION_DAYS``, hourly, until cancelled."""
+
+    def prune() -> int:
+        with hub.database.session() as session:
+            return changes.prune(session, hub.settings.change_retention_days)
+
+    while True:
+        try:
+            pruned = await asyncio.to_thread(prune)
+            if pruned:
+                log.info("pruned %s change events past retention", f"{pruned:,}")
+        except Exception:  # logged and tried again next time
+            log.exception("pruning change events failed")
+        await asyncio.sleep(PRUNE_SECONDS)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -153,13 +224,24 @@ def create_app(settings: Settings) -> Starlette:
         worker = (
             asyncio.create_task(_work_backlog(hub)) if settings.background_reevaluation else None
         )
+        pruner = (
+            asyncio.create_task(_prune_changes(hub)) if settings.change_retention_days > 0 else None
+        )
+        # Subscribers are woken by this process's commits and, on PostgreSQL, by every
+        # process's (LISTEN/NOTIFY).
+        notifier = ChangeNotifier(hub.database)
+        await notifier.start()
+        graphql_app.feed = ChangeFeed(hub.database, notifier, buffer=settings.subscription_buffer)
         try:
             yield
         finally:
-            if worker is not None:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            await graphql_app.feed.close()
+            await notifier.close()
+            for task in (worker, pruner):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             # Operations under way finish before the database they use is closed.
             await asyncio.to_thread(workers.close)
             hub.close()
@@ -167,6 +249,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
             *graphiql_routes(settings.graphiql),
             Route("/healthz", health),
         ],

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from matchers.comparisons import raw_code_token
 from mdm.store import AuditLog, CodeCorrespondence, CodeSet, Transcoding, core_connection
 
 LEARNED_MARK = "~"  # prefix of a matching token that rests on a learned correspondence
@@ -80,13 +81,19 @@ class CodeBook:
         A canonical code compares as itself; an unmapped value with a learned
         correspondence, or written as a code's display label, compares as ``~code`` (the
         "learned" level: evidence, weaker than a code); any other unmapped value is
-        missing: it never makes or breaks a match by itself.
+        missing: it never makes or breaks a match by itself. A value of a code set that is
+        not loaded compares as its system's own spelling (``raw_code_token``).
         """
         if value is None:
             return None
         codes = self.codes.get(code_set)
         text = _key(value)
-        if codes is None or text in codes:
+        if codes is None:
+            # No code set to say what the value means: the system's own spelling, equal
+            # to the same spelling and to nothing else of its system, and never against
+            # another system's spelling (``matchers.CodeComparison``).
+            return raw_code_token(system, text)
+        if text in codes:
             return text
         learned = self.learned.get((code_set, system, text)) or self.labels.get((code_set, text))
         return None if learned is None else LEARNED_MARK + learned

@@ -26,6 +26,7 @@ from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
+from matchers.comparisons import RAW
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.golden import live_goldens
 from mdm.specs import EntitySpec, SpecRegistry
@@ -546,7 +547,13 @@ def sibling_records(
     kind (equal coded values, where both have one). Parents with more than ``limit`` such
     children are skipped, like an oversized block."""
     # Of the children, those of the same kind: a department's candidates are departments.
-    mine = {a.name: view.get(a.name) for a in spec.coded if view.get(a.name)}
+    # A system's own spelling of a code set that is not loaded (``raw_code_token``) says
+    # nothing of another system's children: not a filter.
+    mine = {
+        a.name: view.get(a.name)
+        for a in spec.coded
+        if view.get(a.name) and not str(view.get(a.name)).startswith(RAW)
+    }
     statement = _children_of_public_id(tuple(mine))
     codes = tuple(mine.values())
     found: set[int] = set()

@@ -10,13 +10,21 @@
     │   ├── InvalidAttributeError INVALID_ATTRIBUTE
     │   ├── BatchTooLargeError    BATCH_TOO_LARGE
     │   ├── MappingError          INVALID_MAPPING  (a mapping file is wrong; names file and key)
-    │   └── InvalidReferenceDataError INVALID_REFERENCE_DATA  (code sets, transcodings)
+    │   ├── InvalidReferenceDataError INVALID_REFERENCE_DATA  (code sets, transcodings)
+    │   ├── InvalidCursorError    INVALID_CURSOR  (a change-stream cursor that is not one)
+    │   ├── InvalidPositionError  INVALID_POSITION (negative, or beyond a 64-bit sequence)
+    │   ├── CursorBeyondHeadError CURSOR_BEYOND_HEAD  (after an event not yet written)
+    │   └── PositionBeyondHeadError POSITION_BEYOND_HEAD (acknowledging an unwritten event)
     ├── NotFoundError             NOT_FOUND
+    │   └── UnknownConsumerError  UNKNOWN_CONSUMER
     ├── ConflictError             CONFLICT        (stale version, concurrent change)
-    │   └── AlreadyDecidedError   ALREADY_DECIDED (a proposal a steward already decided)
+    │   ├── AlreadyDecidedError   ALREADY_DECIDED (a proposal a steward already decided)
+    │   └── ConsumerExistsError   CONSUMER_EXISTS (the name is another principal's consumer)
     ├── UnauthenticatedError      UNAUTHENTICATED
     ├── ForbiddenError            FORBIDDEN
-    └── UnavailableError          UNAVAILABLE     (a service the hub needs, e.g. NATS, is down)
+    ├── UnavailableError          UNAVAILABLE     (a service the hub needs, e.g. NATS, is down)
+    ├── CursorExpiredError        CURSOR_EXPIRED  (the events after it were pruned: resync)
+    └── ConsumerTooSlowError      CONSUMER_TOO_SLOW (a subscriber fell a buffer behind: resume)
 
 Anything else reaching the API is unexpected: it is logged with a request id and shown to
 clients as "Unexpected error." with code ``INTERNAL``.
@@ -103,3 +111,40 @@ class AlreadyDecidedError(ConflictError):
 
 class UnavailableError(MdmError):
     code = "UNAVAILABLE"
+
+
+class InvalidCursorError(InvalidInputError):
+    code = "INVALID_CURSOR"
+
+
+class InvalidPositionError(InvalidInputError):
+    code = "INVALID_POSITION"
+
+
+class CursorBeyondHeadError(InvalidInputError):
+    code = "CURSOR_BEYOND_HEAD"
+
+
+class PositionBeyondHeadError(InvalidInputError):
+    code = "POSITION_BEYOND_HEAD"
+
+
+class UnknownConsumerError(NotFoundError):
+    code = "UNKNOWN_CONSUMER"
+
+
+class ConsumerExistsError(ConflictError):
+    code = "CONSUMER_EXISTS"
+
+
+class CursorExpiredError(MdmError):
+    """The events after the cursor were pruned (``MDM_CHANGE_RETENTION_DAYS``): resync from a
+    snapshot read after ``changeHead``, then continue from that head."""
+
+    code = "CURSOR_EXPIRED"
+
+
+class ConsumerTooSlowError(MdmError):
+    """A live subscriber fell more than its buffer behind; it resumes from its cursor."""
+
+    code = "CONSUMER_TOO_SLOW"

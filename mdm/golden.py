@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from mdm.events import ChangeKind, event_row, record_change_event
+from mdm.events import EVENT_SCHEMA_VERSION, ChangeKind, event_row, record_change_event
 from mdm.specs import EntitySpec
 from mdm.store import (
     AttributeOverride,
@@ -55,6 +55,15 @@ _ACTIVE_OVERRIDES = select(AttributeOverride).where(
     AttributeOverride.golden_id == bindparam("golden_id"), AttributeOverride.is_active.is_(True)
 )
 _INSERT_HISTORY = insert(GoldenHistory)
+_MEMBER_REFS = (
+    select(SourceRecord.system, SourceRecord.source_id)
+    .where(SourceRecord.golden_id == bindparam("golden_id"), SourceRecord.is_deleted.is_(False))
+    .order_by(SourceRecord.id)
+)
+_HISTORY_MEMBERS = select(GoldenHistory.members).where(
+    GoldenHistory.golden_id == bindparam("golden_id"),
+    GoldenHistory.version == bindparam("version"),
+)
 _GOLDEN_STATES = select(
     GoldenRecord.id,
     GoldenRecord.public_id,
@@ -110,6 +119,10 @@ class GoldenChange:
     ``change_event`` (outbox) row say. Values may be given serialized (``JsonText``).
 
     ``survivor``: the public id of the golden record a ``MERGED`` one was folded into.
+    ``previous``: its attributes before the change (None: it is new). ``removed``: the
+    members (``member_refs``) that left it in this change: moved to the survivor of a
+    merge, split out by an unmerge, or deleted. ``merged_from``: the public ids of the
+    golden records merged into it by this change.
     """
 
     golden_id: int
@@ -123,6 +136,9 @@ class GoldenChange:
     members: Any  # ``member_refs``
     merged_into_id: int | None = None
     survivor: str | None = None
+    previous: Any = None
+    removed: Any = ()
+    merged_from: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -131,6 +147,10 @@ class GoldenChange:
         kind: ChangeKind,
         members: Any,
         survivor: GoldenRecord | None = None,
+        *,
+        previous: Any = None,
+        removed: Any = (),
+        merged_from: tuple[str, ...] = (),
     ) -> GoldenChange:
         """The change a golden record (as changed, version bumped) records; ``survivor``:
         the one it was merged into."""
@@ -146,6 +166,9 @@ class GoldenChange:
             members,
             golden.merged_into_id,
             None if survivor is None else survivor.public_id,
+            previous,
+            removed,
+            merged_from,
         )
 
     def history_row(self, actor: str | None, changed_at: datetime) -> dict[str, Any]:
@@ -163,14 +186,19 @@ class GoldenChange:
         }
 
     def payload(self) -> dict[str, Any]:
-        """The event's payload: the golden record as it now is, or where it was merged."""
-        if self.kind is ChangeKind.MERGED:
-            return {"id": self.public_id, "status": str(self.status), "mergedInto": self.survivor}
+        """The event's payload (``mdm/schemas/change_event.schema.json``): the golden record
+        as it now is, what changed (each attribute's old and new value), its members' ids
+        in every system, the members that left, and where it was merged (from)."""
         return {
+            "schemaVersion": EVENT_SCHEMA_VERSION,
             "id": self.public_id,
             "status": str(self.status),
             "attributes": _embedded(self.attributes),
+            "changes": attribute_changes(self.previous, self.attributes),
             "sources": _embedded(self.members),
+            "removedSources": _embedded(self.removed) if self.removed else [],
+            "mergedInto": self.survivor,
+            "mergedFrom": list(self.merged_from),
         }
 
     def event_row(self, ctx: ChangeContext, created_at: datetime) -> dict[str, Any]:
@@ -184,6 +212,26 @@ class GoldenChange:
             correlation_id=ctx.correlation_id,
             created_at=created_at,
         )
+
+
+def attribute_changes(previous: Any, current: Any) -> dict[str, dict[str, Any]]:
+    """Each attribute whose value differs -> ``{"old": …, "new": …}`` (null where there is
+    none); every attribute of a new golden record (``previous`` None)."""
+    after = _decoded(current) or {}
+    if previous is None:  # every created event of a bulk load: the short way
+        return {
+            name: {"old": None, "new": value} for name, value in after.items() if value is not None
+        }
+    before = _decoded(previous) or {}
+    return {
+        name: {"old": before.get(name), "new": after.get(name)}
+        for name in sorted(before.keys() | after.keys())
+        if before.get(name) != after.get(name)
+    }
+
+
+def _decoded(value: Any) -> Any:
+    return orjson.loads(value.text) if isinstance(value, JsonText) else value
 
 
 def _embedded(value: Any) -> Any:
@@ -284,12 +332,15 @@ def refresh_golden(
     *,
     members_changed: bool,
     update_kind: ChangeKind = ChangeKind.UPDATED,
+    merged_from: tuple[str, ...] = (),
 ) -> ChangeKind | None:
     """Recompute a golden record from its members; write history and an event if it changed.
 
     A golden record left with no active member is retired. Returns the kind of change
     recorded, or ``None`` when nothing changed. ``update_kind``: what an update is recorded
-    as (``UNMERGED`` when a member was split out).
+    as (``UNMERGED`` when a member was split out). ``members_changed``: a member may have
+    joined or left (then the event names the ones that left). ``merged_from``: the golden
+    records just merged into this one.
     """
     rows = session.scalars(_LIVE_MEMBERS, {"golden_id": golden.id}).all()
     overrides = session.scalars(_ACTIVE_OVERRIDES, {"golden_id": golden.id}).all()
@@ -311,14 +362,35 @@ def refresh_golden(
         kind = update_kind
     else:
         return None
+    previous = None if kind is ChangeKind.CREATED else golden.attributes
+    sources = member_refs((r.system, r.source_id) for r in rows)
+    removed = (
+        _departed(session, golden, sources)
+        if members_changed and kind is not ChangeKind.CREATED
+        else []
+    )
     golden.attributes = survivor.attributes
     golden.lineage = survivor.lineage
     golden.status = GoldenStatus.RETIRED if not rows else GoldenStatus.ACTIVE
     golden.version += 1
     golden.updated_at = utcnow()
-    sources = member_refs((r.system, r.source_id) for r in rows)
-    _record(session, GoldenChange.of(golden, kind, sources), ctx)
+    change = GoldenChange.of(
+        golden, kind, sources, previous=previous, removed=removed, merged_from=merged_from
+    )
+    _record(session, change, ctx)
     return kind
+
+
+def _departed(
+    session: Session, golden: GoldenRecord, sources: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The members of the golden record's current version (its history row) that are not
+    among ``sources`` any more."""
+    before = core_connection(session).scalar(
+        _HISTORY_MEMBERS, {"golden_id": golden.id, "version": golden.version}
+    )
+    staying = {(s["system"], s["sourceId"]) for s in sources}
+    return [m for m in before or [] if (m["system"], m["sourceId"]) not in staying]
 
 
 def merge_golden(
@@ -332,6 +404,7 @@ def merge_golden(
 
     Checks nothing: ``mdm.merging.fold_into`` is the one caller, after the cannot-links.
     """
+    moved = member_refs(core_connection(session).execute(_MEMBER_REFS, {"golden_id": merged.id}))
     session.execute(
         update(SourceRecord)
         .where(SourceRecord.golden_id == merged.id)
@@ -348,8 +421,13 @@ def merge_golden(
     merged.merged_into_id = survivor.id
     merged.version += 1
     merged.updated_at = utcnow()
-    _record(session, GoldenChange.of(merged, ChangeKind.MERGED, [], survivor=survivor), ctx)
-    refresh_golden(session, spec, survivor, ctx, members_changed=True)
+    change = GoldenChange.of(
+        merged, ChangeKind.MERGED, [], survivor=survivor, previous=merged.attributes, removed=moved
+    )
+    _record(session, change, ctx)
+    refresh_golden(
+        session, spec, survivor, ctx, members_changed=True, merged_from=(merged.public_id,)
+    )
 
 
 def split_member(

@@ -186,6 +186,10 @@ class Ingestor:
         )
         if waiting is None:
             return 0
+        # Before any row is read for update: re-evaluation writes golden records and
+        # events, and taking the lock at its first event (after row locks) could deadlock
+        # with an ingest holding the lock and waiting for those rows.
+        lock_for_matching(session)
         return len(reevaluate(session, self, ctx, limit=limit))
 
     def redecide(

@@ -110,6 +110,8 @@ class LoadSummary:
     reference_data: ReferenceLoadSummary | None = None  # code files found beside the mappings
     learned: LearnSummary | None = None  # correspondences learned once the records were in
     files: list[FileOutcome] = field(default_factory=list)
+    # Entity type -> how its first load calibrated its match model (``BulkResult.calibration``).
+    calibrations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, system: str, entity_type: str, status: IngestStatus) -> None:
         self.counts[(system, entity_type, status.value)] += 1
@@ -140,6 +142,7 @@ class LoadSummary:
                 for system, entity in pairs
             ],
             "totals": {st: self.total(st) for st in STATUSES},
+            "calibrations": self.calibrations,
             "files": [
                 {
                     "system": f.system,
@@ -247,13 +250,15 @@ def load(
     bulk: bool = True,
     workers: int = 1,
     force: bool = False,
+    calibrates: bool = True,
 ) -> LoadSummary:
     """Load mapped files; each record lands whole or is kept as a rejection with its reason.
 
     Entity types are loaded parents first. An entity type the store has no record of yet
     goes through the bulk path (``mdm.bulk``) unless ``bulk`` is false; otherwise, and for
     every later load, records go one by one through the incremental pipeline. ``workers``:
-    processes standardizing records for the bulk path (see ``BulkLoader``).
+    processes standardizing records for the bulk path (see ``BulkLoader``). ``calibrates``:
+    a first load estimates its type's match model from its records (``BulkLoader``).
 
     A file loaded before, with the same bytes and mapping, is skipped unread (``force``:
     read and apply every file anyway); a file is recorded once its load committed. Of a
@@ -293,7 +298,7 @@ def load(
         with database.read_session() as session:
             initial = bulk and is_initial_load(session, spec)
         if initial:
-            _bulk(database, ingestor, pending, summary, actor, workers, on_progress)
+            _bulk(database, ingestor, pending, summary, actor, workers, calibrates, on_progress)
             continue
         for file in pending:
             later = _later_source_ids(file, group)
@@ -321,6 +326,7 @@ def _bulk(
     summary: LoadSummary,
     actor: str,
     workers: int,
+    calibrates: bool,
     on_progress: Callable[[str, int], None] | None,
 ) -> None:
     """The first load of an entity type: every file at once, in one transaction."""
@@ -333,7 +339,7 @@ def _bulk(
             read[index] += 1
             yield row
 
-    result = BulkLoader(ingestor, workers=workers).load(
+    result = BulkLoader(ingestor, workers=workers, calibrates=calibrates).load(
         database,
         spec,
         chain.from_iterable(counted(i, f) for i, f in enumerate(files)),
@@ -343,6 +349,8 @@ def _bulk(
     )
     for (system_code, status), count in result.statuses.items():
         summary.counts[(system_code, entity_type, status.value)] += count
+    if result.calibration:
+        summary.calibrations[entity_type] = result.calibration
     with database.session() as session:
         # Children loaded before this type can find their match through it now
         # (a department through its cost center's other departments).

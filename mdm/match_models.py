@@ -16,6 +16,7 @@ hard cases of the review band, not a sample of non-matches.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -46,6 +47,7 @@ DECISIONS = {CandidateStatus.MERGED.value: True, CandidateStatus.REJECTED.value:
 # nudge the model, hundreds dominate it.
 LABEL_PRIOR_STRENGTH = 20.0
 _CHUNK = 500
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -259,10 +261,23 @@ class MatchModels:
     @staticmethod
     def _from_row(spec: EntitySpec, row: MatchModelVersion) -> ActiveModel:
         assert spec.matching is not None
+        try:
+            model = MatchModel.from_dict(row.parameters, spec.matching.comparisons)
+        except (ValueError, KeyError, TypeError) as error:
+            # A version stored by a release whose comparisons differ: matching goes on
+            # with the defaults (re-estimate with `mdm match estimate`), never stops.
+            _log.warning(
+                "%s: match model version %s does not fit this release's comparisons (%s); "
+                "using the domain defaults",
+                spec.name,
+                row.version,
+                error,
+            )
+            return defaults(spec)
         return ActiveModel(
             spec.name,
             row.version,
-            MatchModel.from_dict(row.parameters, spec.matching.comparisons),
+            model,
             row.auto_threshold,
             row.review_threshold,
             row.source,

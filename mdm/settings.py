@@ -36,9 +36,12 @@ class Settings:
     graphiql: bool = True
     sql_echo: bool = False
     token_cache_seconds: float = 30.0
+    subscription_buffer: int = 1000  # events a live subscriber may lag before CONSUMER_TOO_SLOW
+    change_retention_days: float = 0.0  # change events kept this long (0: forever)
     vocabulary: str = ""  # a site's unit vocabulary file (variant<TAB>canonical), if any
     background_reevaluation: bool = True  # mdm serve works the re-evaluation backlog
     bulk_workers: int = 0  # processes standardizing an initial load (0: one per CPU, max 4)
+    calibration: bool = True  # a first load estimates its type's match model from its records
     demo_dir: str = ".demo"  # where `mdm demo` keeps its SQLite file, the default database
 
     @classmethod

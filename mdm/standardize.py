@@ -11,6 +11,9 @@ from typing import Any
 
 from matchers import (
     check_identifier,
+    flagged_form,
+    flagged_key,
+    is_flagged_key,
     is_junk,
     normalize_phone,
     normalize_postal_code,
@@ -121,7 +124,34 @@ def standardize(
                 continue
         if value is not None:
             values[name] = value
+        elif attribute.kind is AttributeKind.IDENTIFIER:
+            _keep_flagged(attribute, raw, findings, values)
     return Standardized(values, tuple(findings))
+
+
+# Why an identifier was left out for which its cleaned form still tells records apart: it
+# failed a check, not a placeholder (``JUNK_VALUE``) nor a value no column can hold.
+_NOT_KEPT = frozenset({"EMPTY", "JUNK_VALUE", "BAD_CHARACTERS", "TOO_LONG", "INVALID_VALUE"})
+
+
+def _keep_flagged(
+    attribute: Attribute, raw: Any, findings: list[Finding], values: dict[str, Any]
+) -> None:
+    """Keep an identifier that failed its check (a sole proprietor's SSN as a tax id, a
+    foreign or malformed id) under ``flagged_key``: never a key and never shown as the
+    attribute's value, but evidence for matching (``IdentifierComparison``)."""
+    finding = next((f for f in reversed(findings) if f.attribute == attribute.name), None)
+    if finding is None or finding.code in _NOT_KEPT or isinstance(raw, Mapping | list):
+        return
+    cleaned = flagged_form(str(raw))
+    if cleaned is not None:
+        values[flagged_key(attribute.name)] = cleaned
+
+
+def public_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Standardized values as shown and survived: the attributes, without the flagged
+    identifiers kept for matching (``flagged_key``)."""
+    return {k: v for k, v in values.items() if not is_flagged_key(k)}
 
 
 def _standardize_value(

@@ -138,6 +138,47 @@ class Server:
         return response.json()
 
 
+def register_systems_and_tokens(database_url: str) -> dict[str, str]:
+    """The systems ERP, EHR and PROCUREMENT, and a token per role (by role name)."""
+    hub = Hub(Settings(database_url=database_url))
+    tokens = {}
+    with hub.database.session() as session:
+        for code in ("ERP", "EHR", "PROCUREMENT"):
+            register_system(session, code, code.title())
+        for role in Role:
+            tokens[role.name.lower()] = create_token(session, f"test {role.name}", role)
+    hub.close()
+    return tokens
+
+
+def start_server(database_url: str, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """An ``mdm serve`` process on a free port (``env``: extra ``MDM_*`` settings), once it
+    answers ``/healthz``; the caller stops it."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mdm.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "MDM_DATABASE_URL": database_url, **env},
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("mdm serve did not start")
+        time.sleep(0.1)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -149,34 +190,9 @@ def server(
     else:
         database_url = request.getfixturevalue("pg_database")
         _truncate_pg(database_url)
-    hub = Hub(Settings(database_url=database_url))
-    tokens = {}
-    with hub.database.session() as session:
-        for code in ("ERP", "EHR", "PROCUREMENT"):
-            register_system(session, code, code.title())
-        for role in Role:
-            tokens[role.name.lower()] = create_token(session, f"test {role.name}", role)
-    hub.close()
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mdm.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "MDM_DATABASE_URL": database_url},
-        cwd=ROOT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("mdm serve did not start")
-        time.sleep(0.1)
+    tokens = register_systems_and_tokens(database_url)
+    process, url = start_server(database_url)
     try:
         yield Server(url, database_url, tokens)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_server(process)

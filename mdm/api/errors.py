@@ -5,12 +5,14 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from mdm.errors import MdmError
+from mdm.errors import NotFoundError as MdmNotFoundError
 
 log = logging.getLogger("mdm.api")
 
@@ -32,6 +34,14 @@ class ErrorCode(enum.Enum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     FORBIDDEN = "FORBIDDEN"
     INTERNAL = "INTERNAL"
+    INVALID_CURSOR = "INVALID_CURSOR"
+    INVALID_POSITION = "INVALID_POSITION"
+    CURSOR_BEYOND_HEAD = "CURSOR_BEYOND_HEAD"
+    POSITION_BEYOND_HEAD = "POSITION_BEYOND_HEAD"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    UNKNOWN_CONSUMER = "UNKNOWN_CONSUMER"
+    CONSUMER_EXISTS = "CONSUMER_EXISTS"
+    CONSUMER_TOO_SLOW = "CONSUMER_TOO_SLOW"
 
 
 def error_code(error: MdmError) -> ErrorCode:
@@ -58,8 +68,14 @@ class NotFoundError(UserError):
     pass
 
 
+@strawberry.type(description="The caller's role or token may not do this; nothing changed.")
+class ForbiddenError(UserError):
+    pass
+
+
 def user_error(error: MdmError) -> InvalidInputError | NotFoundError:
-    cls = NotFoundError if error.code == "NOT_FOUND" else InvalidInputError
+    is_missing = isinstance(error, MdmNotFoundError) or error.code == "NOT_FOUND"
+    cls = NotFoundError if is_missing else InvalidInputError
     return cls(code=error_code(error), message=error.message, field=error.field)
 
 
@@ -73,7 +89,14 @@ class ErrorCodes(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._process_result(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription (or of an operation sent over a websocket)."""
+        self._process_result(result)
+        yield
+
+    def _process_result(self, result: Any) -> None:
         errors = getattr(result, "errors", None)
         if result is None or not errors:
             return
@@ -83,6 +106,11 @@ class ErrorCodes(SchemaExtension):
     @staticmethod
     def _process(error: GraphQLError, request_id: str | None) -> GraphQLError:
         original = error.original_error
+        inner = original  # a variable's value a scalar refused arrives wrapped twice
+        while isinstance(inner, GraphQLError) and inner.original_error is not None:
+            inner = inner.original_error
+        if isinstance(inner, MdmError):
+            original = inner
         extensions = dict(error.extensions or {})
         if isinstance(original, MdmError):
             extensions.update(code=original.code, field=original.field)

@@ -1,9 +1,9 @@
 """The GraphQL schema: the feature modules' queries and mutations composed, with limits.
 
 Each feature module (``records``, ``crosswalk``, ``systems``, ``ingest``, ``quality``,
-``matching``, ``reference``) holds its fields on a ``…Query``/``…Mutation`` base class;
-``build_schema`` composes them, in this order (the order of the fields in the SDL), and
-adds one golden-record field and one page per entity spec.
+``matching``, ``reference``, ``changes``) holds its fields on a ``…Query``/``…Mutation``
+(and ``…Subscription``) base class; ``build_schema`` composes them, in this order (the order
+of the fields in the SDL), and adds one golden-record field and one page per entity spec.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ import uuid
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from mdm.api.arguments import ArgumentScreen
+from mdm.api.changes import SCALARS, ChangeMutation, ChangeQuery, ChangeSubscription
 from mdm.api.crosswalk import CrosswalkQuery
 from mdm.api.errors import ErrorCodes, NotFoundError
 from mdm.api.ingest import IngestMutation, IngestQuery
@@ -38,8 +40,10 @@ QUERIES = (
     QualityQuery,
     MatchQuery,
     ReferenceQuery,
+    ChangeQuery,
 )
-MUTATIONS = (IngestMutation, SystemMutation, MatchMutation, ReferenceMutation)
+MUTATIONS = (IngestMutation, SystemMutation, MatchMutation, ReferenceMutation, ChangeMutation)
+SUBSCRIPTIONS = (ChangeSubscription,)
 
 
 class HubSchema(strawberry.Schema):
@@ -86,7 +90,9 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
                 {"__module__": __name__},
             )
         ),
+        subscription=strawberry.type(type("Subscription", SUBSCRIPTIONS, {"__module__": __name__})),
         types=[*entity_types, NotFoundError],
+        config=StrawberryConfig(scalar_map=SCALARS),
         extensions=[
             ErrorCodes,
             # Its LRU cache is module-level, keyed by size: a fresh instance per request

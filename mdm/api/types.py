@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from mdm.api.permissions import IsIntegrator, is_reference_value, sees_source_ids
 from mdm.specs import AttributeKind, EntitySpec, SpecRegistry
+from mdm.standardize import public_values
 from mdm.store import GoldenRecord as GoldenRow
 from mdm.store import SourceRecord as SourceRow
 
@@ -74,7 +75,9 @@ class SourceRecord:
 
     @strawberry.field(description="Attributes after standardization; invalid identifiers left out.")
     def standardized(self) -> JSON:
-        return self.row.standardized  # type: ignore[return-value]
+        values = self.row.standardized
+        # A flagged identifier kept for matching is not an attribute's value.
+        return public_values(values) if values else values  # type: ignore[return-value]
 
     @strawberry.field
     def findings(self) -> list[Finding]:

@@ -11,10 +11,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchers import (
+    Calibration,
+    PreparedRecords,
+    calibrate,
     cluster_records,
     encode_prepared,
     prepare_records,
@@ -41,11 +46,14 @@ from mdm.context import (
 )
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
+from mdm.match_models import ActiveModel
 from mdm.scoring import spec_rules
 from mdm.specs import EntitySpec
 from mdm.store import Database, SourceRecord
 from mdm.store.locks import lock_for_matching
 
+# A stored model version estimated by a first load from its own records.
+CALIBRATED = "calibrated"
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
 
 
@@ -58,6 +66,7 @@ class BulkResult:
     candidate_pairs: int = 0
     review_candidates: int = 0
     worker_chunks: int = 0  # chunks standardized by worker processes
+    calibration: dict[str, Any] = field(default_factory=dict)  # see ``BulkLoader._calibrated``
 
 
 def is_initial_load(session: Session, spec: EntitySpec) -> bool:
@@ -71,10 +80,19 @@ def is_initial_load(session: Session, spec: EntitySpec) -> bool:
 class BulkLoader:
     """Loads all records of one entity type into an empty store for that type."""
 
-    def __init__(self, ingestor: Ingestor, *, workers: int = 1, chunk_size: int = CHUNK) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        *,
+        workers: int = 1,
+        chunk_size: int = CHUNK,
+        calibrates: bool = True,
+    ) -> None:
         """``workers``: processes that standardize records while this one writes (1: none;
-        0: one per CPU, at most 4). Only loads of more than one chunk use them."""
+        0: one per CPU, at most 4). Only loads of more than one chunk use them.
+        ``calibrates``: estimate the type's model from the load (``_calibrated``)."""
         self.ingestor = ingestor
+        self.calibrates = calibrates
         self.chunk_size = chunk_size
         self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
 
@@ -148,6 +166,8 @@ class BulkLoader:
             )
             for s in staged:
                 s.prepared = None
+            active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
+            rules = spec_rules(settings, active.model)
             left, right, probability = score_in_batches(
                 active.model, rules, prepared, pairs, active.review_threshold
             )
@@ -179,6 +199,9 @@ class BulkLoader:
             ]
             prepared = prepare_records(active.model.comparisons, views)
             del views
+            if round_ == 0:
+                active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
+                rules = spec_rules(settings, active.model)
             left, right, probability = score_in_batches(
                 active.model, rules, prepared, pairs, active.review_threshold
             )
@@ -201,6 +224,44 @@ class BulkLoader:
             session, spec, stager, staged, clusters, (left, right, probability), resolved,
             result, ctx,
         )  # fmt: skip
+
+    def _calibrated(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        active: ActiveModel,
+        prepared: PreparedRecords,
+        staged: list[Staged],
+        pairs: NDArray[np.intp],
+        result: BulkResult,
+    ) -> ActiveModel:
+        """The model this first load matches with: estimated from its own records
+        (``matchers.calibrate``), stored as a new version and activated, so incremental
+        matching after the load uses it too. A type with a version already active (chosen
+        by someone) keeps it. Too little data keeps the domain defaults, stored as a
+        version whose source (``defaults``) and notes say why."""
+        if active.version != 0 or not self.calibrates:
+            return active
+        assert spec.matching is not None
+        order = sorted(range(len(staged)), key=lambda i: (staged[i].system, staged[i].source_id))
+        rank = np.empty(len(staged), dtype=np.int64)
+        rank[np.asarray(order, dtype=np.int64)] = np.arange(len(staged), dtype=np.int64)
+        names = {c.name for c in spec.matching.comparisons}
+        fixed = sorted({rule for rule, _ in spec.matching.blocking} & names)
+        found: Calibration = calibrate(
+            active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed
+        )
+        result.calibration = {"source": CALIBRATED if found.is_estimated else "defaults"}
+        result.calibration.update(found.notes)
+        return self.ingestor.models.save(
+            session,
+            spec,
+            found.model,
+            source=CALIBRATED if found.is_estimated else "defaults",
+            actor="bulk load",
+            notes=found.notes,
+            activate=True,
+        )
 
     def _write_and_review(
         self,

@@ -22,6 +22,7 @@ from mdm.reevaluate import alone_records, child_types, sibling_groups
 from mdm.scoring import spec_rules
 from mdm.specs import EntitySpec
 from mdm.store import SourceRecord
+from mdm.store.locks import lock_for_matching
 
 
 @dataclass
@@ -52,6 +53,7 @@ def match_alone_children(
     """
     result = SiblingPass()
     specs = ingestor.specs
+    lock_for_matching(session)  # before any row is locked (see ``Ingestor.work_backlog``)
     for name in child_types(specs, parent.name):
         spec = specs.get_spec(name)
         if name == parent.name or spec.matching is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from mdm.cli import access, codes, db, match, quality, rejections, schema, seed
+from mdm.cli import access, changes, codes, db, match, quality, rejections, schema, seed
 from mdm.cli.load import load_command
 from mdm.cli.relay import relay_command
 from mdm.cli.schema import schema_sdl, write_schema
@@ -33,3 +33,4 @@ app.add_typer(rejections.app, name="rejections")
 app.add_typer(match.app, name="match")
 app.add_typer(quality.truth_app, name="truth")
 app.add_typer(codes.app, name="codes")
+app.add_typer(changes.app, name="changes")

@@ -53,6 +53,7 @@ def load_command(
                 on_progress=advance,
                 workers=hub.settings.bulk_workers,
                 force=force,
+                calibrates=hub.settings.calibration,
             )
     except MdmError as error:
         fail(error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -63,12 +63,25 @@ def print_load_summary(summary: LoadSummary) -> None:
     console.print(f"files: {applied} applied, {skipped} skipped (loaded before, unchanged)")
     if summary.reference_data is not None:
         console.print(reference_line(summary.reference_data))
+    for entity_type, found in summary.calibrations.items():
+        console.print(calibration_line(entity_type, found))
     rejected = sum(summary.counts[(s, e, "rejected")] for s, e in keys)
     if rejected:
         console.print(
             f"[yellow]{rejected} records rejected[/yellow]: see query ingestRejections "
             f"(correlation id {summary.correlation_id})"
         )
+
+
+def calibration_line(entity_type: str, found: Mapping[str, Any]) -> str:
+    """How a first load set its type's match model (``BulkResult.calibration``)."""
+    if found.get("source") != "calibrated":
+        return f"{entity_type}: match model kept the domain defaults ({found.get('reason')})"
+    return (
+        f"{entity_type}: match model estimated from {found['records']:,} records "
+        f"({found['candidate_pairs']:,} candidate pairs, prior {found['prior']:.3g}, "
+        f"EM {found['em_iterations']} iterations); see mdm match params"
+    )
 
 
 def reference_line(loaded: Any) -> str:

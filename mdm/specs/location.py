@@ -56,8 +56,21 @@ LOCATION = EntitySpec(
         comparisons=(
             IdentifierComparison("gln", "gln"),
             IdentifierComparison("npi", "npi"),
-            UnitNameComparison("name"),
-            AddressComparison("address_line1", unit_attribute="address_line2"),
+            UnitNameComparison("name", address_attribute="address_line1"),
+            # Here the records are the units themselves (two clinics of one building are
+            # two places): another unit is weak evidence against, and vetoed below.
+            AddressComparison(
+                "address_line1",
+                unit_attribute="address_line2",
+                parameters=(
+                    (0.75, 1e-4),
+                    (0.10, 0.002),
+                    (0.02, 0.03),
+                    (0.05, 0.003),
+                    (0.08, 0.9649),
+                ),  # fmt: skip
+                is_free_text_unit_weak=False,
+            ),
             PostalCodeComparison("postal_code"),
             CodeComparison("location_type"),
             ReferenceComparison("parent"),

@@ -5,18 +5,23 @@ from __future__ import annotations
 from matchers import (
     AddressComparison,
     IdentifierComparison,
+    LocalityComparison,
     OrganizationNameComparison,
-    PhoneComparison,
     PostalCodeComparison,
+    SitePhoneComparison,
     exact_key,
+    flagged_key,
     name_prefix_key,
     phonetic_key,
     postal_prefix_and_name_key,
     street_address_key,
+    street_name_key,
     token_sort_key,
 )
 from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, Standardizer, all_of
 from mdm.specs.base import AttributeKind as K
+
+ADDRESS = AddressComparison("address_line1", unit_attribute="address_line2")
 
 VENDOR = EntitySpec(
     name="vendor",
@@ -57,14 +62,18 @@ VENDOR = EntitySpec(
     matching=MatchSettings(
         comparisons=(
             OrganizationNameComparison("name", trade_name_attribute="dba_name"),
-            IdentifierComparison("tax_id", "ein"),
-            IdentifierComparison("duns", "duns"),
-            AddressComparison("address_line1", unit_attribute="address_line2"),
+            # A tax id or DUNS that fails its check (a sole proprietor's SSN, a foreign id)
+            # still counts when both records carry it, moderately and never decisively.
+            IdentifierComparison("tax_id", "ein", flagged=True),
+            IdentifierComparison("duns", "duns", flagged=True),
+            ADDRESS,
+            LocalityComparison("city", state_attribute="state", address_attribute="address_line1"),
             PostalCodeComparison("postal_code", address_attribute="address_line1"),
-            PhoneComparison("phone"),
+            SitePhoneComparison("phone", address=ADDRESS),
         ),
         blocking=(
             ("tax_id", exact_key("tax_id")),
+            ("tax_id_flagged", exact_key(flagged_key("tax_id"))),
             ("duns", exact_key("duns")),
             ("name_prefix", name_prefix_key("name", 6)),
             ("name_tokens", token_sort_key("name")),
@@ -72,9 +81,14 @@ VENDOR = EntitySpec(
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
             ("phone", exact_key("phone")),
             ("street", street_address_key("address_line1", "postal_code")),
+            ("street_name", street_name_key("address_line1", "postal_code")),
         ),
         # One legal entity, one tax id; DUNS and GLN identify sites, so they may differ.
-        vetoes=(("tax_id", "different"),),
+        # Numbered and regional subsidiaries ("X Health 200", "X Health of Alabama") and
+        # outlets of one family ("Ritz-Carlton Cafe" / "Ritz-Carlton Dining Room") are
+        # other legal entities, often at one address: without an equal tax id a steward
+        # decides. A flagged tax id is never decisive (it is unchecked).
+        vetoes=(("tax_id", "different"), ("name", "sibling")),
         decisive=(all_of(("tax_id", "exact")),),
     ),
 )

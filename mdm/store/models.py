@@ -299,13 +299,17 @@ class ApiToken(Base):
 
 
 class ConsumerOffset(Base):
-    """A named downstream consumer's durable position in the change stream."""
+    """A named downstream consumer's durable position in the change stream: the last
+    event sequence number it has finished with. ``owner``: the token name that registered
+    it (None for the hub's own rows: the relay's ``relay:<stream>``, ``mdm:pruned``)."""
 
     __tablename__ = "consumer_offset"
 
     consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditLog(Base):

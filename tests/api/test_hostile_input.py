@@ -218,6 +218,7 @@ SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "String": TEXT,
     "ID": IDS,
     "Int": INTS,
+    "ChangePosition": INTS,
     "Float": NUMBERS,
     "Boolean": st.booleans(),
     "JSON": JSON_VALUES,
@@ -337,9 +338,13 @@ def default(type_: GraphQLInputType, name: str) -> Any:
     if isinstance(type_, GraphQLEnumType):
         return sorted(type_.values)[0]
     assert isinstance(type_, GraphQLScalarType)
-    return {"Int": 1, "Float": 1.0, "Boolean": False, "JSON": {"name": "Acme"}}.get(
-        type_.name, DEFAULTS.get(name, "1")
-    )
+    return {
+        "Int": 1,
+        "ChangePosition": 1,
+        "Float": 1.0,
+        "Boolean": False,
+        "JSON": {"name": "Acme"},
+    }.get(type_.name, DEFAULTS.get(name, "1"))
 
 
 def text_slots(

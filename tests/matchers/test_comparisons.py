@@ -149,14 +149,14 @@ def level_name(comparison: Comparison[Any], left: dict[str, Any], right: dict[st
             OrganizationNameComparison(),
             {"name": "X Health 200, LLC"},
             {"name": "X Health 414, LLC"},
-            "different",
+            "sibling",
             id="name-numbered-subsidiary",
         ),
         pytest.param(
             DescriptionComparison(),
             {"description": "GLOVE EXAM NITRILE LG 100/BX"},
             {"description": "Glv Exam Nitr Large Box of 100"},
-            "token_set_0.95",
+            "similar_0.9",
             id="desc-abbreviations",
         ),
         pytest.param(
@@ -205,7 +205,7 @@ def level_name(comparison: Comparison[Any], left: dict[str, Any], right: dict[st
             AddressComparison(),
             {"address_line1": "1500 N Main St"},
             {"address_line1": "1500 N Main St", "address_line2": "Ste 310"},
-            "token_set_0.90",
+            "same_street",
             id="address-unit-missing",
         ),
         pytest.param(

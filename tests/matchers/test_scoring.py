@@ -226,7 +226,7 @@ def test_score_many_links_two_record_sets() -> None:
     right = [{"name": "ACME INC"}, {**VENDOR, "address_line2": "Ste 310"}]
     scored = score_many(vendor_model(), left, right, np.array([[1, 0], [0, 1]]))
     assert scored.levels[0, 0] == 0  # names exact
-    assert scored.levels[1, 2] == 1  # other unit
+    assert vendor_model().comparisons[2].levels[scored.levels[1, 2]] == "other_unit"
     empty = score_many(vendor_model(), left, right, [])
     assert empty.match_weight.shape == (0,)
 

@@ -128,7 +128,12 @@ def test_normalize_organization_name(name: str, expected: OrganizationName) -> N
     ],
 )
 def test_parse_address_line(line: str, expected: AddressLine) -> None:
-    assert parse_address_line(line) == expected
+    found = parse_address_line(line)
+    assert (found.primary, found.unit, found.is_po_box) == (
+        expected.primary,
+        expected.unit,
+        expected.is_po_box,
+    )
 
 
 def test_normalize_address_line_domain_example() -> None:

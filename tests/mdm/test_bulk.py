@@ -413,6 +413,31 @@ def test_a_golden_record_is_written_the_same_by_a_bulk_load_and_by_ingest(hub: H
     incremental = _written(hub)
     assert len(bulk) == 4
     assert bulk == incremental
+    # The event content both write: what changed (every attribute, for a new record),
+    # the members' ids in every system, in the published document's shape.
+    validator = _event_validator()
+    for (_, system, source_id), written in bulk.items():
+        ((entity_type, kind, version, payload, actor, is_own_id),) = written["events"]
+        attributes = written["golden"][1]
+        assert payload["schemaVersion"] == 1 and kind == "created" and is_own_id
+        assert payload["changes"] == {k: {"old": None, "new": v} for k, v in attributes.items()}
+        assert payload["sources"] == [{"system": system, "sourceId": source_id}]
+        assert payload["removedSources"] == [] and payload["mergedFrom"] == []
+        document = {
+            "seq": 1, "kind": kind, "entityType": entity_type, "goldenId": "X", "version": version,
+            "payload": {**payload, "id": "X"}, "actor": actor, "correlationId": None,
+            "createdAt": "2026-01-01T00:00:00+00:00",
+        }  # fmt: skip
+        assert validator.is_valid(document), next(validator.iter_errors(document)).message
+
+
+def _event_validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    import mdm
+
+    schema = Path(mdm.__file__).parent / "schemas" / "change_event.schema.json"
+    return Draft202012Validator(json.loads(schema.read_text(encoding="utf-8")))
 
 
 def test_bulk_review_candidates_are_explained_as_record_by_record(hub: Hub) -> None:
@@ -422,7 +447,7 @@ def test_bulk_review_candidates_are_explained_as_record_by_record(hub: Hub) -> N
     records = [
         _vendor("ERP", "V1384", name="TAMARACK HEALTH HOLDINGS", tax_id="33-8463598",
                 address_line1="3257 S FRANKLIN AVE", postal_code="06131", phone="8676912361"),
-        _vendor("ERP", "V1386", name="TAMARACK HEALTH 452 LLC", duns="936804997",
+        _vendor("ERP", "V1386", name="TAMARACK HEALTH SERVICES LLC", duns="936804997",
                 address_line1="3257 S FRANKLIN AVE / STE 452", postal_code="06131",
                 phone="6964684349"),
     ]  # fmt: skip

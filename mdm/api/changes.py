@@ -1,0 +1,483 @@
+"""GraphQL for the change stream: the ``goldenRecordChanges`` subscription, the ``changes``
+polling feed, ``changeHead``, and named consumers (``registerConsumer``,
+``acknowledgeChanges``, ``changeConsumers``).
+
+A cursor is the opaque form of a position (an event's sequence number; position 0 is
+before the first event). ``ChangeQuery``, ``ChangeMutation`` and ``ChangeSubscription``
+are meant as base classes of the schema's ``Query``, ``Mutation`` and ``Subscription``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import Annotated, Any, NewType
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+from strawberry.types.scalar import ScalarDefinition, scalar
+
+from mdm import changes as stream
+from mdm.api.errors import ForbiddenError, InvalidInputError, NotFoundError, error_code
+from mdm.api.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
+from mdm.api.permissions import IsIntegrator, IsReader, is_reference_value, sees_source_ids
+from mdm.api.types import GoldenStatus
+from mdm.auth import Principal, Role
+from mdm.errors import ConsumerExistsError, InvalidCursorError, MdmError, UnavailableError
+from mdm.errors import ForbiddenError as Forbidden
+from mdm.errors import NotFoundError as Missing
+from mdm.hub import Hub
+from mdm.notify import ChangeFeed
+
+CHANGE_CURSOR = "c"
+PAGE_READS = 20  # reads of the store for one page of `changes`, at most
+
+
+def _parse_position(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("a position is a whole number")
+    return stream.check_position(value, field="position")
+
+
+Position = NewType("Position", int)
+SCALARS: dict[object, ScalarDefinition] = {  # the schema's ``scalar_map``
+    Position: scalar(
+        name="ChangePosition",
+        description=(
+            "A position in the change stream: an event's sequence number (0: before the "
+            "first event), 0 to 2^63-1, in commit order. A value outside that range is "
+            "INVALID_POSITION."
+        ),
+        serialize=int,
+        parse_value=_parse_position,
+    )
+}
+
+
+def change_cursor(position: int) -> str:
+    """The opaque cursor of a position."""
+    return encode_cursor(position, CHANGE_CURSOR)
+
+
+def cursor_position(cursor: str, *, field: str = "after") -> int:
+    """The position in a change cursor.
+
+    Raises:
+        InvalidCursorError: not a cursor of the change stream, or not a position.
+    """
+    shown = cursor if len(cursor) <= 60 else cursor[:60] + "…"
+    try:
+        position = decode_cursor(cursor, CHANGE_CURSOR)
+        return stream.check_position(position, field=field)
+    except MdmError:
+        raise InvalidCursorError(
+            f"{field} is not a change-stream cursor: {shown!r}", field=field
+        ) from None
+
+
+@strawberry.enum(description="What happened to the golden record.")
+class ChangeKind(enum.Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    MERGED = "merged"
+    UNMERGED = "unmerged"
+    RETIRED = "retired"
+
+
+@strawberry.type(description="One golden attribute's value before and after the change.")
+class AttributeChange:
+    attribute: str
+    old: JSON | None
+    new: JSON | None
+
+
+@strawberry.type(description="A source record's id in its system.")
+class SourceKey:
+    system: str
+    source_id: str
+
+
+@strawberry.type(
+    description=(
+        "A change of a golden record (the event document of "
+        "mdm/schemas/change_event.schema.json, typed)."
+    )
+)
+class ChangeEvent:
+    change: strawberry.Private[stream.Change]
+    systems: strawberry.Private[frozenset[str] | None]
+
+    @strawberry.field(description="Its sequence number: acknowledge this.")
+    def position(self) -> Position:
+        return Position(self.change.seq)
+
+    @strawberry.field(description="Pass as `after` to continue after this event.")
+    def cursor(self) -> str:
+        return change_cursor(self.change.seq)
+
+    @strawberry.field(description="The version of the event document (0: before versioning).")
+    def schema_version(self) -> int:
+        return int(self.change.payload.get("schemaVersion", 0))
+
+    @strawberry.field
+    def kind(self) -> ChangeKind:
+        return ChangeKind(self.change.kind)
+
+    @strawberry.field
+    def entity_type(self) -> str:
+        return self.change.entity_type
+
+    @strawberry.field(description="The golden record's public id.")
+    def golden_id(self) -> strawberry.ID:
+        return strawberry.ID(self.change.golden_id)
+
+    @strawberry.field(description="The golden record's version this change made.")
+    def version(self) -> int:
+        return self.change.version
+
+    @strawberry.field
+    def record_status(self) -> GoldenStatus:
+        return GoldenStatus(self.change.payload.get("status", "active"))
+
+    @strawberry.field(description="Merged: the golden record it now lives on as.")
+    def merged_into(self) -> strawberry.ID | None:
+        found = self.change.payload.get("mergedInto")
+        return strawberry.ID(found) if found else None
+
+    @strawberry.field(description="The golden records this change merged into this one.")
+    def merged_from(self) -> list[strawberry.ID]:
+        return [strawberry.ID(i) for i in self.change.payload.get("mergedFrom", ())]
+
+    @strawberry.field(
+        description=(
+            "The golden attributes after the change (reference values, which are "
+            "crosswalk data, left out below the integrator role)."
+        )
+    )
+    def attributes(self, info: Info) -> JSON:
+        found = self.change.payload.get("attributes") or {}
+        if not sees_source_ids(info):
+            found = {k: v for k, v in found.items() if not is_reference_value(v)}
+        return found  # type: ignore[return-value]
+
+    @strawberry.field(description="Each attribute whose value changed, with both values.")
+    def changes(self, info: Info) -> list[AttributeChange]:
+        shown = sees_source_ids(info)
+        return [
+            AttributeChange(attribute=name, old=values.get("old"), new=values.get("new"))
+            for name, values in (self.change.payload.get("changes") or {}).items()
+            if shown
+            or not (is_reference_value(values.get("old")) or is_reference_value(values.get("new")))
+        ]
+
+    @strawberry.field(
+        permission_classes=[IsIntegrator],
+        description=(
+            "The golden record's source records: their ids in every system (in the "
+            "subscribed `systems` only, when given). Crosswalk data: integrator role."
+        ),
+    )
+    def source_ids(self) -> list[SourceKey]:
+        return [SourceKey(system=s, source_id=i) for s, i in self.change.source_ids(self.systems)]
+
+    @strawberry.field(
+        permission_classes=[IsIntegrator],
+        description=(
+            "Source records that left the golden record in this change (moved to the "
+            "survivor of a merge, split out, deleted). Crosswalk data: integrator role."
+        ),
+    )
+    def removed_source_ids(self) -> list[SourceKey]:
+        return [
+            SourceKey(system=s, source_id=i)
+            for s, i in self.change.source_ids(self.systems, removed=True)
+        ]
+
+    @strawberry.field(description="Who made the change (a token name, a load, a steward).")
+    def actor(self) -> str | None:
+        return self.change.actor
+
+    @strawberry.field(description="The ingest's correlation id, if it had one.")
+    def correlation_id(self) -> str | None:
+        return self.change.correlation_id
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.change.created_at
+
+
+@strawberry.type(description="The newest position of the change stream and the oldest kept.")
+class ChangeHead:
+    position: Position = strawberry.field(
+        description=(
+            "The newest event's position. Every event up to it is committed: a snapshot "
+            "read after reading it reflects them all, so a consumer reads the head, then "
+            "its snapshot, then follows the stream after the head (applying events by "
+            "golden id and version, as some may already be in the snapshot)."
+        )
+    )
+    cursor: str = strawberry.field(description="The head as a cursor, to pass as `after`.")
+    pruned_through: Position = strawberry.field(
+        description="Events up to here were pruned: a cursor below it is CURSOR_EXPIRED."
+    )
+
+
+def _head(position: int, pruned: int) -> ChangeHead:
+    return ChangeHead(
+        position=Position(position), cursor=change_cursor(position), pruned_through=Position(pruned)
+    )
+
+
+@strawberry.type(description="A page of the change stream in sequence order.")
+class ChangeConnection(Connection[ChangeEvent]):
+    head: ChangeHead = strawberry.field(description="The stream's head when the page was read.")
+
+
+@strawberry.type(description="A named consumer's acknowledged position.")
+class ChangeConsumer:
+    name: str
+    owner: str | None = strawberry.field(description="The token name that registered it.")
+    position: Position = strawberry.field(description="The last position it acknowledged.")
+    cursor: str = strawberry.field(description="Its position as a cursor.")
+    lag: Position = strawberry.field(description="Events' positions between it and the head.")
+    acknowledged_at: datetime | None
+    updated_at: datetime
+
+
+def _consumer(found: stream.Consumer, head: int) -> ChangeConsumer:
+    return ChangeConsumer(
+        name=found.name,
+        owner=found.owner,
+        position=Position(found.position),
+        cursor=change_cursor(found.position),
+        lag=Position(max(0, head - found.position)),
+        acknowledged_at=found.acknowledged_at,
+        updated_at=found.updated_at,
+    )
+
+
+@strawberry.type
+class RegisterConsumerSuccess:
+    consumer: ChangeConsumer
+    is_new: bool = strawberry.field(description="False: it was registered before, by you.")
+
+
+@strawberry.type
+class AcknowledgeChangesSuccess:
+    consumer: ChangeConsumer
+
+
+RegisterConsumerResult = Annotated[
+    RegisterConsumerSuccess | InvalidInputError | ForbiddenError,
+    strawberry.union("RegisterConsumerResult"),
+]
+AcknowledgeChangesResult = Annotated[
+    AcknowledgeChangesSuccess | InvalidInputError | NotFoundError | ForbiddenError,
+    strawberry.union("AcknowledgeChangesResult"),
+]
+
+
+def _user_error(error: MdmError) -> Any:
+    """The mutation result of an expected error: not found, forbidden, or invalid input."""
+    cls: Any = InvalidInputError
+    if isinstance(error, Missing):
+        cls = NotFoundError
+    elif isinstance(error, Forbidden | ConsumerExistsError):
+        cls = ForbiddenError
+    return cls(code=error_code(error), message=error.message, field=error.field)
+
+
+def _principal(info: Info) -> Principal:
+    principal: Principal = info.context.require(Role.READER)
+    return principal
+
+
+def _check_systems_allowed(principal: Principal, systems: list[str] | None) -> None:
+    if systems is not None and principal.role < Role.INTEGRATOR:
+        raise Forbidden(
+            "filtering by systems reads crosswalk data: it needs the integrator role; "
+            f"token {principal.name!r} has {principal.role.name.lower()}"
+        )
+
+
+@strawberry.type
+class ChangeQuery:
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description=(
+            "Change events after `after` (default: the oldest kept) in sequence order, for "
+            "systems that poll; with the head. `systems` (integrator role): only events "
+            "touching a record of these systems, with those systems' ids. An empty page "
+            "still moves `pageInfo.endCursor` past the events the filters left out."
+        ),
+    )
+    def changes(
+        self,
+        info: Info,
+        after: str | None = None,
+        first: int = 100,
+        entity_types: list[str] | None = None,
+        systems: list[str] | None = None,
+    ) -> ChangeConnection:
+        hub: Hub = info.context.hub
+        check_first(first, hub.settings.max_page_size)
+        _check_systems_allowed(_principal(info), systems)
+        position = cursor_position(after) if after is not None else None
+        with hub.database.read_session() as session:
+            where = stream.change_filter(session, hub.specs, entity_types, systems)
+            pruned = stream.pruned_through(session)
+            scanned = stream.check_after(session, pruned if position is None else position)
+            found: list[stream.Change] = []
+            is_caught_up = False
+            # Reads of at most what is still wanted, so nothing read is left over; a
+            # filter that lets little through ends the page early (endCursor moves on).
+            for _ in range(PAGE_READS):
+                batch = stream.read_changes(session, scanned, first - len(found), where)
+                found += batch.changes
+                scanned, is_caught_up = batch.scanned_to, batch.is_caught_up
+                if is_caught_up or len(found) >= first:
+                    break
+            newest = stream.head(session)
+        edges = [
+            Edge(cursor=change_cursor(c.seq), node=ChangeEvent(change=c, systems=where.systems))
+            for c in found
+        ]
+        return ChangeConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=not is_caught_up or scanned < newest,
+                end_cursor=change_cursor(scanned),
+            ),
+            head=_head(max(newest, scanned), pruned),
+        )
+
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description=(
+            "The change stream's head. Read it before a snapshot (the golden-record "
+            "pages), then follow `changes`/`goldenRecordChanges` after its cursor."
+        ),
+    )
+    def change_head(self, info: Info) -> ChangeHead:
+        with info.context.hub.database.read_session() as session:
+            return _head(stream.head(session), stream.pruned_through(session))
+
+    @strawberry.field(
+        permission_classes=[IsReader],
+        description="Your named consumers (an admin: all), with position and lag.",
+    )
+    def change_consumers(self, info: Info) -> list[ChangeConsumer]:
+        with info.context.hub.database.read_session() as session:
+            newest = stream.head(session)
+            return [_consumer(c, newest) for c in stream.list_consumers(session, _principal(info))]
+
+
+@strawberry.type
+class ChangeMutation:
+    @strawberry.mutation(
+        permission_classes=[IsReader],
+        description=(
+            "Register a named consumer, owned by your token, at `after` (default: the head). "
+            "Registering your own again changes nothing."
+        ),
+    )
+    def register_consumer(
+        self, info: Info, name: str, after: str | None = None
+    ) -> RegisterConsumerResult:
+        try:
+            position = cursor_position(after) if after is not None else None
+            with info.context.hub.database.session() as session:
+                found, is_new = stream.register_consumer(
+                    session, name, _principal(info), position=position
+                )
+                newest = stream.head(session)
+        except MdmError as error:
+            return _user_error(error)  # type: ignore[no-any-return]
+        return RegisterConsumerSuccess(consumer=_consumer(found, newest), is_new=is_new)
+
+    @strawberry.mutation(
+        permission_classes=[IsReader],
+        description=(
+            "Store that a consumer has finished with every event up to `position` (never "
+            "moves back). Another token's consumer needs the admin role."
+        ),
+    )
+    def acknowledge_changes(
+        self, info: Info, consumer: str, position: Position
+    ) -> AcknowledgeChangesResult:
+        try:
+            with info.context.hub.database.session() as session:
+                found = stream.acknowledge(session, consumer, int(position), _principal(info))
+                newest = stream.head(session)
+        except MdmError as error:
+            return _user_error(error)  # type: ignore[no-any-return]
+        return AcknowledgeChangesSuccess(consumer=_consumer(found, newest))
+
+
+def _start(
+    hub: Hub,
+    principal: Principal,
+    entity_types: list[str] | None,
+    systems: list[str] | None,
+    after: str | None,
+    consumer: str | None,
+) -> tuple[int, stream.ChangeFilter]:
+    """Where a subscription starts, and its filter: ``after``, else the consumer's
+    position (registering it at the head on first use), else the head."""
+    _check_systems_allowed(principal, systems)
+    position = cursor_position(after) if after is not None else None
+    with hub.database.read_session() as session:
+        where = stream.change_filter(session, hub.specs, entity_types, systems)
+        known = stream.find_consumer(session, consumer, principal) if consumer else None
+        if consumer is None and position is None:
+            position = stream.head(session)
+    if consumer is not None and known is None:  # first use registers it
+        with hub.database.session() as session:
+            known, _ = stream.register_consumer(session, consumer, principal, position=position)
+    if position is None:
+        assert known is not None
+        position = known.position
+    with hub.database.read_session() as session:
+        stream.check_after(session, position)
+    return position, where
+
+
+def live_feed(info: Info) -> ChangeFeed:
+    feed: ChangeFeed | None = getattr(info.context, "feed", None)
+    if feed is None:
+        raise UnavailableError("subscriptions are served over a websocket (graphql-transport-ws)")
+    return feed
+
+
+@strawberry.type
+class ChangeSubscription:
+    @strawberry.subscription(
+        permission_classes=[IsReader],
+        description=(
+            "Golden-record changes after `after`, or after the named `consumer`'s "
+            "acknowledged position (registered at the head on first use), else from now: "
+            "replayed, then live, each once and in order. `systems` (integrator role): "
+            "only changes touching a record of these systems (merged-away ones included), "
+            "with those systems' ids. Ends with CONSUMER_TOO_SLOW when the subscriber "
+            "falls MDM_SUBSCRIPTION_BUFFER events behind, CURSOR_EXPIRED when its events "
+            "were pruned: subscribe again after the last event received (or resync)."
+        ),
+    )
+    async def golden_record_changes(
+        self,
+        info: Info,
+        entity_types: list[str] | None = None,
+        systems: list[str] | None = None,
+        after: str | None = None,
+        consumer: str | None = None,
+    ) -> AsyncGenerator[ChangeEvent, None]:
+        feed = live_feed(info)
+        principal = _principal(info)
+        position, where = await asyncio.to_thread(
+            _start, info.context.hub, principal, entity_types, systems, after, consumer
+        )
+        async for change in feed.follow(position, where):
+            yield ChangeEvent(change=change, systems=where.systems)

@@ -1,0 +1,408 @@
+"""The change stream's read side: events after a position, the head, named consumers, pruning.
+
+Positions are ``change_event`` sequence numbers, in commit order (``mdm.events``): a
+reader that has seen position N never later finds a newly committed event below it, so
+"everything after my position" is all a reader ever asks for. Position 0 is before the
+first event. The head is the newest event's position; every event at or below it is
+committed, so a snapshot read after reading the head reflects them all (the resync after
+``CURSOR_EXPIRED``: read the head, then the snapshot, then follow the stream from the head,
+applying events idempotently by golden id and version).
+
+A named **consumer** (``consumer_offset``) keeps the position its owner acknowledged; the
+relay's row ``relay:<stream>`` and the hub's ``mdm:pruned`` (the newest position removed by
+pruning) live in the same table under reserved prefixes.
+
+Retention (``MDM_CHANGE_RETENTION_DAYS``) removes events older than its cutoff, but never
+the newest one, so numbering carries on from it on every database. A position below the
+newest pruned one is ``CURSOR_EXPIRED``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from mdm.auth import Principal, Role
+from mdm.errors import (
+    ConsumerExistsError,
+    CursorBeyondHeadError,
+    CursorExpiredError,
+    ForbiddenError,
+    InvalidInputError,
+    InvalidPositionError,
+    PositionBeyondHeadError,
+    UnknownConsumerError,
+    UnknownSystemError,
+)
+from mdm.screening import text_problem
+from mdm.specs import SpecRegistry
+from mdm.store import ChangeEvent, ConsumerOffset, SourceSystem, utcnow
+
+MAX_POSITION = 2**63 - 1  # the largest sequence number a 64-bit key holds
+MAX_CONSUMER_NAME = 200  # consumer_offset.consumer
+PRUNED = "mdm:pruned"  # consumer_offset row: the newest position pruning removed
+RESERVED_PREFIXES = ("mdm:", "relay:")  # the hub's own rows; no token registers these
+PRUNE_CHUNK = 50_000  # events deleted per statement
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change event as stored (``payload``: ``mdm/schemas/change_event.schema.json``)."""
+
+    seq: int
+    kind: str
+    entity_type: str
+    golden_id: str
+    version: int
+    payload: dict[str, Any]
+    actor: str | None
+    correlation_id: str | None
+    created_at: datetime
+
+    @property
+    def systems(self) -> frozenset[str]:
+        """The systems whose records it touches: its members' and those that left it."""
+        refs = [*self.payload.get("sources", ()), *self.payload.get("removedSources", ())]
+        return frozenset(ref["system"] for ref in refs)
+
+    def source_ids(
+        self, systems: Collection[str] | None = None, *, removed: bool = False
+    ) -> list[tuple[str, str]]:
+        """(system, source id) of its members (or of those that left, ``removed``), in
+        ``systems`` only if given."""
+        refs = self.payload.get("removedSources" if removed else "sources", ())
+        return [
+            (ref["system"], ref["sourceId"])
+            for ref in refs
+            if systems is None or ref["system"] in systems
+        ]
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    """Which events a reader wants: of these entity types, touching these systems (None:
+    all)."""
+
+    entity_types: frozenset[str] | None = None
+    systems: frozenset[str] | None = None
+
+    def matches(self, change: Change) -> bool:
+        if self.entity_types is not None and change.entity_type not in self.entity_types:
+            return False
+        return self.systems is None or not self.systems.isdisjoint(change.systems)
+
+
+EVERYTHING = ChangeFilter()
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """Events after a position, in order, and how far the read got: ``scanned_to`` is the
+    position to read after next time (past the last event when a filter left some out).
+    ``is_caught_up``: nothing was left beyond ``scanned_to`` when it was read."""
+
+    changes: list[Change]
+    scanned_to: int
+    is_caught_up: bool
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A named consumer's stored position."""
+
+    name: str
+    owner: str | None
+    position: int
+    acknowledged_at: datetime | None
+    updated_at: datetime
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def head(session: Session) -> int:
+    """The newest event's position (0: none yet)."""
+    return int(session.scalar(select(func.coalesce(func.max(ChangeEvent.seq), 0))) or 0)
+
+
+def pruned_through(session: Session) -> int:
+    """The newest position pruning removed (0: none)."""
+    row = session.get(ConsumerOffset, PRUNED)
+    return row.position if row is not None else 0
+
+
+def check_position(position: int, *, field: str) -> int:
+    """Refuse a position no sequence number can have (negative, or beyond 64 bits)."""
+    if isinstance(position, bool) or not 0 <= position <= MAX_POSITION:
+        raise InvalidPositionError(
+            f"{field} must be a position between 0 and {MAX_POSITION:,}", field=field
+        )
+    return position
+
+
+def check_after(session: Session, after: int, *, field: str = "after") -> int:
+    """Check that reading after ``after`` can give every later event; returns it.
+
+    Raises:
+        CursorBeyondHeadError: no event has reached that position yet.
+        CursorExpiredError: events after it were pruned.
+    """
+    check_position(after, field=field)
+    newest = head(session)
+    if after > newest:
+        raise CursorBeyondHeadError(
+            f"{field} is at position {after:,}, beyond the head ({newest:,})", field=field
+        )
+    _check_retained(session, after, field)
+    return after
+
+
+def _check_retained(session: Session, after: int, field: str) -> None:
+    pruned = pruned_through(session)
+    if after < pruned:
+        raise CursorExpiredError(
+            f"{field} is at position {after:,}, but events up to {pruned:,} were pruned: "
+            "read changeHead, resync from a snapshot, then continue from that head",
+            field=field,
+        )
+
+
+def read_changes(
+    session: Session,
+    after: int,
+    limit: int,
+    where: ChangeFilter = EVERYTHING,
+    *,
+    upto: int | None = None,
+) -> ChangeBatch:
+    """Up to ``limit`` events after position ``after`` (and at most ``upto``) that
+    ``where`` lets through, in order.
+
+    Raises:
+        CursorExpiredError: events after ``after`` were pruned (checked after the read,
+            so a prune that ran while reading is noticed).
+    """
+    newest = head(session) if upto is None else upto  # read first: see ChangeBatch
+    statement = select(*_COLUMNS).where(ChangeEvent.seq > after)
+    if upto is not None:
+        statement = statement.where(ChangeEvent.seq <= upto)
+    if where.entity_types is not None:
+        statement = statement.where(ChangeEvent.entity_type.in_(sorted(where.entity_types)))
+    rows = session.execute(statement.order_by(ChangeEvent.seq).limit(limit)).all()
+    _check_retained(session, after, "after")
+    changes = [Change(*row) for row in rows]
+    is_caught_up = len(rows) < limit
+    # Every event at or below the head read before the page was committed (commit order),
+    # so a short page has seen them all; past the head, the last event read.
+    scanned_to = max(newest, after) if is_caught_up else changes[-1].seq
+    if changes and changes[-1].seq > scanned_to:
+        scanned_to = changes[-1].seq
+    if where.systems is not None:
+        changes = [c for c in changes if where.matches(c)]
+    return ChangeBatch(changes, scanned_to, is_caught_up)
+
+
+_COLUMNS = (
+    ChangeEvent.seq,
+    ChangeEvent.kind,
+    ChangeEvent.entity_type,
+    ChangeEvent.golden_public_id,
+    ChangeEvent.version,
+    ChangeEvent.payload,
+    ChangeEvent.actor,
+    ChangeEvent.correlation_id,
+    ChangeEvent.created_at,
+)
+
+
+def change_filter(
+    session: Session,
+    specs: SpecRegistry,
+    entity_types: Iterable[str] | None,
+    systems: Iterable[str] | None,
+) -> ChangeFilter:
+    """The filter of a reader's arguments, each value checked.
+
+    Raises:
+        UnknownEntityTypeError: ``entityTypes`` names an unknown type.
+        UnknownSystemError: ``systems`` names an unregistered system.
+    """
+    types = None
+    if entity_types is not None:
+        names = list(entity_types)
+        for index, name in enumerate(names):
+            specs.get_spec(name, field=f"entityTypes[{index}]")
+        types = frozenset(names)
+    chosen = None
+    if systems is not None:
+        codes = list(systems)
+        for index, code in enumerate(codes):
+            problem = text_problem(code, is_identifier=True)
+            if problem is not None:
+                raise InvalidInputError(
+                    f"systems[{index}] contains {problem}", field=f"systems[{index}]"
+                )
+        known = set(session.scalars(select(SourceSystem.code))) if codes else set()
+        for index, code in enumerate(codes):
+            if code not in known:
+                raise UnknownSystemError(
+                    f"unknown source system {code!r} (known: {', '.join(sorted(known))})",
+                    field=f"systems[{index}]",
+                )
+        chosen = frozenset(codes)
+    return ChangeFilter(types, chosen)
+
+
+# --------------------------------------------------------------------------- consumers
+
+
+def check_consumer_name(name: str, *, field: str = "consumer") -> str:
+    """Refuse a name no consumer can have: blank, too long, a control character, or one
+    of the hub's reserved prefixes."""
+    problem = text_problem(name, is_identifier=True)
+    if problem is not None:
+        raise InvalidInputError(f"{field} contains {problem}", field=field)
+    if not name.strip():
+        raise InvalidInputError(f"{field} must not be blank", field=field)
+    if len(name) > MAX_CONSUMER_NAME:
+        raise InvalidInputError(
+            f"{field} is {len(name):,} characters long; at most {MAX_CONSUMER_NAME} are accepted",
+            field=field,
+        )
+    if name.startswith(RESERVED_PREFIXES):
+        raise InvalidInputError(
+            f"{field} may not start with {' or '.join(RESERVED_PREFIXES)} (the hub's own)",
+            field=field,
+        )
+    return name
+
+
+def register_consumer(
+    session: Session, name: str, owner: Principal, *, position: int | None = None
+) -> tuple[Consumer, bool]:
+    """Register ``name`` for ``owner`` at ``position`` (default: the head); registering
+    one's own consumer again changes nothing. Returns it and whether it is new.
+
+    Raises:
+        ConsumerExistsError: another principal registered the name.
+    """
+    check_consumer_name(name, field="name")
+    found = session.get(ConsumerOffset, name, with_for_update=True)
+    if found is not None:
+        if found.owner != owner.name:
+            raise ConsumerExistsError(
+                f"consumer {name!r} is registered by another token", field="name"
+            )
+        return _consumer(found), False
+    start = head(session) if position is None else check_after(session, position)
+    row = ConsumerOffset(consumer=name, position=start, owner=owner.name, updated_at=utcnow())
+    session.add(row)
+    session.flush()
+    return _consumer(row), True
+
+
+def find_consumer(session: Session, name: str, caller: Principal) -> Consumer | None:
+    """A consumer its owner (or an admin) reads; None if there is none.
+
+    Raises:
+        ForbiddenError: another principal's, and the caller is no admin.
+    """
+    check_consumer_name(name)
+    found = session.get(ConsumerOffset, name)
+    if found is None:
+        return None
+    _require_owner(found, caller)
+    return _consumer(found)
+
+
+def acknowledge(session: Session, name: str, position: int, caller: Principal) -> Consumer:
+    """Store that consumer ``name`` has finished with every event up to ``position``.
+    A position below the stored one leaves it as it is (positions never go back).
+
+    Raises:
+        UnknownConsumerError, ForbiddenError: as ``consumer``.
+        InvalidPositionError: negative or beyond 64 bits.
+        PositionBeyondHeadError: beyond the newest event.
+    """
+    check_consumer_name(name)
+    check_position(position, field="position")
+    found = session.get(ConsumerOffset, name, with_for_update=True)
+    if found is None:
+        raise UnknownConsumerError(f"no consumer named {name!r}", field="consumer")
+    _require_owner(found, caller)
+    newest = head(session)
+    if position > newest:
+        raise PositionBeyondHeadError(
+            f"position {position:,} is beyond the head ({newest:,})", field="position"
+        )
+    now = utcnow()
+    if position > found.position:
+        found.position = position
+        found.updated_at = now
+    found.acknowledged_at = now
+    session.flush()
+    return _consumer(found)
+
+
+def list_consumers(session: Session, caller: Principal) -> list[Consumer]:
+    """The caller's consumers by name (an admin's: every consumer, the relay's too)."""
+    statement = select(ConsumerOffset).where(ConsumerOffset.consumer != PRUNED)
+    if caller.role < Role.ADMIN:
+        statement = statement.where(ConsumerOffset.owner == caller.name)
+    return [_consumer(r) for r in session.scalars(statement.order_by(ConsumerOffset.consumer))]
+
+
+def _require_owner(row: ConsumerOffset, caller: Principal) -> None:
+    if row.owner != caller.name and caller.role < Role.ADMIN:
+        raise ForbiddenError(
+            f"consumer {row.consumer!r} belongs to another token; acknowledging it needs "
+            "the admin role"
+        )
+
+
+def _consumer(row: ConsumerOffset) -> Consumer:
+    return Consumer(row.consumer, row.owner, row.position, row.acknowledged_at, row.updated_at)
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def prune(session: Session, retention_days: float, *, now: datetime | None = None) -> int:
+    """Delete the events older than ``retention_days`` (but never the newest event) and
+    remember the newest position removed; returns how many were deleted. 0 days keeps
+    everything."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    newest = head(session)
+    upto = session.scalar(
+        select(func.max(ChangeEvent.seq)).where(
+            ChangeEvent.created_at < cutoff, ChangeEvent.seq < newest
+        )
+    )
+    if upto is None:
+        return 0
+    # Remembered first, in the same transaction: a reader that finds events missing also
+    # finds them marked as pruned.
+    marker = session.get(ConsumerOffset, PRUNED, with_for_update=True)
+    if marker is None:
+        session.add(ConsumerOffset(consumer=PRUNED, position=upto, updated_at=utcnow()))
+    elif upto > marker.position:
+        marker.position = upto
+        marker.updated_at = utcnow()
+    session.flush()
+    deleted = 0
+    low = int(session.scalar(select(func.min(ChangeEvent.seq))) or 0)
+    while low <= upto:
+        high = min(upto, low + PRUNE_CHUNK - 1)
+        result = session.execute(
+            delete(ChangeEvent).where(ChangeEvent.seq >= low, ChangeEvent.seq <= high)
+        )
+        deleted += int(getattr(result, "rowcount", 0) or 0)
+        low = high + 1
+    return deleted

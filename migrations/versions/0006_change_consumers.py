@@ -1,0 +1,30 @@
+"""change consumers: who registered a consumer and when it last acknowledged
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-10 09:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("consumer_offset", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("owner", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("consumer_offset", schema=None) as batch_op:
+        batch_op.drop_column("acknowledged_at")
+        batch_op.drop_column("owner")
