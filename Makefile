@@ -36,11 +36,11 @@ test: dev browser
 	$(BIN)/python -m pytest
 
 lint: dev
-	$(BIN)/ruff check mdm matchers tests bench seed migrations
+	$(BIN)/ruff check mdm matchers tests bench seed migrations examples
 
 fmt: dev
-	$(BIN)/ruff format mdm matchers tests bench seed migrations
-	$(BIN)/ruff check --fix mdm matchers tests bench seed migrations
+	$(BIN)/ruff format mdm matchers tests bench seed migrations examples
+	$(BIN)/ruff check --fix mdm matchers tests bench seed migrations examples
 
 typecheck: dev
 	$(BIN)/mypy

@@ -54,6 +54,12 @@ from matchers.comparisons import (
     is_flagged_key,
     part_number_stems,
 )
+from matchers.contracts import (
+    ContractNumber,
+    ContractNumberComparison,
+    contract_number_key,
+    parse_contract_number,
+)
 from matchers.descriptive import (
     DescriptionComparison,
     OrganizationNameComparison,
@@ -189,6 +195,8 @@ __all__ = [
     "BlockingKey",
     "BlockingRules",
     "Calibration",
+    "ContractNumber",
+    "ContractNumberComparison",
     "CandidatePairs",
     "ClusterEvaluation",
     "Clustering",
@@ -198,6 +206,8 @@ __all__ = [
     "DescriptionComparison",
     "EstimationResult",
     "calibrate",
+    "contract_number_key",
+    "parse_contract_number",
     "ExactComparison",
     "FuzzyTextComparison",
     "GtinComparison",

@@ -358,10 +358,13 @@ def _with_missing(weights: NDArray[np.float64]) -> NDArray[np.float64]:
 # and the domain defaults stay.
 MIN_CALIBRATION_RECORDS = 200
 MIN_CALIBRATION_PAIRS = 100
-# Random pairs sampled for u: enough for levels as rare as one pair in a million.
+# Random pairs sampled for u: five per record, at least 100,000 and at most a million
+# (levels as rare as one pair in a million are seen at the largest loads).
 CALIBRATION_U_PAIRS = 1_000_000
+CALIBRATION_U_PAIRS_PER_RECORD = 5
+CALIBRATION_MIN_U_PAIRS = 100_000
 # Candidate pairs EM runs over (a deterministic sample beyond this).
-CALIBRATION_EM_PAIRS = 2_000_000
+CALIBRATION_EM_PAIRS = 500_000
 # Pseudo-pairs the domain defaults are worth: estimates move them, a few odd pairs do not.
 CALIBRATION_PRIOR_STRENGTH = 50.0
 # The estimated prior is kept within these bounds (probability that two records match).
@@ -425,7 +428,8 @@ def calibrate(
         rank: Each record's position in a canonical order (default: its index).
         fixed: Comparisons the blocking forces to agree: their m is kept.
         seed: Random seed.
-        u_pairs: Random pairs sampled for u (capped at the number of pairs there are).
+        u_pairs: Random pairs sampled for u at most (``CALIBRATION_U_PAIRS_PER_RECORD`` per
+            record, at least ``CALIBRATION_MIN_U_PAIRS``, never more than there are).
         em_pairs: Candidate pairs EM runs over at most.
 
     Returns:
@@ -445,7 +449,8 @@ def calibrate(
     )
     rng = np.random.default_rng(seed)
     all_pairs = n_records * (n_records - 1) // 2
-    n_u = int(min(u_pairs, all_pairs))
+    wanted = max(CALIBRATION_MIN_U_PAIRS, CALIBRATION_U_PAIRS_PER_RECORD * n_records)
+    n_u = int(min(u_pairs, wanted, all_pairs))
     left = rng.integers(0, n_records, size=n_u)
     right = (left + rng.integers(1, n_records, size=n_u)) % n_records
     random_pairs = np.column_stack([order[left], order[right]])

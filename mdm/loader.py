@@ -237,7 +237,8 @@ def rows_of(system: SystemMapping, entity: EntityMapping) -> Iterator[SourceRow]
     does it in its worker processes)."""
     assert entity.file is not None
     for line, row in read_rows(entity.file, entity.format, entity.encoding):
-        yield SourceRow(system.code, entity, line, row)
+        if entity.includes(row):
+            yield SourceRow(system.code, entity, line, row)
 
 
 def load(
@@ -505,7 +506,8 @@ def _chunks(records: Iterator[RecordInput]) -> Iterator[list[RecordInput]]:
 def count_records(system: SystemMapping, entity: EntityMapping) -> int:
     assert entity.file is not None
     try:
-        return sum(1 for _ in read_rows(entity.file, entity.format, entity.encoding))
+        rows = read_rows(entity.file, entity.format, entity.encoding)
+        return sum(1 for _, row in rows if entity.includes(row))
     except MdmError:
         return 0
 

@@ -77,6 +77,10 @@ class EntityMapping:
     date_format: str | None = None
     deleted_field: str | None = None
     deleted_values: tuple[str, ...] = ()
+    # Only rows whose ``where_field`` holds one of ``where_values`` (a file that holds
+    # several systems' rows, each system mapping its own).
+    where_field: str | None = None
+    where_values: tuple[str, ...] = ()
     # SHA-256 of the system code and this table without its ``file``: a file mapped
     # otherwise is loaded again (``mdm.loader``), the same table naming another path is not.
     mapping_hash: str = ""
@@ -92,6 +96,13 @@ class EntityMapping:
             if value not in (None, ""):
                 result[name] = value
         return result
+
+    def includes(self, row: Mapping[str, Any]) -> bool:
+        """Whether the row is this mapping's (``where``); every row when there is none."""
+        if self.where_field is None:
+            return True
+        value = lookup(row, self.where_field)
+        return value is not None and str(value).strip() in self.where_values
 
     def is_deleted(self, row: Mapping[str, Any]) -> bool:
         if self.deleted_field is None:
@@ -189,6 +200,7 @@ def parse_mapping(
                 raise fail(f"{key}.deleted", 'must be { field = "...", equals = [...] }')
             deleted_field = str(deleted["field"])
             deleted_values = tuple(str(v) for v in deleted.get("equals", []))
+        where_field, where_values = _parse_where(raw.get("where"), f"{key}.where", fail)
         file = raw.get("file")
         entities.append(
             EntityMapping(
@@ -201,6 +213,8 @@ def parse_mapping(
                 date_format=raw.get("date_format"),
                 deleted_field=deleted_field,
                 deleted_values=deleted_values,
+                where_field=where_field,
+                where_values=where_values,
                 mapping_hash=_mapping_hash(system["code"], raw),
             )
         )
@@ -211,6 +225,26 @@ def parse_mapping(
         path=path,
         document=dict(document),
     )
+
+
+def _parse_where(
+    where: Any, key: str, fail: Callable[[str, str], MappingError]
+) -> tuple[str | None, tuple[str, ...]]:
+    """``where = { field = "source_system", equals = ["erp", "ERP"] }`` (or one value)."""
+    if where is None:
+        return None, ()
+    if not isinstance(where, Mapping) or not isinstance(where.get("field"), str):
+        raise fail(key, 'must be { field = "...", equals = "..." or [...] }')
+    unknown = set(where) - {"field", "equals"}
+    if unknown:
+        raise fail(key, f"unknown keys {sorted(unknown)}")
+    equals = where.get("equals")
+    values = [equals] if isinstance(equals, str | int) else equals
+    if not isinstance(values, list) or not values:
+        raise fail(f"{key}.equals", "needs a value or a non-empty list of values")
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values):
+        raise fail(f"{key}.equals", "values must be strings or integers")
+    return str(where["field"]), tuple(str(v).strip() for v in values)
 
 
 def _mapping_hash(system: str, table: Mapping[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -248,11 +249,13 @@ class BulkLoader:
         rank[np.asarray(order, dtype=np.int64)] = np.arange(len(staged), dtype=np.int64)
         names = {c.name for c in spec.matching.comparisons}
         fixed = sorted({rule for rule, _ in spec.matching.blocking} & names)
+        started = time.perf_counter()
         found: Calibration = calibrate(
             active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed
         )
         result.calibration = {"source": CALIBRATED if found.is_estimated else "defaults"}
         result.calibration.update(found.notes)
+        result.calibration["seconds"] = round(time.perf_counter() - started, 2)
         return self.ingestor.models.save(
             session,
             spec,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from mdm.cli import access, changes, codes, db, match, quality, rejections, schema, seed
+from mdm.cli import access, changes, codes, db, export, match, quality, rejections, schema, seed
 from mdm.cli.load import load_command
 from mdm.cli.relay import relay_command
 from mdm.cli.schema import schema_sdl, write_schema
@@ -34,3 +34,4 @@ app.add_typer(match.app, name="match")
 app.add_typer(quality.truth_app, name="truth")
 app.add_typer(codes.app, name="codes")
 app.add_typer(changes.app, name="changes")
+app.add_typer(export.app, name="export")

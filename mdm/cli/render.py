@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,7 +29,8 @@ console = Console(stderr=True)
 
 def fail(error: MdmError) -> NoReturn:
     """Print an expected failure as ``error CODE: message`` and exit with status 2."""
-    console.print(f"[red]error[/red] {error.code}: {error.message}")
+    # The message may hold user input ("[/]", "[bold]"): printed as text, never as markup.
+    console.print(f"[red]error[/red] {escape(error.code)}: {escape(error.message)}")
     raise typer.Exit(2)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from matchers import (
     CodeComparison,
+    ContractNumberComparison,
     ExactComparison,
     FuzzyTextComparison,
-    IdentifierComparison,
     ReferenceComparison,
-    exact_key,
+    contract_number_key,
     token_sort_key,
 )
 from mdm.specs.base import Attribute, EntitySpec, MatchKey, MatchSettings, all_of
@@ -35,7 +35,7 @@ CONTRACT = EntitySpec(
     source_priority=("PROCUREMENT", "ERP", "EHR"),
     matching=MatchSettings(
         comparisons=(
-            IdentifierComparison("contract_number", "contract_number"),
+            ContractNumberComparison("contract_number"),
             FuzzyTextComparison("name"),
             CodeComparison("gpo"),
             ReferenceComparison("vendor"),
@@ -43,10 +43,12 @@ CONTRACT = EntitySpec(
             ExactComparison("expiration_date"),
         ),
         blocking=(
-            ("contract_number", exact_key("contract_number")),
+            ("contract_number", contract_number_key("contract_number")),
             ("name_tokens", token_sort_key("name")),
         ),
-        # A renewal has a new number: same vendor and name, another contract.
+        # A renewal has a new number: same vendor and name, another contract. Two systems'
+        # own numberings ("AGR-682739", "PP-SU-1931") cannot agree: no veto, the supplier,
+        # title and dates decide.
         vetoes=(("contract_number", "different"),),
         decisive=(all_of(("contract_number", "exact")),),
     ),
