@@ -34,10 +34,8 @@ from matchers.blocking import (
 )
 from matchers.catalog import ManufacturerPartComparison
 from matchers.clustering import Clustering, cluster, cluster_records
+from matchers.coded import ANCESTRY, LEARNED, CodeComparison, ReferenceComparison
 from matchers.comparisons import (
-    ANCESTRY,
-    LEARNED,
-    CodeComparison,
     Column,
     Comparison,
     ExactComparison,
@@ -48,7 +46,6 @@ from matchers.comparisons import (
     PartNumberComparison,
     PhoneComparison,
     PostalCodeComparison,
-    ReferenceComparison,
     flagged_form,
     flagged_key,
     is_flagged_key,

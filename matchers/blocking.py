@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from matchers.comparisons import ANCESTRY, part_number_stems
+from matchers.coded import ANCESTRY
+from matchers.comparisons import part_number_stems
 from matchers.identifiers import check_identifier, gtin_family
 from matchers.junk import is_junk
 from matchers.product_text import MIN_CODE_LENGTH, code_stem, model_codes, normalize_code

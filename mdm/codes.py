@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchers.comparisons import raw_code_token
+from matchers.coded import raw_code_token
 from mdm.store import AuditLog, CodeCorrespondence, CodeSet, Transcoding, core_connection
 
 LEARNED_MARK = "~"  # prefix of a matching token that rests on a learned correspondence

@@ -26,7 +26,7 @@ from sqlalchemy import String, bindparam, func, literal, select
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
-from matchers.comparisons import RAW
+from matchers.coded import RAW
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
 from mdm.golden import live_goldens
 from mdm.specs import EntitySpec, SpecRegistry

@@ -16,7 +16,10 @@ from mdm.cli.render import console, fail
 from mdm.errors import MdmError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mdm.export import ExtractSummary
+    from mdm.hub import Hub
 
 app = typer.Typer(
     help="File extracts: golden records, the crosswalk, changes since a consumer's position.",
@@ -56,23 +59,19 @@ def goldens_command(
     attributes, and its ids in every system (with --system: that system's ids, and only
     the golden records it holds a record of)."""
     from mdm import export
-    from mdm.hub import Hub
 
-    hub = Hub(load_settings(database_url=database_url))
-    try:
-        summary = export.export_goldens(
+    _extract(
+        lambda hub: export.export_goldens(
             hub.database,
             hub.specs,
             entity_type,
             export.ExtractFormat.parse(fmt),
             _target(out),
             system=system,
-        )
-    except MdmError as error:
-        _fail(error)
-    finally:
-        hub.close()
-    _print_summary(summary, as_json=as_json)
+        ),
+        database_url=database_url,
+        as_json=as_json,
+    )
 
 
 @app.command("crosswalk")
@@ -87,23 +86,19 @@ def crosswalk_command(
     """One row per source record: system, source id, its live golden record (merges
     followed) and that record's status; a deleted record has none."""
     from mdm import export
-    from mdm.hub import Hub
 
-    hub = Hub(load_settings(database_url=database_url))
-    try:
-        summary = export.export_crosswalk(
+    _extract(
+        lambda hub: export.export_crosswalk(
             hub.database,
             hub.specs,
             entity_type,
             export.ExtractFormat.parse(fmt),
             _target(out),
             system=system,
-        )
-    except MdmError as error:
-        _fail(error)
-    finally:
-        hub.close()
-    _print_summary(summary, as_json=as_json)
+        ),
+        database_url=database_url,
+        as_json=as_json,
+    )
 
 
 @app.command("changes")
@@ -132,11 +127,9 @@ def changes_command(
     JSON). The consumer is acknowledged only once the file is complete and in place; an
     existing FILE is refused (it may not have been taken yet)."""
     from mdm import export
-    from mdm.hub import Hub
 
-    hub = Hub(load_settings(database_url=database_url))
-    try:
-        summary = export.export_changes(
+    _extract(
+        lambda hub: export.export_changes(
             hub.database,
             hub.specs,
             consumer,
@@ -145,7 +138,21 @@ def changes_command(
             entity_types=entity_types or None,
             systems=systems or None,
             max_events=max_events,
-        )
+        ),
+        database_url=database_url,
+        as_json=as_json,
+    )
+
+
+def _extract(
+    run: Callable[[Hub], ExtractSummary], *, database_url: str | None, as_json: bool
+) -> None:
+    """Run one extract on a hub of ``database_url`` and print its summary (or the error)."""
+    from mdm.hub import Hub
+
+    hub = Hub(load_settings(database_url=database_url))
+    try:
+        summary = run(hub)
     except MdmError as error:
         _fail(error)
     finally:

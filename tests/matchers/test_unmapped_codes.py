@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from matchers import CodeComparison
-from matchers.comparisons import MISSING, raw_code_token
+from matchers.coded import raw_code_token
+from matchers.comparisons import MISSING
 
 COMPANY = CodeComparison("company")
 
