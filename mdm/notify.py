@@ -213,13 +213,10 @@ class ChangeFeed:
             CursorExpiredError: events it had not read yet were pruned.
         """
         cursor = after
-        while True:  # replay with reads of its own until caught up
-            batch = await self._read(cursor, where)
+        async for batch in self._replay(after, where):  # reads of its own until caught up
             for change in batch.changes:
                 yield change
             cursor = batch.scanned_to
-            if batch.is_caught_up:
-                break
         subscriber = await self._join(where)
         try:
             while cursor < subscriber.start:  # what lies between: read up to the feed
@@ -234,6 +231,24 @@ class ChangeFeed:
                     cursor = change.seq
         finally:
             self._subscribers.discard(subscriber)
+
+    async def _replay(self, after: int, where: ChangeFilter) -> AsyncIterator[ChangeBatch]:
+        """Batches after ``after`` until caught up, each next one read (on a thread) while
+        the caller sends the one before."""
+        ahead = asyncio.ensure_future(self._read(after, where))
+        try:
+            while True:
+                batch = await ahead
+                if not batch.is_caught_up:
+                    ahead = asyncio.ensure_future(self._read(batch.scanned_to, where))
+                yield batch
+                if batch.is_caught_up:
+                    return
+        finally:
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()  # read ahead for a caller that stopped: not an error
 
     async def close(self) -> None:
         reader, self._reader = self._reader, None

@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -183,16 +183,18 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("server") / "mdm.sqlite3"
-        database_url = f"sqlite:///{path}"
+    # Its own database: the server lives for the whole session and works the re-evaluation
+    # backlog in the background, so it must never share the one other tests truncate.
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            path = tmp_path_factory.mktemp("server") / "mdm.sqlite3"
+            database_url = f"sqlite:///{path}"
+        else:
+            database_url = stack.enter_context(throwaway_pg_database("mdm_server"))
         upgrade(database_url)
-    else:
-        database_url = request.getfixturevalue("pg_database")
-        _truncate_pg(database_url)
-    tokens = register_systems_and_tokens(database_url)
-    process, url = start_server(database_url)
-    try:
-        yield Server(url, database_url, tokens)
-    finally:
-        stop_server(process)
+        tokens = register_systems_and_tokens(database_url)
+        process, url = start_server(database_url)
+        try:
+            yield Server(url, database_url, tokens)
+        finally:
+            stop_server(process)

@@ -21,10 +21,18 @@ from strawberry.types import Info
 from strawberry.types.scalar import ScalarDefinition, scalar
 
 from mdm import changes as stream
+from mdm.api.change_render import (
+    CHANGE_CURSOR,
+    page_fragment,
+    page_shapes,
+    renderer_for,
+    selection_shape,
+)
 from mdm.api.errors import ForbiddenError, InvalidInputError, NotFoundError, error_code
 from mdm.api.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
 from mdm.api.permissions import IsIntegrator, IsReader, is_reference_value, sees_source_ids
 from mdm.api.types import GoldenStatus
+from mdm.api.websocket import SENDER
 from mdm.auth import Principal, Role
 from mdm.errors import ConsumerExistsError, InvalidCursorError, MdmError, UnavailableError
 from mdm.errors import ForbiddenError as Forbidden
@@ -32,7 +40,6 @@ from mdm.errors import NotFoundError as Missing
 from mdm.hub import Hub
 from mdm.notify import ChangeFeed
 
-CHANGE_CURSOR = "c"
 PAGE_READS = 20  # reads of the store for one page of `changes`, at most
 
 
@@ -310,6 +317,24 @@ def _check_systems_allowed(principal: Principal, systems: list[str] | None) -> N
         )
 
 
+def _rendered(info: Info, found: list[stream.Change], where: stream.ChangeFilter) -> bool:
+    """Render the page's event lists straight to JSON when the request can take them
+    (``Context.rendered``, spliced into the response by ``HubGraphQL.process_result``) and
+    the selection is one rendering gives exactly; True if it did."""
+    rendered: dict[tuple[str, str], Any] | None = getattr(info.context, "rendered", None)
+    if rendered is None:
+        return False
+    raw = info._raw_info  # the validated nodes, fragments and coerced variables
+    sees_ids = sees_source_ids(info)
+    shapes = page_shapes(raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids)
+    if not shapes:
+        return False
+    root = str(info.path.key)
+    for key, (kind, shape) in shapes.items():
+        rendered[root, key] = page_fragment(kind, shape, found, sees_ids, where.systems)
+    return True
+
+
 @strawberry.type
 class ChangeQuery:
     @strawberry.field(
@@ -348,9 +373,9 @@ class ChangeQuery:
                 if is_caught_up or len(found) >= first:
                     break
             newest = stream.head(session)
-        edges = [
+        edges = [] if _rendered(info, found, where) else [
             Edge(cursor=change_cursor(c.seq), node=ChangeEvent.of(c, where.systems)) for c in found
-        ]
+        ]  # fmt: skip
         return ChangeConnection(
             edges=edges,
             page_info=PageInfo(
@@ -485,5 +510,17 @@ class ChangeSubscription:
         position, where = await asyncio.to_thread(
             _start, info.context.hub, principal, entity_types, systems, after, consumer
         )
-        async for change in feed.follow(position, where):
+        changes = feed.follow(position, where)
+        sender = SENDER.get()
+        if sender is not None:  # over a websocket: rendered once, shared (see websocket)
+            sees_ids = sees_source_ids(info)
+            raw = info._raw_info  # the validated nodes, fragments and coerced variables
+            shape = selection_shape(
+                raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids
+            )
+            if shape is not None:
+                renderer = renderer_for(shape, sees_ids, where.systems)
+                await sender.stream(changes, renderer, str(info.path.key))
+                return
+        async for change in changes:
             yield ChangeEvent.of(change, where.systems)

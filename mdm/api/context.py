@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -19,6 +20,9 @@ class Context:
     hub: Hub
     principal: Principal | None
     request_id: str
+    # Over HTTP: lists of change events rendered to JSON by their resolver, by (root
+    # field's response key, list's response key); see mdm.api.changes._rendered.
+    rendered: dict[tuple[str, str], Any] | None = None
     golden_by_pk: DataLoader[int, GoldenRecord | None] = field(init=False)
     golden_by_ref: DataLoader[SourceRef, GoldenRecord | None] = field(init=False)
     sources_by_golden: DataLoader[int, list[SourceRecord]] = field(init=False)

@@ -31,6 +31,9 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
+        # Change events go to many subscribers at once: compressing each copy per socket
+        # would cost more CPU than the events' few hundred bytes save.
+        ws_per_message_deflate=False,
     )
 
 

@@ -1,0 +1,147 @@
+# ruff: noqa: F811 (the fixture `stream` is a parameter name)
+"""Change events rendered once and shared (``mdm.api.change_render``) read exactly as GraphQL
+execution gives them: a subscription and a ``changes`` page served over the wire (both
+rendered) and the same page executed by GraphQL alone in this process answer the same,
+with the same selection and role, on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+from graphql import OperationDefinitionNode, parse
+
+from mdm.api.change_render import renderer_for, selection_shape
+from mdm.api.changes import change_cursor
+from mdm.api.context import Context
+from mdm.api.schema import build_schema
+from mdm.auth import Principal, Role
+from mdm.hub import Hub
+from mdm.settings import Settings
+from tests.api.test_subscriptions import INGEST, Stream, server_env, stream, take  # noqa: F401 (fixtures)
+
+EVERY_FIELD = """position cursor schemaVersion kind entityType goldenId version recordStatus
+  mergedInto mergedFrom attributes changes { attribute old new __typename }
+  sourceIds { system sourceId } removedSourceIds { system sourceId __typename }
+  actor correlationId createdAt __typename"""
+SELECTIONS = {  # name: (selection, fragments, role)
+    "every field": (EVERY_FIELD, "", "integrator"),
+    "a reader's": (
+        "position kind attributes changes { attribute old new } createdAt",
+        "",
+        "reader",
+    ),
+    "aliases, fragments, directives": (
+        """p: position ...Ids ... on ChangeEvent { k: kind changes { a: attribute } }
+           kind @skip(if: $yes) goldenId @include(if: $yes) version @include(if: false)
+           ... @skip(if: true) { actor }""",
+        "fragment Ids on ChangeEvent { position goldenId sourceIds { sourceId } }",
+        "integrator",
+    ),
+    "one key twice, merged": (
+        "changes { attribute } changes { new } c: changes { old }",
+        "",
+        "reader",
+    ),
+}
+
+
+def _documents(selection: str, fragments: str) -> tuple[str, str]:
+    yes = ", $yes: Boolean!" if "$yes" in selection else ""
+    subscription = f"""subscription($after: String{yes}) {{
+      goldenRecordChanges(after: $after) {{ {selection} }} }} {fragments}"""
+    page = f"""query($after: String{yes}) {{
+      changes(after: $after, first: 100) {{ edges {{ node {{ {selection} }} }} }}
+      again: changes(after: $after, first: 100) {{
+        pageInfo {{ hasNextPage }} nodes {{ {selection} }}
+        e: edges {{ __typename cursor n: node {{ {selection} }} }} }} }} {fragments}"""
+    return subscription, page
+
+
+def _merge(stream: Stream) -> None:
+    """Events of every kind the tests read: created, updated, merged (with merged-away ids
+    and reference-free attribute changes)."""
+    stream.query(INGEST, {"records": [
+        {"entityType": "vendor", "system": "ERP", "sourceId": "V1",
+         "attributes": {"name": "Northwind Surgical Inc", "tax_id": "41-2847561"}},
+        {"entityType": "vendor", "system": "EHR", "sourceId": "O1",
+         "attributes": {"name": "Northwind Surgical", "duns": "150483782"}},
+    ]}, role="integrator")  # fmt: skip
+    stream.query(INGEST, {"records": [
+        {"entityType": "vendor", "system": "PROCUREMENT", "sourceId": "P1",
+         "attributes": {"name": "Northwind Surgical Inc", "tax_id": "41-2847561",
+                        "duns": "150483782", "city": "Denver"}},
+    ]}, role="integrator")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SELECTIONS)
+def test_a_rendered_event_reads_as_graphql_execution_gives_it(stream: Stream, name: str) -> None:
+    _merge(stream)
+    newest = stream.head()
+    selection, fragments, role = SELECTIONS[name]
+    subscription, page = _documents(selection, fragments)
+    variables: dict[str, Any] = {"after": change_cursor(0)}
+    if "$yes" in selection:
+        variables["yes"] = True
+    executed = _executed(stream, page, variables, role)
+    assert "errors" not in executed, executed
+    served = stream.query(page, variables, role=role)  # its event lists rendered
+    assert served == executed
+    nodes = [e["node"] for e in executed["data"]["changes"]["edges"]]
+    assert len(nodes) == newest >= 4
+    again = executed["data"]["again"]
+    assert again["pageInfo"] == {"hasNextPage": False}
+    assert again["nodes"] == [e["n"] for e in again["e"]] == nodes
+    assert [e["cursor"] for e in again["e"]] == [change_cursor(p) for p in range(1, newest + 1)]
+    assert {e["__typename"] for e in again["e"]} == {"ChangeEventEdge"}
+    rendered = asyncio.run(
+        take(stream.url, stream.tokens[role], newest, variables, document=subscription)
+    )
+    assert rendered == nodes
+    assert nodes and all(nodes)
+
+
+def _executed(stream: Stream, document: str, variables: dict[str, Any], role: str) -> Any:
+    """The document executed in this process by GraphQL alone (no ``Context.rendered``)."""
+    hub = Hub(Settings(database_url=stream.database_url))
+    try:
+        schema = build_schema(hub.specs, hub.settings)
+        context = Context(hub=hub, principal=Principal("test", Role[role.upper()]),
+                          request_id="test")  # fmt: skip
+        result = schema.execute_sync(document, variables, context_value=context)
+    finally:
+        hub.close()
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [e.formatted for e in result.errors]
+    return orjson.loads(orjson.dumps(body))
+
+
+def _shape(selection: str, *, sees_ids: bool, variables: Any = None) -> Any:
+    document = parse(f"subscription {{ goldenRecordChanges {{ {selection} }} }}")
+    operation = document.definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    field = operation.selection_set.selections[0]
+    return selection_shape([field], {}, variables, sees_ids=sees_ids)  # type: ignore[list-item]
+
+
+def test_only_what_renders_exactly_is_rendered() -> None:
+    assert _shape("position kind", sees_ids=False) == (
+        ("position", "position", None),
+        ("kind", "kind", None),
+    )
+    # A crosswalk field below the integrator role is execution's to refuse (FORBIDDEN).
+    assert _shape("position sourceIds { system }", sees_ids=False) is None
+    assert _shape("position sourceIds { system }", sees_ids=True) is not None
+    assert _shape("position @deprecated", sees_ids=True) is None  # not @skip / @include
+    assert _shape("position nosuch", sees_ids=True) is None
+
+
+def test_one_renderer_per_shape_role_and_systems() -> None:
+    shape = _shape("position", sees_ids=True)
+    first = renderer_for(shape, True, frozenset({"ERP"}))
+    assert renderer_for(shape, True, frozenset({"ERP"})) is first
+    assert renderer_for(shape, False, frozenset({"ERP"})) is not first
+    assert renderer_for(shape, True, None) is not first
