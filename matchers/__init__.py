@@ -34,7 +34,14 @@ from matchers.blocking import (
 )
 from matchers.catalog import ManufacturerPartComparison
 from matchers.clustering import Clustering, cluster, cluster_records
-from matchers.coded import ANCESTRY, LEARNED, CodeComparison, ReferenceComparison
+from matchers.coded import (
+    ANCESTRY,
+    LEARNED,
+    CodeComparison,
+    CodeVocabulary,
+    ReferenceComparison,
+    shipped_code_vocabularies,
+)
 from matchers.comparisons import (
     Column,
     Comparison,
@@ -85,6 +92,7 @@ from matchers.places import (
     AddressComparison,
     LocalityComparison,
     SitePhoneComparison,
+    house_number_key,
     street_name_key,
 )
 from matchers.prices import PriceComparison
@@ -146,7 +154,9 @@ __all__ = [
     "ANCESTRY",
     "LEARNED",
     "CodeComparison",
+    "CodeVocabulary",
     "ReferenceComparison",
+    "shipped_code_vocabularies",
     "unit_name_key",
     "street_address_key",
     "UnitNameComparison",
@@ -183,6 +193,7 @@ __all__ = [
     "AddressComparison",
     "LocalityComparison",
     "SitePhoneComparison",
+    "house_number_key",
     "street_name_key",
     "flagged_form",
     "flagged_key",

@@ -5,6 +5,9 @@ parents' golden records."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -19,6 +22,8 @@ from matchers.comparisons import (
     _factorize,
     _text,
 )
+from matchers.text import fold
+from matchers.vocabulary import parse_vocabulary
 
 LEARNED = "~"  # prefix of a coded value that rests on a learned correspondence
 
@@ -32,17 +37,92 @@ def raw_code_token(system: str, text: str) -> str:
     return f"{RAW}{system}|{text}"
 
 
+_MAX_SPELLING = 4  # words in the longest spelling looked up
+
+
+@dataclass(frozen=True, eq=False)
+class CodeVocabulary:
+    """The common spellings of a code set's codes, shipped for the kinds every hospital has
+    (``location_type``: "NURS UNIT", "Nursing Unit" and "NU" are ``NURSING_UNIT``).
+
+    Attributes:
+        code_set: The code set's name.
+        spellings: Folded words of a spelling -> its canonical code; every code is a
+            spelling of itself.
+    """
+
+    code_set: str
+    spellings: Mapping[tuple[str, ...], str]
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """The canonical codes."""
+        return frozenset(self.spellings.values())
+
+    def canonical(self, value: str) -> str | None:
+        """The code a value spells ("Ship-To" -> ``SHIP_TO``), or None when it is not one
+        known spelling as a whole ("CATH LAB | DEPT")."""
+        words = _spelled(self, value)
+        return words[0] if len(words) == 1 and words[0] in self.codes else None
+
+    def spelled(self, value: str) -> str:
+        """The value with each known spelling in it written as its code, longest first:
+        "CATH LAB | DEPT" and "Cath Lab | Department" are both ``PROCEDURE_AREA
+        DEPARTMENT``."""
+        return " ".join(_spelled(self, value))
+
+
+@lru_cache(maxsize=1 << 12)  # a code set has few values, seen record after record
+def _spelled(vocabulary: CodeVocabulary, value: str) -> tuple[str, ...]:
+    words = fold(value).split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in range(min(_MAX_SPELLING, len(words) - i), 0, -1):
+            code = vocabulary.spellings.get(tuple(words[i : i + size]))
+            if code is not None:
+                out.append(code)
+                i += size
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return tuple(out)
+
+
+# Code sets with a shipped vocabulary, and the data file of each.
+_SHIPPED = {"location_type": "location_types.tsv"}
+
+
+@cache
+def shipped_code_vocabularies() -> Mapping[str, CodeVocabulary]:
+    """The vocabularies the hub ships, by code set (``data/location_types.tsv``): what a
+    coded value means when reference data has loaded no code set for it."""
+    return {name: _read_vocabulary(name, file) for name, file in _SHIPPED.items()}
+
+
+def _read_vocabulary(code_set: str, file: str) -> CodeVocabulary:
+    text = resources.files("matchers").joinpath("data", file).read_text("utf-8")
+    entries = parse_vocabulary(text, origin=file)
+    spellings = {tuple(fold(code).split()): code for _, code in entries}
+    spellings.update({tuple(fold(variant).split()): code for variant, code in entries})
+    return CodeVocabulary(code_set, spellings)
+
+
 class CodeComparison(_CodedComparison[str]):
     """A coded value after transcoding to its code set's canonical codes.
 
     The caller puts in each record the canonical code, or ``~CODE`` when the record's own
     value is unmapped but a learned correspondence points to ``CODE``, or nothing when the
     value is unmapped and unexplained (it never makes or breaks a match by itself). When
-    the code set is not loaded at all, the caller puts the system's own value as
-    ``raw_code_token`` gives it: equal values agree (``exact``), but two systems' unequal
-    spellings ("CATH LAB | DEPT" and "Cath Lab | Department", "320" and "PH-MAN") are each
-    system's own codes and compare as missing, never ``different``: an unmapped value
-    never vetoes. Within one system, unequal values are ``different``.
+    the code set is not loaded at all, the caller puts the code a shipped vocabulary reads
+    the value as (``CodeVocabulary``: "Ship-To" is ``SHIP_TO``), or else the system's own
+    value as ``raw_code_token`` gives it, its known spellings written as codes: equal
+    values agree (``exact``: "CATH LAB | DEPT" and "Cath Lab | Department"), but two
+    systems' unequal spellings ("320" and "PH-MAN") are each system's own codes and
+    compare as missing, never ``different``, and so does such a spelling against a code:
+    an unmapped value never vetoes. Within one system, unequal spellings are
+    ``different``.
 
     Levels: ``exact``, ``learned`` (codes correspond through a learned correspondence),
     ``different``.
@@ -96,8 +176,7 @@ class CodeComparison(_CodedComparison[str]):
     ) -> LevelArray:
         out = super().batch_levels(left, right, left_index, right_index)
         ls, rs = left.codes["system"][left_index], right.codes["system"][right_index]
-        other = (ls != MISSING) & (rs != MISSING) & (ls != rs)
-        out[other & (out == len(self.levels) - 1)] = MISSING
+        out[(ls != rs) & (out == len(self.levels) - 1)] = MISSING
         return out
 
 
@@ -108,8 +187,8 @@ def _raw_system(value: str | None) -> str | None:
 
 
 def _other_systems(left: str, right: str) -> bool:
-    a, b = _raw_system(left), _raw_system(right)
-    return a is not None and b is not None and a != b
+    """Not both codes, nor both spellings of one system."""
+    return _raw_system(left) != _raw_system(right)
 
 
 ANCESTRY = ">"  # separates a resolved parent from its own ancestors: "P>GP>GGP"

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -26,7 +27,13 @@ from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import JaroWinkler
 
-from matchers.identifiers import check_identifier, gtin_family
+from matchers.identifiers import (
+    TYPO_PRONE_KINDS,
+    check_identifier,
+    gtin_family,
+    is_near_identifier,
+    near_identifiers,
+)
 from matchers.junk import is_junk
 from matchers.text import (
     fold,
@@ -286,6 +293,15 @@ class IdentifierComparison(Comparison[_Identifier]):
     value is unchecked, so a spec never makes it decisive; a flagged value against
     another one or a valid one is missing (no evidence either way, never a veto).
     Without ``flagged``, a value that fails its check is missing.
+
+    With ``near=True`` (kinds without a check digit only, ``TYPO_PRONE_KINDS``) also
+    ``near`` before ``different``: two valid values one keystroke apart
+    (``is_near_identifier``), as likely a typo as another entity. Its default weight is
+    slightly negative, so it never vetoes and never decides: a spec that wants a steward
+    to see such pairs holds them back with a doubt (``MatchSettings.doubts``).
+
+    Raises:
+        ValueError: ``kind`` is unknown, or ``near`` is asked of a kind with a check digit.
     """
 
     def __init__(
@@ -295,21 +311,24 @@ class IdentifierComparison(Comparison[_Identifier]):
         *,
         name: str | None = None,
         flagged: bool = False,
+        near: bool = False,
         parameters: Sequence[tuple[float, float]] | None = None,
     ) -> None:
         check_identifier(kind, "0")  # fail fast on an unknown kind
+        if near and kind not in TYPO_PRONE_KINDS:
+            raise ValueError(f"{kind}: its check digit catches a typo; no near level for it")
         self.name = name or attribute
         self.attributes = (attribute,)
         self.kind = kind
         self.flagged = flagged
-        self.levels = ("exact", "flagged_exact", "different") if flagged else ("exact", "different")
-        if parameters is None:
-            parameters = (
-                ((0.67, 1e-5), (0.30, 5e-4), (0.03, 1 - 5.1e-4))
-                if flagged
-                else ((0.97, 1e-5), (0.03, 1 - 1e-5))
-            )
-        self.default_parameters = tuple(parameters)
+        self.near = near
+        self.levels = (
+            "exact",
+            *(("flagged_exact",) if flagged else ()),
+            *(("near",) if near else ()),
+            "different",
+        )
+        self.default_parameters = tuple(parameters or _IDENTIFIER_PARAMETERS[flagged, near])
 
     def prepare(self, record: Mapping[str, Any]) -> _Identifier | None:
         text = _text(record, self.attributes[0])
@@ -331,8 +350,13 @@ class IdentifierComparison(Comparison[_Identifier]):
 
     def compare(self, left: _Identifier, right: _Identifier) -> int:
         """The level index, or ``MISSING`` for a flagged value against another value."""
+        different = len(self.levels) - 1
         if left.valid is not None and right.valid is not None:
-            return 0 if left.valid == right.valid else len(self.levels) - 1
+            if left.valid == right.valid:
+                return 0
+            if self.near and is_near_identifier(self.kind, left.valid, right.valid):
+                return different - 1
+            return different
         return 1 if left.cleaned == right.cleaned else MISSING
 
     def encode(
@@ -349,14 +373,35 @@ class IdentifierComparison(Comparison[_Identifier]):
     ) -> LevelArray:
         valid_l, valid_r = left.codes["valid"][left_index], right.codes["valid"][right_index]
         clean_l, clean_r = left.codes["cleaned"][left_index], right.codes["cleaned"][right_index]
-        out = np.full(len(left_index), len(self.levels) - 1, dtype=np.int8)
+        different = len(self.levels) - 1
+        out = np.full(len(left_index), different, dtype=np.int8)
         both_valid = (valid_l != MISSING) & (valid_r != MISSING)
         out[both_valid & (valid_l == valid_r)] = 0
+        if self.near:
+            unequal = np.flatnonzero(both_valid & (valid_l != valid_r))
+            near = self._near(left, right, left_index[unequal], right_index[unequal])
+            out[unequal[near]] = different - 1
         flagged = ~both_valid
         out[flagged & (clean_l == clean_r)] = 1
         out[flagged & (clean_l != clean_r)] = MISSING
         out[(clean_l == MISSING) | (clean_r == MISSING)] = MISSING
         return out
+
+    def _near(
+        self,
+        left: Column[_Identifier],
+        right: Column[_Identifier],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> NDArray[np.bool_]:
+        """Which pairs of two different valid values are ``is_near_identifier``."""
+        # Every pair here holds two valid values: read them without a call per pair.
+        valid = attrgetter("valid")
+        return near_identifiers(
+            self.kind,
+            list(map(valid, map(left.features.__getitem__, left_index.tolist()))),
+            list(map(valid, map(right.features.__getitem__, right_index.tolist()))),
+        )
 
     def value(self, record: Mapping[str, Any]) -> str | None:
         shown = super().value(record)
@@ -365,6 +410,19 @@ class IdentifierComparison(Comparison[_Identifier]):
         flagged = record.get(flagged_key(self.attributes[0]))
         # Shown as a tax id would be masked: its last four characters.
         return f"…{str(flagged)[-4:]} (fails its check)" if flagged else None
+
+
+# Default (m, u) of ``IdentifierComparison``'s levels by (flagged, near). ``near``'s m (a
+# typo in one record of a true pair in two hundred) comes out of ``exact``'s and its u out
+# of ``different``'s, so the other levels weigh what they weighed before it. Its weight,
+# -1 bit, says "rather not", never "not": calibration holds it within ``BOUND_FACTOR`` of
+# that, whatever random pairs say (they are almost never a keystroke apart).
+_IDENTIFIER_PARAMETERS: dict[tuple[bool, bool], tuple[tuple[float, float], ...]] = {
+    (False, False): ((0.97, 1e-5), (0.03, 1 - 1e-5)),
+    (True, False): ((0.67, 1e-5), (0.30, 5e-4), (0.03, 1 - 5.1e-4)),
+    (False, True): ((0.965, 1e-5), (0.005, 0.01), (0.03, 1 - 0.01001)),
+    (True, True): ((0.665, 1e-5), (0.30, 5e-4), (0.005, 0.01), (0.03, 1 - 0.01051)),
+}
 
 
 class GtinComparison(_CodedComparison[tuple[str, str]]):

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from matchers.junk import is_junk
 
@@ -34,6 +39,13 @@ IDENTIFIER_KINDS: frozenset[str] = frozenset(
         "code",
     }
 )
+
+TYPO_PRONE_KINDS: frozenset[str] = frozenset({"ein", "duns"})
+"""Kinds whose valid values carry no check digit, so one mistyped digit or two swapped
+ones give another valid value: two such values one keystroke apart are more likely one
+number mistyped than two entities (``is_near_identifier``). Not GTIN, GLN or NPI: their
+check digit catches every single-digit error and most swaps of neighbours, so two valid
+values a keystroke apart are two numbers issued as they are, as different as any two."""
 
 _DIGIT_SEPARATORS = re.compile(r"[\s\-.]+")
 _NON_ALNUM = re.compile(r"[^0-9A-Z]+")
@@ -110,6 +122,46 @@ def check_identifier(kind: str, raw: str) -> IdentifierCheck:
     except _Invalid as invalid:
         return IdentifierCheck(kind, raw, None, False, invalid.problem, invalid.detail)
     return IdentifierCheck(kind, raw, normalized, True, None, None)
+
+
+def is_near_identifier(kind: str, left: str, right: str) -> bool:
+    """Whether two different valid values of a ``TYPO_PRONE_KINDS`` kind are one keystroke
+    apart: one digit replaced or two neighbouring digits swapped (Damerau-Levenshtein
+    distance 1 over the digits, separators left out: an EIN's hyphen is not a character
+    one mistypes). Always false for other kinds.
+
+    Args:
+        kind: The identifier kind.
+        left: A normalized value (``check_identifier(kind, ...).normalized``).
+        right: Another one.
+
+    Example:
+        >>> is_near_identifier("ein", "30-3982847", "30-3902847")
+        True
+        >>> is_near_identifier("ein", "30-3982847", "30-3902874")
+        False
+    """
+    return bool(near_identifiers(kind, [left], [right])[0])
+
+
+def near_identifiers(kind: str, left: Sequence[str], right: Sequence[str]) -> NDArray[np.bool_]:
+    """``is_near_identifier`` of many pairs (``left[k]``, ``right[k]``) at once.
+
+    Example:
+        >>> near_identifiers("duns", ["150483782", "150483782"], ["105483782", "1"]).tolist()
+        [True, False]
+    """
+    if kind not in TYPO_PRONE_KINDS or not left:
+        return np.zeros(len(left), dtype=bool)
+    # Normalized values of these kinds hold digits and an EIN's hyphen, nothing else.
+    a = [value.replace("-", "") for value in left]
+    b = [value.replace("-", "") for value in right]
+    distance = process.cpdist(a, b, scorer=OSA.distance, score_cutoff=1, workers=1)
+    same_length = np.fromiter(
+        (len(x) == len(y) for x, y in zip(a, b, strict=True)), dtype=bool, count=len(a)
+    )
+    found: NDArray[np.bool_] = (np.asarray(distance) == 1) & same_length
+    return found
 
 
 def gtin_check_digit(body: str) -> int:

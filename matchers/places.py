@@ -382,6 +382,24 @@ def street_name_key(
     return keys
 
 
+def house_number_key(
+    line_attribute: str = "address_line1",
+) -> Callable[[Mapping[str, Any]], set[str]]:
+    """The house number with the street's name (no directional, no suffix, no postal
+    code): one street address meets however it is written ("4000 W Division St" and
+    "4000 W. Division"), also where one record has no postal code. PO boxes and lines
+    without a house number make no key."""
+
+    def keys(record: Mapping[str, Any]) -> set[str]:
+        line = _text(record, line_attribute)
+        address = parse_address_line(line) if line else None
+        if address is None or address.is_po_box or not address.number or not address.name:
+            return set()
+        return {f"{address.number}|{''.join(address.name.split())}"}
+
+    return keys
+
+
 @dataclass(frozen=True)
 class _Phone:
     number: str

@@ -1,11 +1,15 @@
-"""Decisive rules and vetoes: a spec's domain rules over a model's comparison levels.
+"""Decisive rules, vetoes and doubts: a spec's domain rules over a model's comparison levels.
 
 A *decisive rule* is a set of ``(comparison, level)`` conditions that together say "the
 same thing" (an equal GTIN-14): a pair meeting all of them is accepted, probability 1, as
 sure as a link gets (so the chain guard of clustering never cuts an identifier agreement
 before a fuzzy link). A *veto* is one ``(comparison, level)`` that says "not the same
 thing" (a different tax id): unless a decisive rule holds, the pair is held just below the
-review threshold, never merged and not put before a steward as a likely match.
+review threshold, never merged and not put before a steward as a likely match. A *doubt*
+is one ``(comparison, level)`` that says "a steward decides" (a tax id one keystroke from
+the other: a typo, or another entity): unless a decisive rule holds, the pair is held just
+below the auto threshold, so the rest of the evidence can bring it before a steward but
+never merges it.
 
 The rules are written once as a ``RulePlan`` (level indices of one model's comparisons),
 and judged from that one plan either for one pair (``RulePlan.judge``: a newcomer against
@@ -25,7 +29,8 @@ from numpy.typing import NDArray
 from matchers.comparisons import Comparison
 
 VETO_MARGIN = 0.999
-"""A vetoed pair is held at ``review_threshold * VETO_MARGIN`` at most."""
+"""A vetoed pair is held at ``review_threshold * VETO_MARGIN`` at most, a doubted one at
+``auto_threshold * VETO_MARGIN``."""
 
 Condition = tuple[str, str]  # (comparison name, level name)
 
@@ -38,14 +43,16 @@ class Judgement:
         probability: 1 when a decisive rule holds; at most just below the review
             threshold when vetoed; else the match probability as scored.
         vetoed_by: The vetoes (``comparison.level``) that held the pair back.
-        conflicts: Vetoes a decisive rule overrode (strong identifiers agree although,
-            say, the parents differ): the pair is accepted and the conflict is shown,
-            never hidden.
+        conflicts: Vetoes and doubts a decisive rule overrode (strong identifiers agree
+            although, say, the parents differ): the pair is accepted and the conflict is
+            shown, never hidden.
+        doubted_by: The doubts that held the pair below the auto threshold.
     """
 
     probability: float
     vetoed_by: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    doubted_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,37 +64,45 @@ class RulePlan:
         decisive: Per rule, its ``(comparison index, level indices)`` conditions. A
             condition naming no comparison (or level) of the model has no level index
             and never holds.
+        doubts: ``(comparison index, level indices, label)`` per doubt.
     """
 
     vetoes: tuple[tuple[int, frozenset[int], str], ...]
     decisive: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
+    doubts: tuple[tuple[int, frozenset[int], str], ...] = ()
 
     def judge(
         self,
         found: Sequence[int | None],
         match_probability: float,
         review_threshold: float,
+        auto_threshold: float,
     ) -> Judgement:
         """Judge one pair, known by its level index per comparison (``None``: missing).
 
         Example:
             >>> plan = RulePlan(vetoes=((0, frozenset({1}), "tax_id.different"),), decisive=())
-            >>> plan.judge((1,), 0.95, 0.8).vetoed_by
+            >>> plan.judge((1,), 0.95, 0.8, 0.99).vetoed_by
             ('tax_id.different',)
         """
         vetoed_by = tuple(label for k, allowed, label in self.vetoes if found[k] in allowed)
+        doubted_by = tuple(label for k, allowed, label in self.doubts if found[k] in allowed)
         for rule in self.decisive:
             if all(found[k] in allowed for k, allowed in rule):
-                return Judgement(1.0, (), vetoed_by)
-        if not vetoed_by:
-            return Judgement(match_probability)
-        return Judgement(min(match_probability, review_threshold * VETO_MARGIN), vetoed_by)
+                return Judgement(1.0, (), vetoed_by + doubted_by)
+        probability = match_probability
+        if doubted_by:
+            probability = min(probability, auto_threshold * VETO_MARGIN)
+        if vetoed_by:
+            probability = min(probability, review_threshold * VETO_MARGIN)
+        return Judgement(probability, vetoed_by, (), doubted_by)
 
     def judge_many(
         self,
         levels: NDArray[np.integer[Any]],
         match_probability: NDArray[np.floating[Any]],
         review_threshold: float,
+        auto_threshold: float,
     ) -> NDArray[np.float64]:
         """``judge``'s probability for many pairs: ``levels`` is ``(n_pairs,
         n_comparisons)`` level indices, ``-1`` where a value is missing (as
@@ -99,12 +114,16 @@ class RulePlan:
             for k, allowed in rule:
                 mask &= _holds(levels[:, k], allowed)
             decided |= mask
-        vetoed = np.zeros(len(out), dtype=bool)
-        for k, allowed, _ in self.vetoes:
-            vetoed |= _holds(levels[:, k], allowed)
-        vetoed &= ~decided
+        for conditions, cap in (
+            (self.doubts, auto_threshold * VETO_MARGIN),
+            (self.vetoes, review_threshold * VETO_MARGIN),
+        ):
+            held = np.zeros(len(out), dtype=bool)
+            for k, allowed, _ in conditions:
+                held |= _holds(levels[:, k], allowed)
+            held &= ~decided
+            out[held] = np.minimum(out[held], cap)
         out[decided] = 1.0
-        out[vetoed] = np.minimum(out[vetoed], review_threshold * VETO_MARGIN)
         return out
 
 
@@ -119,9 +138,10 @@ def rule_plan(
     comparisons: Sequence[Comparison[Any]],
     vetoes: Iterable[Condition] = (),
     decisive: Iterable[Iterable[Condition]] = (),
+    doubts: Iterable[Condition] = (),
 ) -> RulePlan:
-    """The plan of ``vetoes`` and ``decisive`` rules over ``comparisons`` (a model's, in
-    its order)."""
+    """The plan of ``vetoes``, ``decisive`` rules and ``doubts`` over ``comparisons`` (a
+    model's, in its order)."""
     position = {c.name: k for k, c in enumerate(comparisons)}
 
     def condition(name: str, level: str) -> tuple[int, frozenset[int]]:
@@ -134,4 +154,5 @@ def rule_plan(
     return RulePlan(
         vetoes=tuple((*condition(name, level), f"{name}.{level}") for name, level in vetoes),
         decisive=tuple(tuple(condition(name, level) for name, level in rule) for rule in decisive),
+        doubts=tuple((*condition(name, level), f"{name}.{level}") for name, level in doubts),
     )

@@ -413,6 +413,7 @@ def score_in_batches(
     prepared: PreparedRecords,
     pairs: NDArray[np.integer[Any]],
     review_threshold: float,
+    auto_threshold: float,
     batch_size: int = 250_000,
 ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
     """Judged match probability (``score_many``, then ``plan.judge_many``) of every
@@ -431,7 +432,9 @@ def score_in_batches(
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         scored = score_many(model, [], None, batch, prepared=prepared)
-        judged = plan.judge_many(scored.levels, scored.match_probability, review_threshold)
+        judged = plan.judge_many(
+            scored.levels, scored.match_probability, review_threshold, auto_threshold
+        )
         parts.append(judged.astype(np.float32))
     return (
         pairs[:, 0].astype(np.int32),

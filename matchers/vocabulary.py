@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from matchers.comparisons import Comparison, FuzzyTextComparison
-from matchers.text import fold
+from matchers.text import fold, parse_address_line
 
 _MAX_PHRASE = 4
 _FLOOR_WING = re.compile(r"^(\d{1,2})([NSEW])$")
@@ -240,6 +240,35 @@ class UnitName:
     codes: frozenset[str]  # letters-and-digits codes ("CL005"): site or unit identifiers
     wings: frozenset[str]  # NORTH, SOUTH, EAST, WEST: "2 WEST" is not "2 EAST"
     buildings: frozenset[str] = frozenset()  # "TOWER 2": its number is not the floor
+    site: _Site | None = None  # the record's street address, when the comparison reads it
+
+
+@dataclass(frozen=True)
+class _Site:
+    """Where a record is: house number, street name and directionals of its street line."""
+
+    number: str
+    street: str
+    directionals: tuple[str | None, str | None]
+
+    def is_same(self, other: _Site) -> bool:
+        """One street address: the same number and street, no conflicting directional
+        ("4000 W DIVISION ST" and "4000 W. Division"; never "N MAIN" and "S MAIN")."""
+        return (
+            self.number == other.number
+            and self.street == other.street
+            and all(
+                a is None or b is None or a == b
+                for a, b in zip(self.directionals, other.directionals, strict=True)
+            )
+        )
+
+
+def _site_of(street: str) -> _Site | None:
+    line = parse_address_line(street)
+    if line.is_po_box or not line.number or not line.name:
+        return None
+    return _Site(line.number, line.name, line.directionals)
 
 
 # Prepared names by text (shipped and site vocabulary only): a hospital's departments
@@ -292,18 +321,24 @@ class UnitNameComparison(Comparison[UnitName]):
     """Department, unit and cost-center names, after ``normalize_unit_name``.
 
     Levels: ``exact``, ``similarity_<t>``… (descending thresholds), ``contained``,
-    ``different``, ``conflict``. ``contained``: the distinctive words of one name are all
-    in the other, and they say more than a kind of unit ("Higgins" and "Chicago Public
-    Schools Higgins C.A., Thomas J.", an operator's name put before a site's; never
-    "Laboratory" and "Cardiac Cath Lab"): weak evidence, never a veto. Different numbers
-    ("PAR 1" vs "PAR 2"; "PEDIATRICS" vs "PEDIATRICS 2", the second of its kind; not the
-    record's own house number), different site codes ("CL005" vs "CL006"), different
-    wings ("2 WEST" vs "2E") and different buildings ("TOWER 2" vs "T3") are a
-    ``conflict``: two units by construction. A building named on one side only, and names
-    that merely share no words, are ``different`` (which may be a gap in the vocabulary).
-    Similarity is the token-set ratio of the distinctive words when the shorter name has
-    two or more of them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort
-    ratio otherwise (so "Laboratory" does not meet "Cardiac Cath Lab").
+    ``same_site``, ``different``, ``conflict``. ``contained``: the distinctive words of one
+    name are all in the other, and they say more than a kind of unit ("Higgins" and
+    "Chicago Public Schools Higgins C.A., Thomas J.", an operator's name put before a
+    site's; never "Laboratory" and "Cardiac Cath Lab"): weak evidence, never a veto.
+    ``same_site`` (only with ``address_attribute``): the records are at one street address
+    (house number and street) and their names share a proper name beyond a leading
+    qualifier both start with ("It Takes a Village Child Care" and "Easter Seals Society -
+    It Takes a Village"; never "Northgate Lactation" and "Northgate Hospice", a facility's
+    units): evidence, never a veto. Different numbers ("PAR 1" vs "PAR 2"; "PEDIATRICS"
+    vs "PEDIATRICS 2", the second of its kind; not the record's own address's numbers),
+    different site codes ("CL005" vs "CL006"), different wings ("2 WEST" vs "2E") and
+    different buildings ("TOWER 2" vs "T3") are a ``conflict``: two units by
+    construction. Two names that each say what kind of unit they are, and not the same
+    kind ("ICU" and "CVICU"), a building named on one side only, and names that merely
+    share no words, are ``different`` (which may be a gap in the vocabulary). Similarity
+    is the token-set ratio of the distinctive words when the shorter name has two or more
+    of them (so "HHN ICU" meets "Intensive Care Unit"), and the token-sort ratio
+    otherwise (so "Laboratory" does not meet "Cardiac Cath Lab").
     """
 
     def __init__(
@@ -317,7 +352,7 @@ class UnitNameComparison(Comparison[UnitName]):
     ) -> None:
         """``address_attribute``: the record's street line; its house number written in
         the name ("Robertson Center - Ogden 3701" at 3701 W Ogden Ave) is not a unit
-        number."""
+        number, and two names at one street address may be one site's (``same_site``)."""
         self.name = name or attribute
         self.address_attribute = address_attribute
         self.attributes = (attribute,) + ((address_attribute,) if address_attribute else ())
@@ -326,15 +361,18 @@ class UnitNameComparison(Comparison[UnitName]):
             "exact",
             *(f"similarity_{t:g}" for t in self.thresholds),
             "contained",
+            "same_site",
             "different",
             "conflict",
         )
         *graded, (m, u) = FuzzyTextComparison(attribute, thresholds).default_parameters
+        # "same_site" is rare among non-matches: it needs one street address as well.
         # "different" names may be a vocabulary gap ("EC" for the ED); "conflict" is two
         # units by construction (PAR 1 / PAR 2, 2 WEST / 2 EAST, CL005 / CL006).
         self.default_parameters = (
             *graded,
             (0.05, 0.01),
+            (0.05, 0.0005),
             (m * 0.9, u * 0.8),
             (m * 0.1, u * 0.2),
         )
@@ -344,13 +382,15 @@ class UnitNameComparison(Comparison[UnitName]):
         value = record.get(self.attributes[0])
         text = str(value).strip() if value is not None else ""
         prepared = prepare_unit_name(text, self.extra) if text else None
-        if prepared is None or not prepared.numbers or self.address_attribute is None:
+        street = record.get(self.address_attribute) if self.address_attribute else None
+        line = str(street).strip() if street is not None else ""
+        if prepared is None or not line:
             return prepared
-        street = record.get(self.address_attribute)
-        number = _HOUSE_NUMBER.match(str(street)) if street else None
-        if number is None or int(number.group(1)) not in prepared.numbers:
-            return prepared
-        return dataclasses.replace(prepared, numbers=prepared.numbers - {int(number.group(1))})
+        return dataclasses.replace(
+            prepared,
+            numbers=prepared.numbers - _address_numbers(line, prepared.numbers),
+            site=_site_of(line),
+        )
 
     def compare(self, left: UnitName, right: UnitName) -> int:
         conflict = len(self.levels) - 1
@@ -373,17 +413,8 @@ class UnitNameComparison(Comparison[UnitName]):
             return 0
         if _truncated(left.text, right.text):
             return 1  # one system cut the name at its field width ("...COMMUNI")
-        if not left.content or not right.content:
+        if not left.content or not right.content or _kinds_differ(left, right):
             return different
-        shorter = left.content if len(left.content) <= len(right.content) else right.content
-        if (left.content <= right.content or right.content <= left.content) and any(
-            w not in _dictionary() for w in shorter
-        ):
-            # Only a name that says more than the kind of unit: "Higgins" within "Chicago
-            # Public Schools Higgins", never "Laboratory" within "Cardiac Cath Lab".
-            contained = different - 1
-        else:
-            contained = different
         aligned = _aligned(left.content, right.content)
         a, b = " ".join(sorted(aligned)), " ".join(sorted(right.content))
         if min(len(left.content), len(right.content)) >= 2:
@@ -391,10 +422,93 @@ class UnitNameComparison(Comparison[UnitName]):
         else:
             score = fuzz.token_sort_ratio(a, b) / 100
         graded = next((k for k, t in enumerate(self.thresholds) if score >= t), None)
-        return contained if graded is None else 1 + graded
+        if graded is not None:
+            return 1 + graded
+        if _is_contained(left.content, right.content):
+            return different - 2
+        if _is_same_site(left, right, aligned):
+            return different - 1
+        return different
+
+
+def _is_contained(left: frozenset[str], right: frozenset[str]) -> bool:
+    """One name's distinctive words all within the other's, and they say more than a kind
+    of unit: "Higgins" within "Chicago Public Schools Higgins", never "Laboratory" within
+    "Cardiac Cath Lab"."""
+    shorter = left if len(left) <= len(right) else right
+    return (left <= right or right <= left) and any(w not in _dictionary() for w in shorter)
+
+
+# Words of the vocabulary that say whose a unit is or where, not what kind of unit it is.
+_SETTING_WORDS = frozenset(
+    {"HOSPITAL", "HEALTH", "COMMUNITY", "MEMORIAL", "GENERAL", "REGIONAL", "UNIVERSITY",
+     "CLINIC", "BUILDING", "TOWER", "PAVILION", "FLOOR", "ROOM", *_WING_WORDS}
+)  # fmt: skip
+
+
+def _kinds(name: UnitName) -> frozenset[str]:
+    """The words of a name that say what kind of unit it is (the vocabulary's)."""
+    dictionary = _dictionary()
+    return frozenset(w for w in name.content if w in dictionary and w not in _SETTING_WORDS)
+
+
+def _kinds_differ(left: UnitName, right: UnitName) -> bool:
+    """Both names say what kind of unit they are, and not the same: each a kind the other
+    does not ("Pharmacy" and "Radiology"), or one the other's kind with a qualifier put
+    before it ("ICU" and "CVICU", "Cardiology" and "Pediatric Cardiology"). A kind word
+    after the shared ones is the rest of the same name, which one system left out
+    ("CARDIAC CATH" and "Cardiac Cath Lab")."""
+    a, b = _kinds(left), _kinds(right)
+    if not a or not b or a == b:
+        return False
+    shared = a & b
+    if not shared or (a - shared and b - shared):
+        return True
+    return _qualifies(left.text.split(), shared, a - shared) or _qualifies(
+        right.text.split(), shared, b - shared
+    )
+
+
+def _qualifies(words: list[str], shared: frozenset[str], extra: frozenset[str]) -> bool:
+    """One of ``extra`` stands right before the first of the ``shared`` kind words."""
+    first = min(k for k, w in enumerate(words) if w in shared)
+    return first > 0 and words[first - 1] in extra
+
+
+def _is_same_site(left: UnitName, right: UnitName, aligned: frozenset[str]) -> bool:
+    """Two names of one site: the records are at one street address, and the names share a
+    proper name beyond a leading qualifier common to both ("It Takes a Village Child Care"
+    and "Easter Seals Society - It Takes a Village": an agency's name put before the
+    site's). A facility's name before its units' ("Northgate Lactation" and "Northgate
+    Hospice") is such a qualifier, and says nothing of the unit."""
+    if left.site is None or right.site is None or not left.site.is_same(right.site):
+        return False
+    shared = (aligned & right.content) - _common_lead(left.text.split(), right.text.split())
+    return any(w not in _dictionary() and not _is_mnemonic(w) for w in shared)
+
+
+def _common_lead(left: list[str], right: list[str]) -> frozenset[str]:
+    """The words both names start with (a facility's or an agency's name)."""
+    lead = []
+    for a, b in zip(left, right, strict=False):
+        if a != b:
+            break
+        lead.append(a)
+    return frozenset(lead)
 
 
 _HOUSE_NUMBER = re.compile(r"\s*(\d{1,6})\b")
+
+
+def _address_numbers(street: str, numbers: frozenset[int]) -> frozenset[int]:
+    """The numbers of a name that are its address's: the house number ("Robertson Center -
+    Ogden 3701" at 3701 W Ogden Ave) and, in a name that repeats its whole address, the
+    street's ("Whiz Kids Nursery 518 W 103 Rd St" at 518 W 103rd St)."""
+    house = _HOUSE_NUMBER.match(street)
+    if house is None or int(house.group(1)) not in numbers:
+        return frozenset()
+    street_numbers = re.findall(r"\d+", parse_address_line(street).name)
+    return frozenset({int(house.group(1)), *(int(n) for n in street_numbers)})
 
 
 def unit_name_key(

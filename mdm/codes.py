@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from matchers.coded import raw_code_token
+from matchers.coded import CodeVocabulary, raw_code_token, shipped_code_vocabularies
 from mdm.store import AuditLog, CodeCorrespondence, CodeSet, Transcoding, core_connection
 
 LEARNED_MARK = "~"  # prefix of a matching token that rests on a learned correspondence
@@ -49,6 +49,11 @@ class CodeBook:
         labels: ``(code set, display label upper-cased)`` -> code, for labels that name
             one code only: a system writing the company's name where another writes its
             number is evidence (the "learned" level), never a transcoding.
+        vocabularies: code set -> the spellings of its codes the hub ships
+            (``matchers.shipped_code_vocabularies``: location types). They say what a
+            value means when its code set is not loaded, and name loaded codes in the
+            spellings systems use ("Dept." for ``DEPARTMENT``); loaded codes and
+            transcodings win.
     """
 
     codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -56,24 +61,30 @@ class CodeBook:
     learned: Mapping[tuple[str, str, str], str] = field(default_factory=dict)
     version: int = 0
     labels: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    vocabularies: Mapping[str, CodeVocabulary] = field(default_factory=shipped_code_vocabularies)
 
     def has(self, code_set: str) -> bool:
-        """Whether the code set is loaded (without it, values are compared as written)."""
-        return code_set in self.codes
+        """Whether values of the code set are read as codes (``transcode``): it is loaded,
+        or the hub ships a vocabulary for it. Without either, values are kept as written."""
+        return code_set in self.codes or code_set in self.vocabularies
 
     def transcode(self, code_set: str, system: str, value: str) -> tuple[str, bool]:
         """``(value, mapped)``: the canonical code for a system's value, or the value as
         written (upper-cased) and ``False`` when the code set is loaded and the value is
-        neither a canonical code nor transcoded. A code set that is not loaded maps every
-        value to itself."""
+        neither a canonical code nor transcoded nor a shipped spelling of one. A code set
+        that is not loaded maps a shipped spelling to its code ("NURS UNIT" to
+        ``NURSING_UNIT``) and any other value to itself."""
         text = _key(value)
         codes = self.codes.get(code_set)
         if codes is None:
-            return text, True
+            return self._spelled_code(code_set, text) or text, True
         found = self.transcodings.get((code_set, system, text))
         if found is not None:
             return found, True
-        return text, text in codes
+        if text in codes:
+            return text, True
+        spelled = self._spelled_code(code_set, text)
+        return (text, False) if spelled is None else (spelled, True)
 
     def match_token(self, code_set: str, system: str, value: str | None) -> str | None:
         """What matching compares for a stored coded value.
@@ -82,21 +93,43 @@ class CodeBook:
         correspondence, or written as a code's display label, compares as ``~code`` (the
         "learned" level: evidence, weaker than a code); any other unmapped value is
         missing: it never makes or breaks a match by itself. A value of a code set that is
-        not loaded compares as its system's own spelling (``raw_code_token``).
+        not loaded compares as the code its shipped vocabulary reads it as ("NURS UNIT" is
+        ``NURSING_UNIT``), or else as its system's own spelling (``raw_code_token``).
         """
         if value is None:
             return None
         codes = self.codes.get(code_set)
         text = _key(value)
+        spelled = self._spelled_code(code_set, text)
         if codes is None:
-            # No code set to say what the value means: the system's own spelling, equal
-            # to the same spelling and to nothing else of its system, and never against
-            # another system's spelling (``matchers.CodeComparison``).
-            return raw_code_token(system, text)
+            if spelled is not None:
+                return spelled
+            # Nothing says what the value means: the system's own spelling (its known
+            # words as codes), equal to the same spelling and to nothing else of its
+            # system, and never against a code or another system's spelling
+            # (``matchers.CodeComparison``).
+            vocabulary = self.vocabularies.get(code_set)
+            return raw_code_token(system, vocabulary.spelled(text) if vocabulary else text)
         if text in codes:
             return text
+        if spelled is not None:
+            return spelled
         learned = self.learned.get((code_set, system, text)) or self.labels.get((code_set, text))
         return None if learned is None else LEARNED_MARK + learned
+
+    def _spelled_code(self, code_set: str, text: str) -> str | None:
+        """The code a shipped spelling names, as the loaded code set writes it: the code
+        itself, or the one loaded code that is a spelling of it (a site's ``DEPT``);
+        None when the loaded set has no such code (a site that files nursing units
+        under ``DEPARTMENT`` knows no ``NURSING_UNIT``), or the spelling is unknown."""
+        vocabulary = self.vocabularies.get(code_set)
+        found = vocabulary.canonical(text) if vocabulary is not None else None
+        codes = self.codes.get(code_set)
+        if found is None or codes is None or found in codes:
+            return found
+        assert vocabulary is not None
+        named = [code for code in codes if vocabulary.canonical(code) == found]
+        return named[0] if len(named) == 1 else None
 
 
 EMPTY_CODEBOOK = CodeBook()

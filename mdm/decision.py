@@ -4,32 +4,43 @@ candidate golden records make of it.
 ``decide`` takes the candidates (each a golden record with its best member's judged
 probability) and returns the golden record the record joins (the best sure one), the other
 sure ones it *bridges* (they are one entity with it, so they are merged), and the unsure
-ones a steward should see. A steward's rejections (cannot-links) are applied on the way:
-a candidate the record was rejected for is dropped; a sure candidate that cannot be put
-together with the record's own golden record, with the best one, or with a bridge already
-taken, goes to review instead. Record-by-record ingest (``ScoringMatcher.decide``), the
-dry run (``mdm.preview``), re-evaluation (``Ingestor.redecide``) and the bulk path (its
-review step and its sibling pass) all decide through it; they differ only in how they
-find and score candidates, and in where they write the outcome.
+ones a steward should see. Cannot-links are applied on the way: a candidate the record
+was rejected for is dropped; a sure candidate that cannot be put together with the
+record's own golden record, with the best one, or with a bridge already taken, goes to
+review instead, saying why. Two golden records cannot be put together when a steward
+rejected a member of one for the other, or when a member of one and a member of the other
+hold identifiers the spec vetoes (two different tax ids: ``identifier_conflicts``): a
+record without a tax id, sure of two vendors with different ones, must not bridge them.
+Constraints hold per golden record, not only per scored pair.
+
+Record-by-record ingest (``ScoringMatcher.decide``), the dry run (``mdm.preview``),
+re-evaluation (``Ingestor.redecide``) and the bulk path (its review step and its sibling
+pass) all decide through it; they differ only in how they find and score candidates, and
+in where they write the outcome.
 
 Cannot-links are read through ``CannotLinks``: ``StoredCannotLinks`` asks the store
 (following merges: a rejection of a golden record holds against the one it was merged
-into), ``NO_CANNOT_LINKS`` is for a first bulk load, where the store holds no record of the
-type and so no rejection.
+into; members' identifiers as stored), ``NO_CANNOT_LINKS`` is for a first bulk load, where
+the store holds no record of the type and so no rejection (its clustering keeps apart the
+records it scored as almost surely different).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from matchers import Comparison, RulePlan, rule_plan
 from mdm.golden import live_goldens
+from mdm.specs import AttributeKind, EntitySpec, MatchSettings
 from mdm.store import CandidateStatus, MatchCandidate, SourceRecord, core_connection
+
+REJECTED_APART = "a steward rejected a member of one golden record for the other"
 
 
 class Action(StrEnum):
@@ -62,9 +73,9 @@ class CannotLinks(Protocol):
         """Of ``golden_ids``, those a steward said the record does not belong to."""
         ...
 
-    def apart(self, a: int, b: int) -> bool:
-        """Whether two golden records must never be one (a member of one was rejected for
-        the other)."""
+    def apart(self, a: int, b: int) -> str | None:
+        """Why two golden records must never be one (a member of one was rejected for the
+        other; members hold identifiers the spec vetoes), or None."""
         ...
 
 
@@ -72,8 +83,8 @@ class _NoCannotLinks:
     def rejected(self, record_id: int | None, golden_ids: Collection[int]) -> set[int]:
         return set()
 
-    def apart(self, a: int, b: int) -> bool:
-        return False
+    def apart(self, a: int, b: int) -> str | None:
+        return None
 
 
 NO_CANNOT_LINKS: CannotLinks = _NoCannotLinks()
@@ -81,16 +92,20 @@ NO_CANNOT_LINKS: CannotLinks = _NoCannotLinks()
 
 
 class StoredCannotLinks:
-    """The rejections in the store (``cannot_link_goldens``, ``goldens_cannot_link``)."""
+    """The rejections in the store (``cannot_link_goldens``, ``goldens_cannot_link``) and
+    the identifiers of ``spec``'s golden records' members (``identifier_conflicts``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, spec: EntitySpec) -> None:
         self.session = session
+        self.spec = spec
 
     def rejected(self, record_id: int | None, golden_ids: Collection[int]) -> set[int]:
         return cannot_link_goldens(self.session, record_id, golden_ids)
 
-    def apart(self, a: int, b: int) -> bool:
-        return goldens_cannot_link(self.session, a, b)
+    def apart(self, a: int, b: int) -> str | None:
+        if goldens_cannot_link(self.session, a, b):
+            return REJECTED_APART
+        return bridge_refusal(identifier_conflicts(self.session, self.spec, a, b))
 
 
 _REJECTED_FOR = select(MatchCandidate.golden_id).where(
@@ -138,6 +153,86 @@ def goldens_cannot_link(session: Session, a: int, b: int) -> bool:
 
 
 @dataclass(frozen=True)
+class _IdentifierRules:
+    """A spec's comparisons of identifiers alone, with the vetoes and decisive rules that
+    name nothing else: what two golden records' members can be judged by without their
+    context (codes, parents)."""
+
+    comparisons: tuple[Comparison[Any], ...]
+    plan: RulePlan
+
+
+# By settings id, with the settings kept (so the id stays theirs): worked out once.
+_IDENTIFIER_RULES: dict[int, tuple[MatchSettings, _IdentifierRules | None]] = {}
+
+
+def _identifier_rules(spec: EntitySpec) -> _IdentifierRules | None:
+    settings = spec.matching
+    if settings is None:
+        return None
+    cached = _IDENTIFIER_RULES.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        cached = (settings, _plan_identifier_rules(spec, settings))
+        _IDENTIFIER_RULES[id(settings)] = cached
+    return cached[1]
+
+
+def _plan_identifier_rules(spec: EntitySpec, settings: MatchSettings) -> _IdentifierRules | None:
+    comparisons = tuple(c for c in settings.comparisons if _reads_identifiers(spec, c))
+    names = {c.name for c in comparisons}
+    vetoes = [(name, level) for name, level in settings.vetoes if name in names]
+    decisive = [rule for rule in settings.decisive if all(name in names for name, _ in rule)]
+    if not vetoes:
+        return None
+    return _IdentifierRules(comparisons, rule_plan(comparisons, vetoes, decisive))
+
+
+def _reads_identifiers(spec: EntitySpec, comparison: Comparison[Any]) -> bool:
+    kinds = {getattr(spec.attribute(name), "kind", None) for name in comparison.attributes}
+    return kinds == {AttributeKind.IDENTIFIER}
+
+
+_MEMBER_VALUES = select(SourceRecord.golden_id, SourceRecord.standardized).where(
+    SourceRecord.golden_id.in_(bindparam("goldens", expanding=True)),
+    SourceRecord.is_deleted.is_(False),
+)
+
+
+def identifier_conflicts(session: Session, spec: EntitySpec, a: int, b: int) -> tuple[str, ...]:
+    """The spec's vetoes on identifiers (``tax_id.different``) that hold between a member
+    of golden record ``a`` and a member of ``b``, unless a decisive rule on identifiers
+    holds for the same two members: the pair-by-pair vetoes, checked for golden records as
+    wholes. Empty when nothing keeps them apart (a member without the identifier, a tax id
+    a keystroke from the other: those are evidence, not constraints)."""
+    rules = _identifier_rules(spec)
+    if rules is None or a == b:
+        return ()
+    distinct: dict[int, list[tuple[Any, ...]]] = {a: [], b: []}
+    for golden_id, values in core_connection(session).execute(_MEMBER_VALUES, {"goldens": [a, b]}):
+        prepared = tuple(c.prepare(values or {}) for c in rules.comparisons)
+        if prepared not in distinct[golden_id]:
+            distinct[golden_id].append(prepared)
+    found: set[str] = set()
+    for left in distinct[a]:
+        for right in distinct[b]:
+            levels = [c.level(x, y) for c, x, y in zip(rules.comparisons, left, right, strict=True)]
+            found.update(rules.plan.judge(levels, 1.0, 1.0, 1.0).vetoed_by)
+    return tuple(sorted(found))
+
+
+def bridge_refusal(conflicts: Sequence[str]) -> str | None:
+    """Why a record may not bridge two golden records whose members hold ``conflicts``
+    (from ``identifier_conflicts``), or None when there are none."""
+    if not conflicts:
+        return None
+    names = sorted({label.split(".", 1)[0].replace("_", " ") for label in conflicts})
+    return (
+        f"would bridge two golden records with different {' and '.join(names)}s "
+        f"({', '.join(conflicts)})"
+    )
+
+
+@dataclass(frozen=True)
 class Decision:
     """What a record's scored candidates decide (see ``decide``).
 
@@ -145,8 +240,9 @@ class Decision:
         best: The sure candidate the record joins (the highest score), if any.
         bridges: The other sure candidates, to merge with ``best``: the record is sure of
             them all, so they are one entity.
-        refused: Sure candidates a steward's rejection keeps apart from the record's own
-            golden record, from ``best`` or from a bridge: for review instead.
+        refused: Sure candidates a cannot-link keeps apart from the record's own golden
+            record, from ``best`` or from a bridge: for review instead, their explanation
+            saying why (``refused``).
         unsure: Candidates in the review band, best first.
     """
 
@@ -188,9 +284,10 @@ def decide(
     At or above ``auto_threshold`` a candidate is sure; the best sure one (highest score,
     then lowest golden id) is joined and the others are bridged. In the review band it is
     unsure. Cannot-links hold throughout: a candidate the record (``record_id``) was
-    rejected for is dropped; a sure one that a rejection keeps apart from the record's own
-    golden record (``golden_id``, when the record is placed and takes it along), from the
-    best one or from a bridge taken before it is refused (sent to review).
+    rejected for is dropped; a sure one that a cannot-link (``CannotLinks.apart``) keeps
+    apart from the record's own golden record (``golden_id``, when the record is placed
+    and takes it along), from the best one or from a bridge taken before it is refused
+    (sent to review, with the reason in its explanation).
 
     Args:
         scored: The candidates, in any order.
@@ -213,11 +310,17 @@ def decide(
     for candidate in sure:
         if candidate.golden_id in taken:
             joined.append(candidate)  # its own golden record: nothing to check
-        elif any(links.apart(candidate.golden_id, other) for other in taken):
-            refused.append(candidate)
-        else:
+            continue
+        reason = next(
+            (why for other in taken if (why := links.apart(candidate.golden_id, other))), None
+        )
+        if reason is None:
             taken.append(candidate.golden_id)
             joined.append(candidate)
+        else:
+            refused.append(
+                replace(candidate, explanation={**candidate.explanation, "refused": reason})
+            )
     if not joined:
         return Decision(refused=tuple(refused), unsure=unsure)
     return Decision(joined[0], tuple(joined[1:]), tuple(refused), unsure)

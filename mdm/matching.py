@@ -312,13 +312,15 @@ def explain(
     **more: Any,
 ) -> dict[str, Any]:
     """A scored candidate's explanation, as review candidates store it: the rules that
-    held the pair back or were overridden, the model and the golden record's best member;
-    with ``pair`` (its ``MatchModel.score_prepared``) the weights and each comparison's
-    values, level and weight. ``more``: what else the path that scored it adds."""
+    held the pair back (vetoes, doubts) or were overridden, the model and the golden
+    record's best member; with ``pair`` (its ``MatchModel.score_prepared``) the weights and
+    each comparison's values, level and weight. ``more``: what else the path that scored
+    it adds."""
     explanation: dict[str, Any] = {
         "rule": "score",
         **more,
         "vetoed_by": list(judged.vetoed_by),
+        "doubted_by": list(judged.doubted_by),
         "conflicts": list(judged.conflicts),
         "model_version": model_version,
         "best_member": best_member,
@@ -356,7 +358,9 @@ def explain_views(
     model = active.model
     left, right = model.prepare(mine), model.prepare(theirs)
     found, weight = model.levels_prepared(left, right)
-    judged = spec_rules(settings, model).judge(found, probability(weight), active.review_threshold)
+    judged = spec_rules(settings, model).judge(
+        found, probability(weight), active.review_threshold, active.auto_threshold
+    )
     pair = model.score_prepared(mine, theirs, left, right)
     return explain(judged, active.version, best_member, pair, **more)
 
@@ -525,7 +529,7 @@ class ScoringMatcher:
             scored,
             auto_threshold=active.auto_threshold,
             review_threshold=active.review_threshold,
-            links=StoredCannotLinks(session),
+            links=StoredCannotLinks(session, spec),
             record_id=record.id,
             golden_id=record.golden_id,
         )
@@ -577,7 +581,9 @@ class ScoringMatcher:
         best: dict[int, tuple[Judgement, CandidateRecord, tuple[Any, ...]]] = {}
         for candidate, theirs in zip(candidates, prepared, strict=True):
             found, weight = model.levels_prepared(mine, theirs)
-            judged = plan.judge(found, probability(weight), active.review_threshold)
+            judged = plan.judge(
+                found, probability(weight), active.review_threshold, active.auto_threshold
+            )
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue

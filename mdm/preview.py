@@ -81,7 +81,7 @@ def preview_match(
             scored,
             auto_threshold=active.auto_threshold,
             review_threshold=active.review_threshold,
-            links=StoredCannotLinks(session),
+            links=StoredCannotLinks(session, spec),
         )
         joins = [c.golden_id for c in (decided.best, *decided.bridges) if c is not None]
         scored = scored[:limit]

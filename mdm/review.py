@@ -139,6 +139,7 @@ def decide_candidate(
     current = session.get(GoldenRecord, row.golden_id) if row.golden_id else None
     target = live_golden(session, candidate.golden_id)
     queued = 0
+    conflicts: list[str] = []  # identifier vetoes the steward's merge overrode
     if status is CandidateStatus.MERGED:
         if (
             target is None
@@ -153,7 +154,9 @@ def decide_candidate(
             )
         if current.id != target.id:
             ctx = ChangeContext(actor, correlation_id)
-            fold = fold_into(session, specs, spec, target.id, current.id, ctx)
+            fold = fold_into(
+                session, specs, spec, target.id, current.id, ctx, is_steward_decision=True
+            )
             if fold.result is FoldResult.REFUSED:
                 raise ConflictError(
                     f"match candidate {candidate_id}: a steward rejected a member of one of "
@@ -161,6 +164,7 @@ def decide_candidate(
                     field="id",
                 )
             queued = fold.children_queued
+            conflicts = list(fold.conflicts)
     candidate.status = status.value
     candidate.decided_by = actor
     candidate.decided_at = utcnow()
@@ -178,6 +182,7 @@ def decide_candidate(
                 "golden_id": after.public_id if after is not None else None,
                 "reason": text,
                 "children_queued": queued,
+                **({"overrode": conflicts} if conflicts else {}),
             },
         )
     )

@@ -29,14 +29,15 @@ def default_model(spec: EntitySpec) -> MatchModel:
 
 
 def spec_rules(settings: MatchSettings, model: MatchModel) -> RulePlan:
-    """``settings``' vetoes and decisive rules over ``model``'s comparisons, planned once
+    """``settings``' vetoes, decisive rules and doubts over ``model``'s comparisons, planned once
     per settings and model: what both the incremental and the bulk path judge pairs with
     (``RulePlan.judge``, ``RulePlan.judge_many``)."""
     found = _PLANS.get((id(settings), id(model)))
     if found is None:
         if len(_PLANS) >= 64:  # models replaced by retraining: drop the old plans
             _PLANS.clear()
-        found = (settings, model, rule_plan(model.comparisons, settings.vetoes, settings.decisive))
+        plan = rule_plan(model.comparisons, settings.vetoes, settings.decisive, settings.doubts)
+        found = (settings, model, plan)
         _PLANS[(id(settings), id(model))] = found
     return found[2]
 

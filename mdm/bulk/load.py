@@ -170,7 +170,12 @@ class BulkLoader:
             active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
             rules = spec_rules(settings, active.model)
             left, right, probability = score_in_batches(
-                active.model, rules, prepared, pairs, active.review_threshold
+                active.model,
+                rules,
+                prepared,
+                pairs,
+                active.review_threshold,
+                active.auto_threshold,
             )
             del prepared, pairs
             clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
@@ -204,7 +209,12 @@ class BulkLoader:
                 active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
                 rules = spec_rules(settings, active.model)
             left, right, probability = score_in_batches(
-                active.model, rules, prepared, pairs, active.review_threshold
+                active.model,
+                rules,
+                prepared,
+                pairs,
+                active.review_threshold,
+                active.auto_threshold,
             )
             del prepared
             clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)

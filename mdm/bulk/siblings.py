@@ -102,7 +102,7 @@ def _match_siblings(
     at = np.asarray([(index[a], index[b]) for a, b in pairs], dtype=np.intp)
     left, right, probability = score_in_batches(
         active.model, spec_rules(spec.matching, active.model), prepared, at,
-        active.review_threshold,
+        active.review_threshold, active.auto_threshold,
     )  # fmt: skip
     result.pairs += len(pairs)
     # lone record -> its siblings' golden records (as stored) -> (probability, -sibling)
@@ -121,7 +121,7 @@ def _match_siblings(
             if best.get(golden_id, (-1.0, 0)) < (p, -other):
                 best[golden_id] = (p, -other)
     result.scored += len(set(ids) & alone)
-    links = StoredCannotLinks(session)
+    links = StoredCannotLinks(session, spec)
     explain = Explainer(
         session, spec, ingestor.codes(session), active, None, ingestor.specs, path="siblings"
     )

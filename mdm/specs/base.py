@@ -114,7 +114,11 @@ class MatchSettings:
             not: a veto is the domain's answer to that over-counting.
         decisive: rules, each a set of ``(comparison, level)`` conditions that together say
             "the same thing" (an equal GTIN-14; company and code equal for a cost center):
-            the pair is accepted, whatever the weights and vetoes say.
+            the pair is accepted, whatever the weights, vetoes and doubts say.
+        doubts: ``(comparison, level)`` pairs that say "a steward decides" (a tax id a
+            keystroke from the other: a typo, or another entity): such a pair is held just
+            below the auto threshold, so it is never merged automatically, but agreement
+            elsewhere can put it before a steward (a veto keeps it from them).
         sibling_candidates: the children of the record's parent (same parent golden
             record, same kind) are candidates whatever their keys say: for types whose
             records may share no key with their match (a department with no address of its
@@ -134,6 +138,7 @@ class MatchSettings:
     vetoes: tuple[tuple[str, str], ...] = ()
     decisive: tuple[tuple[tuple[str, str], ...], ...] = ()
     sibling_candidates: bool = False
+    doubts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,7 +177,7 @@ class EntitySpec:
                 if unknown:
                     raise ValueError(f"spec {self.name}: {comparison.name} reads {unknown}")
             conditions = [c for rule in self.matching.decisive for c in rule]
-            for name, level in [*self.matching.vetoes, *conditions]:
+            for name, level in [*self.matching.vetoes, *self.matching.doubts, *conditions]:
                 if level not in levels.get(name, ()):
                     raise ValueError(f"spec {self.name}: no level {name}.{level}")
         self._by_name.update(by_name)

@@ -10,6 +10,7 @@ from matchers import (
     ReferenceComparison,
     UnitNameComparison,
     exact_key,
+    house_number_key,
     name_prefix_key,
     postal_prefix_and_name_key,
     street_address_key,
@@ -56,6 +57,8 @@ LOCATION = EntitySpec(
         comparisons=(
             IdentifierComparison("gln", "gln"),
             IdentifierComparison("npi", "npi"),
+            # With the street line: two names of one site at one street address (an
+            # agency's name before the site's) are evidence ("same_site"), not a veto.
             UnitNameComparison("name", address_attribute="address_line1"),
             # Here the records are the units themselves (two clinics of one building are
             # two places): another unit is weak evidence against, and vetoed below.
@@ -85,6 +88,8 @@ LOCATION = EntitySpec(
             ("name_tokens", token_sort_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
             ("street", street_address_key("address_line1", "postal_code")),
+            # One street address without a postal code, or with the suffix left out.
+            ("house_number", house_number_key("address_line1")),
             ("unit_name", unit_name_key("name", "postal_code")),
         ),
         # Departments of one hospital share its address (and often its NPI and GLN): the

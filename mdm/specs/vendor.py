@@ -64,8 +64,9 @@ VENDOR = EntitySpec(
             OrganizationNameComparison("name", trade_name_attribute="dba_name"),
             # A tax id or DUNS that fails its check (a sole proprietor's SSN, a foreign id)
             # still counts when both records carry it, moderately and never decisively.
-            IdentifierComparison("tax_id", "ein", flagged=True),
-            IdentifierComparison("duns", "duns", flagged=True),
+            # Neither has a check digit: one a keystroke from the other is "near".
+            IdentifierComparison("tax_id", "ein", flagged=True, near=True),
+            IdentifierComparison("duns", "duns", flagged=True, near=True),
             ADDRESS,
             LocalityComparison("city", state_attribute="state", address_attribute="address_line1"),
             PostalCodeComparison("postal_code", address_attribute="address_line1"),
@@ -90,5 +91,9 @@ VENDOR = EntitySpec(
         # decides. A flagged tax id is never decisive (it is unchecked).
         vetoes=(("tax_id", "different"), ("name", "sibling")),
         decisive=(all_of(("tax_id", "exact")),),
+        # A tax id a keystroke from the other (303982847 / 303902847) is a typo as often as
+        # another entity: never proof of difference, never a merge. With the name and the
+        # address agreeing, a steward sees the pair; with little else, it stays apart.
+        doubts=(("tax_id", "near"),),
     ),
 )

@@ -343,7 +343,8 @@ def _judge(left: dict[str, Any], right: dict[str, Any]) -> float:
     model = MatchModel(MATCHING.comparisons, prior=MATCHING.prior)
     plan = rule_plan(model.comparisons, MATCHING.vetoes, MATCHING.decisive)
     found, weight = model.levels_prepared(model.prepare(left), model.prepare(right))
-    return plan.judge(found, 1 / (1 + 2**-weight), MATCHING.review_threshold).probability
+    chance = 1 / (1 + 2**-weight)
+    return plan.judge(found, chance, MATCHING.review_threshold, MATCHING.auto_threshold).probability
 
 
 def test_catalog_number_does_not_beat_a_size_conflict() -> None:

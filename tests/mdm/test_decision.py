@@ -33,8 +33,8 @@ class Links:
     def rejected(self, record_id: int | None, golden_ids: Collection[int]) -> set[int]:
         return {g for g in golden_ids if (record_id, g) in self.rejections}
 
-    def apart(self, a: int, b: int) -> bool:
-        return frozenset((a, b)) in self.pairs
+    def apart(self, a: int, b: int) -> str | None:
+        return "kept apart" if frozenset((a, b)) in self.pairs else None
 
 
 def _candidates(**scores: float) -> list[Candidate]:

@@ -62,7 +62,10 @@ def judged(left: dict[str, Any], right: dict[str, Any]) -> tuple[float, tuple[st
     found, _ = model.levels_prepared(model.prepare(a), model.prepare(b))
     score = model.score(a, b)
     judgement = spec_rules(VENDOR.matching, model).judge(
-        found, score.match_probability, VENDOR.matching.review_threshold
+        found,
+        score.match_probability,
+        VENDOR.matching.review_threshold,
+        VENDOR.matching.auto_threshold,
     )
     return judgement.probability, judgement.vetoed_by
 

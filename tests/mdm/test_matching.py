@@ -16,7 +16,7 @@ from mdm.scoring import default_model, spec_rules
 from mdm.specs import DEFAULT_SPECS, EntitySpec, MatchSettings
 
 MATCHING_SPECS = [DEFAULT_SPECS[name] for name in DEFAULT_SPECS if DEFAULT_SPECS[name].matching]
-REVIEW = 0.8
+REVIEW, AUTO = 0.8, 0.99
 
 
 def _hit(model: MatchModel, found: tuple[int | None, ...]) -> set[tuple[str, str]]:
@@ -32,16 +32,19 @@ def _judge_as_written(
     hit: set[tuple[str, str]],
     match_probability: float,
     review_threshold: float,
+    auto_threshold: float = AUTO,
 ) -> Judgement:
     """The rules read straight from the spec, on a pair's ``(comparison, level)`` hits: the
     oracle ``RulePlan`` (level indices) is checked against."""
     vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
+    doubted_by = tuple(f"{name}.{level}" for name, level in settings.doubts if (name, level) in hit)
     for rule in settings.decisive:
         if all(condition in hit for condition in rule):
-            return Judgement(1.0, (), vetoed_by)
-    if not vetoed_by:
-        return Judgement(match_probability)
-    return Judgement(min(match_probability, review_threshold * 0.999), vetoed_by)
+            return Judgement(1.0, (), vetoed_by + doubted_by)
+    caps = [review_threshold * 0.999] * bool(vetoed_by) + [auto_threshold * 0.999] * bool(
+        doubted_by
+    )
+    return Judgement(min([match_probability, *caps]), vetoed_by, (), doubted_by)
 
 
 def _level_combinations(model: MatchModel, rng: random.Random) -> list[tuple[int | None, ...]]:
@@ -68,15 +71,19 @@ def test_the_rule_plan_judges_like_the_rules_as_written(spec: EntitySpec) -> Non
     plan = spec_rules(spec.matching, model)
     rng = random.Random(spec.name)
     outcomes = set()
+    doubted = False
     for found in _level_combinations(model, rng):
         for weight in (-30.0, -2.5, 0.0, 1.7, 2.0, 3.5, 12.0, rng.uniform(-20, 20)):
             expected = _judge_as_written(
                 spec.matching, _hit(model, found), probability(weight), REVIEW
             )
-            assert plan.judge(found, probability(weight), REVIEW) == expected, (found, weight)
+            judged = plan.judge(found, probability(weight), REVIEW, AUTO)
+            assert judged == expected, (found, weight)
             outcomes.add((expected.probability == 1.0, bool(expected.vetoed_by)))
-    # Decisive rules, vetoes and plain weights all occurred.
+            doubted |= bool(expected.doubted_by)
+    # Decisive rules, vetoes and plain weights all occurred (and doubts, where there are).
     assert {(True, False), (False, True), (False, False)} <= outcomes
+    assert doubted == bool(spec.matching.doubts)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
@@ -91,8 +98,8 @@ def test_the_array_judge_agrees_with_the_pair_judge_on_every_level_combination(
     rng = random.Random(f"arrays-{spec.name}")
     found = _level_combinations(model, rng)
     for chance in (0.0, 0.5, REVIEW, 0.85, 0.995, 1.0, rng.random()):
-        judged = plan.judge_many(_as_array(found), np.full(len(found), chance), REVIEW)
-        expected = [plan.judge(f, chance, REVIEW).probability for f in found]
+        judged = plan.judge_many(_as_array(found), np.full(len(found), chance), REVIEW, AUTO)
+        expected = [plan.judge(f, chance, REVIEW, AUTO).probability for f in found]
         assert judged.tolist() == expected
 
 
@@ -107,9 +114,10 @@ def test_the_array_judge_agrees_with_the_pair_judge(spec: EntitySpec, data: st.D
     found = data.draw(st.lists(row, min_size=1, max_size=30))
     chances = data.draw(st.lists(st.floats(0.0, 1.0), min_size=len(found), max_size=len(found)))
     review = data.draw(st.floats(0.05, 0.99))
-    judged = plan.judge_many(_as_array(found), np.asarray(chances), review)
+    auto = data.draw(st.floats(review, 0.999))
+    judged = plan.judge_many(_as_array(found), np.asarray(chances), review, auto)
     for k, (levels, chance) in enumerate(zip(found, chances, strict=True)):
-        assert judged[k] == plan.judge(levels, chance, review).probability, (levels, chance)
+        assert judged[k] == plan.judge(levels, chance, review, auto).probability, (levels, chance)
 
 
 def test_rules_on_comparisons_the_model_lacks_never_hold() -> None:
@@ -121,13 +129,14 @@ def test_rules_on_comparisons_the_model_lacks_never_hold() -> None:
         vetoes=(("nowhere", "different"), ("name", "no-such-level"), *spec.matching.vetoes),
         decisive=((("nowhere", "exact"),), *spec.matching.decisive),
     )
-    plan = rule_plan(model.comparisons, settings_.vetoes, settings_.decisive)
+    plan = rule_plan(model.comparisons, settings_.vetoes, settings_.decisive, settings_.doubts)
     found = _level_combinations(model, random.Random(3))
+    chance = probability(5.0)
     for levels in found:
-        expected = _judge_as_written(settings_, _hit(model, levels), probability(5.0), REVIEW)
-        assert plan.judge(levels, probability(5.0), REVIEW) == expected
-    judged = plan.judge_many(_as_array(found), np.full(len(found), probability(5.0)), REVIEW)
-    assert judged.tolist() == [plan.judge(f, probability(5.0), REVIEW).probability for f in found]
+        expected = _judge_as_written(settings_, _hit(model, levels), chance, REVIEW)
+        assert plan.judge(levels, chance, REVIEW, AUTO) == expected
+    judged = plan.judge_many(_as_array(found), np.full(len(found), chance), REVIEW, AUTO)
+    assert judged.tolist() == [plan.judge(f, chance, REVIEW, AUTO).probability for f in found]
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
