@@ -48,6 +48,19 @@ class SocketContext(Context):
 
     feed: ChangeFeed | None = None
     connection_params: dict[str, Any] = field(default_factory=dict)
+    authorization: str | None = None  # the header its principal was verified from
+    verifier: TokenVerifier | None = None
+
+    def still_authorized(self) -> Principal:
+        """Verify the socket's token again (a long-lived subscription outlives a revoked
+        token's cached check otherwise).
+
+        Raises:
+            UnauthenticatedError: the token was revoked (or is gone).
+        """
+        if self.verifier is None:
+            raise UnauthenticatedError("this socket has no token to check")
+        return self.verifier.verify(self.authorization)
 
 
 def _loaded(value: Any) -> Any:
@@ -160,6 +173,8 @@ class HubGraphQL(GraphQL[Context, None]):
                 principal=principal,
                 request_id=new_request_id(),
                 feed=self.feed,
+                authorization=request.headers.get("authorization"),
+                verifier=self.verifier,
             )
         context = Context(
             hub=self.hub, principal=principal, request_id=new_request_id(), rendered={}
@@ -201,6 +216,7 @@ class HubGraphQL(GraphQL[Context, None]):
                 context.principal = await asyncio.to_thread(self.verifier.verify, str(header))
             except UnauthenticatedError:
                 raise ConnectionRejectionError() from None
+            context.authorization = str(header)
         return await super().on_ws_connect(context)
 
 

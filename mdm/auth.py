@@ -6,13 +6,14 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from enum import IntEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mdm.errors import ForbiddenError, InvalidInputError, UnauthenticatedError
-from mdm.store import ApiToken, Database
+from mdm.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError
+from mdm.store import ApiToken, Database, utcnow
 
 TOKEN_PREFIX = "mdm_"
 
@@ -63,6 +64,44 @@ def create_token(session: Session, name: str, role: Role) -> str:
     session.add(ApiToken(name=name.strip(), role=role.name.lower(), token_hash=hash_token(token)))
     session.flush()
     return token
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A stored token as listed (never the token itself: only its hash is kept)."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_tokens(session: Session) -> list[TokenInfo]:
+    """Every token, oldest first, revoked ones too."""
+    rows = session.scalars(select(ApiToken).order_by(ApiToken.id))
+    return [TokenInfo(r.id, r.name, r.role, r.created_at, r.revoked_at) for r in rows]
+
+
+def revoke_tokens(session: Session, name: str) -> int:
+    """Revoke every live token named ``name``; returns how many. Servers refuse them once
+    their cache entry lapses (``MDM_TOKEN_CACHE_SECONDS``), open subscriptions included.
+
+    Raises:
+        NotFoundError: no live token has that name.
+    """
+    live = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.name == name.strip(), ApiToken.revoked_at.is_(None))
+        )
+    )
+    if not live:
+        raise NotFoundError(f"no live token named {name!r}", field="name")
+    now = utcnow()
+    for row in live:
+        row.revoked_at = now
+    session.flush()
+    return len(live)
 
 
 class TokenVerifier:

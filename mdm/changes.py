@@ -357,6 +357,24 @@ def list_consumers(session: Session, caller: Principal) -> list[Consumer]:
     return [_consumer(r) for r in session.scalars(statement.order_by(ConsumerOffset.consumer))]
 
 
+def reset_consumer(session: Session, name: str, position: int) -> Consumer:
+    """Move a consumer to ``position``, back or forward (an operator's decision: to replay
+    after a downstream restore, or to skip past a resync); ``acknowledge`` never moves back.
+
+    Raises:
+        UnknownConsumerError: no such consumer.
+        InvalidPositionError, CursorBeyondHeadError, CursorExpiredError: as ``check_after``.
+    """
+    check_consumer_name(name)
+    found = session.get(ConsumerOffset, name, with_for_update=True)
+    if found is None:
+        raise UnknownConsumerError(f"no consumer named {name!r}", field="consumer")
+    found.position = check_after(session, position, field="position")
+    found.updated_at = utcnow()
+    session.flush()
+    return _consumer(found)
+
+
 def _require_owner(row: ConsumerOffset, caller: Principal) -> None:
     if row.owner != caller.name and caller.role < Role.ADMIN:
         raise ForbiddenError(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncGenerator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, NewType
 
@@ -483,6 +484,26 @@ def live_feed(info: Info) -> ChangeFeed:
     return feed
 
 
+async def _while_authorized(
+    changes: AsyncIterator[stream.Change], context: Any
+) -> AsyncIterator[stream.Change]:
+    """The events of ``changes``, the socket's token verified again before an event once
+    ``MDM_TOKEN_CACHE_SECONDS`` have passed since the last check: a revoked token's
+    subscription ends with UNAUTHENTICATED at its next event.
+
+    Raises:
+        UnauthenticatedError: the token was revoked.
+    """
+    check = getattr(context, "still_authorized", None)
+    interval = context.hub.settings.token_cache_seconds
+    checked = time.monotonic()
+    async for change in changes:
+        if check is not None and time.monotonic() - checked >= interval:
+            await asyncio.to_thread(check)
+            checked = time.monotonic()
+        yield change
+
+
 @strawberry.type
 class ChangeSubscription:
     @strawberry.subscription(
@@ -510,7 +531,7 @@ class ChangeSubscription:
         position, where = await asyncio.to_thread(
             _start, info.context.hub, principal, entity_types, systems, after, consumer
         )
-        changes = feed.follow(position, where)
+        changes = _while_authorized(feed.follow(position, where), info.context)
         sender = SENDER.get()
         if sender is not None:  # over a websocket: rendered once, shared (see websocket)
             sees_ids = sees_source_ids(info)

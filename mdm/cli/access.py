@@ -36,6 +36,45 @@ def token_create(
     typer.echo(token)
 
 
+@token_app.command("list")
+def token_list(database_url: DatabaseUrl = None) -> None:
+    """List tokens by name and role (the tokens themselves are never stored)."""
+    from mdm.auth import list_tokens
+    from mdm.store import Database
+
+    database = Database(load_settings(database_url=database_url).database_url)
+    try:
+        with database.read_session() as session:
+            tokens = list_tokens(session)
+    finally:
+        database.dispose()
+    for token in tokens:
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+        created = f"{token.created_at:%Y-%m-%d %H:%M}"
+        typer.echo(f"{token.id}\t{token.role}\t{state}\t{created}\t{token.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    name: Annotated[str, typer.Option(help="The name the token was created with.")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke every live token of that name. Servers refuse it once their cached check
+    lapses (MDM_TOKEN_CACHE_SECONDS); its open subscriptions end with UNAUTHENTICATED."""
+    from mdm.auth import revoke_tokens
+    from mdm.store import Database
+
+    database = Database(load_settings(database_url=database_url).database_url)
+    try:
+        with database.session() as session:
+            revoked = revoke_tokens(session, name)
+    except MdmError as error:
+        fail(error)
+    finally:
+        database.dispose()
+    console.print(f"revoked {revoked} token(s) named {name!r}", markup=False)
+
+
 @system_app.command("add")
 def system_add(code: str, name: str, database_url: DatabaseUrl = None) -> None:
     """Register a source system (its mapping comes with `mdm load`)."""

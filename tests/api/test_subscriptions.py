@@ -487,6 +487,47 @@ def test_a_websocket_without_a_good_token_is_refused(shared_stream: Stream) -> N
     assert asyncio.run(close_code({}, {"Authorization": good})) is None
 
 
+@pytest.mark.parametrize("server_env", [{"MDM_TOKEN_CACHE_SECONDS": "0.2"}], ids=["cache-0.2s"])
+def test_a_revoked_token_ends_its_subscription(stream: Stream) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mdm.cli", "token", *args],
+            env={**os.environ, "MDM_DATABASE_URL": stream.database_url},
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+
+    created = cli("create", "--role", "reader", "--name", "night shift")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    kept = stream.tokens["reader"]
+
+    async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+
+        async def revoke_then_write(found: list[dict[str, Any]]) -> None:
+            if len(found) == 1:
+                revoked = await asyncio.to_thread(cli, "revoke", "--name", "night shift")
+                assert revoked.returncode == 0, revoked.stderr
+                await asyncio.sleep(0.5)  # past the server's cached check
+                await asyncio.to_thread(stream.ingest, vendors("AFTER", 2))
+
+        follower = asyncio.create_task(
+            take(stream.url, kept, 3, {"after": change_cursor(0)}, document=READ)
+        )
+        with pytest.raises(TransportQueryError) as raised:
+            await take(stream.url, token, 3, {"after": change_cursor(0)},
+                       document=READ, after_each=revoke_then_write)  # fmt: skip
+        return (raised.value.errors or [{}])[0], await follower
+
+    stream.ingest(vendors("BEFORE", 1))
+    error, other = asyncio.run(run())
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert len(other) == 3  # another token's subscription goes on
+    listed = cli("list")
+    assert "revoked" in listed.stdout and "night shift" in listed.stdout
+    unknown = cli("revoke", "--name", "night shift")  # no live token of that name now
+    assert unknown.returncode == 2 and "NOT_FOUND" in unknown.stderr
+
+
 # --------------------------------------------------------------------------- bad input
 
 

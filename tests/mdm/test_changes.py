@@ -448,3 +448,41 @@ def test_a_commit_that_wrote_events_wakes_the_notifier(hub: Hub) -> None:
 
     expected = ["commit"] if hub.database.is_sqlite else ["commit", "notify"]
     assert asyncio.run(woken_by()) == expected
+
+
+def test_an_operator_lists_consumers_and_moves_one_back_or_to_the_head(hub: Hub) -> None:
+    from typer.testing import CliRunner
+
+    from mdm.cli import app
+
+    _ingest(hub, _vendor("ERP", "C1", name="Cedar Medical"), _vendor("ERP", "C2", name="Oak Labs"))
+    owner = Principal("erp interface", Role.INTEGRATOR)
+    with hub.database.session() as session:
+        changes.register_consumer(session, "erp-sync", owner)
+        newest = changes.head(session)
+    url = ["--database-url", hub.settings.database_url]
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, ["changes", *args, *url])
+
+    listed = run("consumers")
+    assert listed.exit_code == 0, listed.output
+    assert f"erp-sync\tposition {newest:,}\tlag 0\tacknowledged never\towner erp interface" in (
+        listed.stdout
+    )
+    assert run("reset", "erp-sync", "--position", "0").exit_code == 0
+    assert f"lag {newest:,}" in run("consumers").stdout
+    assert run("reset", "erp-sync", "--position", "head").exit_code == 0
+    for bad, code in [
+        (["reset", "erp-sync", "--position", str(newest + 1)], "CURSOR_BEYOND_HEAD"),
+        (["reset", "erp-sync", "--position", "²"], "INVALID_INPUT"),
+        (["reset", "erp-sync", "--position", str(2**64)], "INVALID_POSITION"),
+        (["reset", "nobody", "--position", "0"], "UNKNOWN_CONSUMER"),
+        (["reset", "x\x00y", "--position", "0"], "INVALID_INPUT"),
+    ]:
+        refused = run(*bad)
+        assert refused.exit_code == 2 and code in refused.output, (bad, refused.output)
+    with hub.database.read_session() as session:
+        found = changes.find_consumer(session, "erp-sync", owner)
+    assert found is not None and found.position == newest
