@@ -38,7 +38,8 @@ from mdm.store import Database
 log = logging.getLogger("mdm.notify")
 
 POLL_SECONDS = 1.0  # read anyway, this long after the last wake-up
-READ_BATCH = 500  # events read at a time
+READ_BATCH = 500  # events the feed reads at a time (offered at once: under the buffer)
+REPLAY_BATCH = 2000  # events a replaying subscriber reads at a time (sent as it goes)
 RECONNECT_SECONDS = 2.0  # pause before listening again after the connection was lost
 
 
@@ -187,6 +188,7 @@ class ChangeFeed:
         *,
         buffer: int,
         batch: int = READ_BATCH,
+        replay_batch: int = REPLAY_BATCH,
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         if buffer < 1:
@@ -195,6 +197,7 @@ class ChangeFeed:
         self.notifier = notifier
         self.buffer = buffer
         self.batch = batch
+        self.replay_batch = replay_batch
         self.poll_seconds = poll_seconds
         self.position = 0  # the feed has offered every event up to here
         self._subscribers: set[Subscriber] = set()
@@ -235,12 +238,14 @@ class ChangeFeed:
     async def _replay(self, after: int, where: ChangeFilter) -> AsyncIterator[ChangeBatch]:
         """Batches after ``after`` until caught up, each next one read (on a thread) while
         the caller sends the one before."""
-        ahead = asyncio.ensure_future(self._read(after, where))
+        ahead = asyncio.ensure_future(self._read(after, where, limit=self.replay_batch))
         try:
             while True:
                 batch = await ahead
                 if not batch.is_caught_up:
-                    ahead = asyncio.ensure_future(self._read(batch.scanned_to, where))
+                    ahead = asyncio.ensure_future(
+                        self._read(batch.scanned_to, where, limit=self.replay_batch)
+                    )
                 yield batch
                 if batch.is_caught_up:
                     return
@@ -258,13 +263,15 @@ class ChangeFeed:
                 await reader
 
     async def _read(
-        self, after: int, where: ChangeFilter, *, upto: int | None = None
+        self, after: int, where: ChangeFilter, *, upto: int | None = None, limit: int = 0
     ) -> ChangeBatch:
-        return await asyncio.to_thread(self._read_now, after, where, upto)
+        return await asyncio.to_thread(self._read_now, after, where, upto, limit or self.batch)
 
-    def _read_now(self, after: int, where: ChangeFilter, upto: int | None) -> ChangeBatch:
+    def _read_now(
+        self, after: int, where: ChangeFilter, upto: int | None, limit: int
+    ) -> ChangeBatch:
         with self.database.read_session() as session:
-            return read_changes(session, after, self.batch, where, upto=upto)
+            return read_changes(session, after, limit, where, upto=upto)
 
     async def _join(self, where: ChangeFilter) -> Subscriber:
         if self._reader is None or self._reader.done():

@@ -39,7 +39,6 @@ from mdm.specs import Attribute, AttributeKind, EntitySpec, Standardizer
 
 _TRUE = {"Y", "YES", "TRUE", "T", "1"}
 _FALSE = {"N", "NO", "FALSE", "F", "0"}
-_NUMBER_NOISE = re.compile(r"[$,\s]")
 _CURRENCY = re.compile(r"^\s*[A-Za-z]{3}\b|\b[A-Za-z]{3}\s*$|[€£¥]")
 
 
@@ -175,6 +174,18 @@ def _standardize_value(
             else _to_number(raw, field)
         )
         if is_safe_number(number):
+            currency = _currency_of(raw) if kind is AttributeKind.NUMBER else None
+            if currency is not None:
+                findings.append(
+                    Finding(
+                        attribute.name,
+                        "CURRENCY_LEFT_OUT",
+                        f"{field}: the amount {number:g} of {storable_text(str(raw), 100)!r} "
+                        f"is kept; its currency {currency} is not (amounts are compared as "
+                        "written)",
+                        storable_text(str(raw), 100),
+                    )
+                )
             return number
         shown = storable_text(str(storable(raw)[0]), 100)
         findings.append(
@@ -335,7 +346,7 @@ def _to_int(raw: Any, field: str) -> int:
     if isinstance(raw, float) and raw.is_integer():
         return int(raw)
     try:
-        return int(_NUMBER_NOISE.sub("", str(raw)))
+        return int(_plain_number(str(raw)))
     except ValueError:
         raise InvalidAttributeError(f"{field}: {raw!r} is not an integer", field=field) from None
 
@@ -347,12 +358,39 @@ def _to_number(raw: Any, field: str) -> float:
         if isinstance(raw, int | float):
             return float(raw)
         # An amount written with its currency ("69.71 gbp", "USD 12.00", "£4.50") is the
-        # amount; the currency is not kept.
-        return float(_NUMBER_NOISE.sub("", _CURRENCY.sub("", str(raw))))
+        # amount (the caller flags the currency left out).
+        return float(_plain_number(_CURRENCY.sub("", str(raw))))
     except OverflowError:  # an integer past any float: out of range, flagged by the caller
         return math.inf
     except ValueError:
         raise InvalidAttributeError(f"{field}: {raw!r} is not a number", field=field) from None
+
+
+_GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+$")  # 1,234 / 12,345,678: US thousands
+
+
+def _plain_number(text: str) -> str:
+    """A number as ``float`` reads it, from how systems write amounts: thousands grouped by
+    commas, spaces or apostrophes ("1,234.50", "1 234,50", "1'234.50"), a decimal comma
+    ("12,5", "1.234,56"). Of "." and "," both present, the last is the decimal mark; a
+    lone comma groups thousands only as a US amount does (``1,234``, ``12,345,678``)."""
+    text = re.sub(r"[$\s'\u00a0\u202f]", "", text)
+    if "," in text and "." in text:
+        if text.rfind(",") > text.rfind("."):  # 1.234,56
+            text = text.replace(".", "").replace(",", ".")
+        else:  # 1,234.56
+            text = text.replace(",", "")
+    elif "," in text:
+        text = text.replace(",", "") if _GROUPED.match(text) else text.replace(",", ".", 1)
+    return text
+
+
+def _currency_of(raw: Any) -> str | None:
+    """The currency written beside an amount ("GBP", "€"), if any."""
+    if not isinstance(raw, str):
+        return None
+    found = _CURRENCY.search(raw)
+    return found.group(0).strip().upper() if found else None
 
 
 def _to_date(raw: Any, field: str, date_format: str | None) -> str:
@@ -378,9 +416,13 @@ def _to_date(raw: Any, field: str, date_format: str | None) -> str:
     raise InvalidAttributeError(f"{field}: {raw!r} is not a date ({expected})", field=field)
 
 
-_OTHER_DATE_FORMATS = (
+_OTHER_DATE_FORMATS = (  # month before day first: "03/04/2024" is March 4 (US systems)
     "%m/%d/%Y",
     "%m/%d/%y",
+    "%d/%m/%Y",  # 15/03/2024: only where the month-first reading failed
+    "%d.%m.%Y",
+    "%d %B %Y",
+    "%d-%B-%Y",
     "%Y/%m/%d",
     "%Y%m%d",
     "%d-%b-%Y",

@@ -450,6 +450,43 @@ def test_a_commit_that_wrote_events_wakes_the_notifier(hub: Hub) -> None:
     assert asyncio.run(woken_by()) == expected
 
 
+def test_a_subscriber_replays_in_batches_read_ahead_then_follows_live(hub: Hub) -> None:
+    """Replay reads the next batch while the one before is taken: every event once, in
+    order, across batch boundaries, then the live ones; a subscriber that stops mid-replay
+    leaves no read behind."""
+    with hub.database.session() as session:
+        for n in range(7):
+            record_change_event(session, _event(f"R{n}"))
+
+    async def follow() -> tuple[list[int], list[int]]:
+        notifier = ChangeNotifier(hub.database)
+        await notifier.start()
+        feed = notify.ChangeFeed(hub.database, notifier, buffer=100, replay_batch=3)
+        try:
+            stream = feed.follow(0)
+            seen = [(await anext(stream)).seq for _ in range(7)]
+            await asyncio.to_thread(_write_event, hub, "LIVE")
+            seen.append((await asyncio.wait_for(anext(stream), 10)).seq)
+            await stream.aclose()
+            partial = feed.follow(0)
+            first = [(await anext(partial)).seq for _ in range(4)]
+            await partial.aclose()  # mid-replay, a read ahead in flight
+        finally:
+            await feed.close()
+            await notifier.close()
+        return seen, first
+
+    seen, first = asyncio.run(follow())
+    stored = [c.seq for c in _all(hub)]
+    assert seen == stored and len(stored) == 8
+    assert first == stored[:4]
+
+
+def _write_event(hub: Hub, golden_id: str) -> None:
+    with hub.database.session() as session:
+        record_change_event(session, _event(golden_id))
+
+
 def test_an_operator_lists_consumers_and_moves_one_back_or_to_the_head(hub: Hub) -> None:
     from typer.testing import CliRunner
 

@@ -261,31 +261,51 @@ def test_a_malformed_value_is_flagged_and_the_record_lands(
 
 
 @pytest.mark.parametrize(
-    ("value", "amount"),
+    ("value", "amount", "currency"),
     [
-        pytest.param("69.71 gbp", 69.71, id="trailing-code"),
-        pytest.param("USD 12.00", 12.0, id="leading-code"),
-        pytest.param("$1,234.50", 1234.5, id="dollar"),
-        pytest.param("£4.50", 4.5, id="pound"),
+        pytest.param("69.71 gbp", 69.71, "GBP", id="trailing-code"),
+        pytest.param("USD 12.00", 12.0, "USD", id="leading-code"),
+        pytest.param("$1,234.50", 1234.5, None, id="dollar"),
+        pytest.param("£4.50", 4.5, "£", id="pound"),
+        pytest.param("12,5 EUR", 12.5, "EUR", id="decimal-comma"),
+        pytest.param("1.234,56 €", 1234.56, "€", id="european-grouping"),
+        pytest.param("1 234,50", 1234.5, None, id="space-grouping"),
+        pytest.param("1'234.50", 1234.5, None, id="apostrophe-grouping"),
+        pytest.param("12,345,678", 12345678.0, None, id="us-grouping"),
+        pytest.param("0,125", 0.125, None, id="leading-zero-is-no-grouping"),
     ],
 )
-def test_a_price_with_its_currency_is_the_amount(hub: Hub, value: str, amount: float) -> None:
+def test_a_price_as_systems_write_it_is_the_amount_and_a_currency_is_flagged(
+    hub: Hub, value: str, amount: float, currency: str | None
+) -> None:
     outcome = ingest(hub, RecordInput("item", "ERP", "1", {"description": "GLOVE", "price": value}))
-    assert outcome.status is IngestStatus.CREATED and not outcome.findings
+    assert outcome.status is IngestStatus.CREATED
+    flagged = [(f["attribute"], f["code"]) for f in outcome.findings]
+    assert flagged == ([("price", "CURRENCY_LEFT_OUT")] if currency else [])
+    if currency:
+        assert currency in outcome.findings[0]["message"]
     with hub.database.read_session() as session:
         row = session.scalar(select(SourceRecord))
         assert row is not None and row.standardized["price"] == amount
 
 
 @pytest.mark.parametrize(
-    "value", ["2024-01-31", "01/31/2024", "31-Jan-2024", "20240131", "Jan 31, 2024"]
-)
+    "value",
+    ["2024-01-31", "01/31/2024", "31-Jan-2024", "20240131", "Jan 31, 2024", "31/01/2024",
+     "31.01.2024", "31 January 2024"],
+)  # fmt: skip
 def test_a_date_in_another_common_format_is_read(hub: Hub, value: str) -> None:
     outcome = ingest(hub, RecordInput("contract", "ERP", "C1", {"effective_date": value}))
     assert outcome.status is IngestStatus.CREATED and not outcome.findings
     with hub.database.read_session() as session:
         row = session.scalar(select(SourceRecord))
         assert row is not None and row.standardized["effective_date"] == "2024-01-31"
+
+
+def test_a_month_first_date_is_read_month_first() -> None:
+    from mdm.standardize import _to_date
+
+    assert _to_date("03/04/2024", "effective_date", None) == "2024-03-04"
 
 
 @pytest.mark.parametrize(
