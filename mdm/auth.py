@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mdm.errors import ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError
+from mdm.screening import text_problem
 from mdm.store import ApiToken, Database, utcnow
 
 TOKEN_PREFIX = "mdm_"
@@ -58,12 +59,29 @@ def hash_token(token: str) -> str:
 
 def create_token(session: Session, name: str, role: Role) -> str:
     """Store a new token's hash and return the token (the only time it is shown)."""
-    if not name.strip():
-        raise InvalidInputError("token name must not be blank", field="name")
+    _check_name(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(name=name.strip(), role=role.name.lower(), token_hash=hash_token(token)))
     session.flush()
     return token
+
+
+MAX_TOKEN_NAME = 200  # api_token.name
+
+
+def _check_name(name: str) -> None:
+    """Refuse a token name no column takes: blank, too long, or holding a control
+    character (a NUL byte, a lone surrogate)."""
+    if not name.strip():
+        raise InvalidInputError("token name must not be blank", field="name")
+    problem = text_problem(name, is_identifier=True)
+    if problem is not None:
+        raise InvalidInputError(f"token name contains {problem}", field="name")
+    if len(name.strip()) > MAX_TOKEN_NAME:
+        raise InvalidInputError(
+            f"token name is {len(name.strip()):,} characters long; at most {MAX_TOKEN_NAME}",
+            field="name",
+        )
 
 
 @dataclass(frozen=True)
@@ -90,6 +108,7 @@ def revoke_tokens(session: Session, name: str) -> int:
     Raises:
         NotFoundError: no live token has that name.
     """
+    _check_name(name)
     live = list(
         session.scalars(
             select(ApiToken).where(ApiToken.name == name.strip(), ApiToken.revoked_at.is_(None))

@@ -38,6 +38,7 @@ from starlette.applications import Starlette
 from mdm.api.schema import build_schema
 from mdm.app import create_app
 from mdm.auth import Role, create_token
+from mdm.hub import Hub
 from mdm.ingest import RecordInput
 from mdm.settings import Settings
 from mdm.specs import DEFAULT_SPECS
@@ -630,3 +631,28 @@ def test_a_document_that_does_not_parse_or_validate_has_a_code(
 ) -> None:
     body = assert_no_internal_error(api.post(document))
     assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("night\x00shift", id="nul"),
+        pytest.param("night\ud800shift", id="lone-surrogate"),
+        pytest.param("n" * 201, id="too-long"),
+        pytest.param("   ", id="blank"),
+    ],
+)
+def test_a_token_name_no_column_takes_is_refused_by_the_cli(hub: Hub, name: str) -> None:
+    from sqlalchemy import func, select
+    from typer.testing import CliRunner
+
+    from mdm.cli import app
+    from mdm.store import ApiToken
+
+    url = ["--database-url", hub.settings.database_url]
+    for command in (["create", "--role", "reader"], ["revoke"]):
+        refused = CliRunner().invoke(app, ["token", *command, "--name", name, *url])
+        assert refused.exit_code == 2, refused.output
+        assert "INVALID_INPUT" in refused.output
+    with hub.database.read_session() as session:
+        assert session.scalar(select(func.count()).select_from(ApiToken)) == 0
