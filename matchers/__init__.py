@@ -78,6 +78,7 @@ from matchers.estimation import (
     update_from_labels,
 )
 from matchers.evaluation import ClusterEvaluation, evaluate_clusters
+from matchers.frequencies import TermFrequencies, count_terms, frequency_table
 from matchers.identifiers import (
     IDENTIFIER_KINDS,
     IdentifierCheck,
@@ -268,4 +269,7 @@ __all__ = [
     "colour_of",
     "model_codes",
     "token_weight",
+    "TermFrequencies",
+    "count_terms",
+    "frequency_table",
 ]

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from matchers.comparisons import Column, Comparison
+from matchers.frequencies import EXACT, TermFrequencies, adjusted_terms, tables_from_dict
 from matchers.rules import RulePlan
 
 MODEL_FORMAT = 1
@@ -53,7 +54,9 @@ class Contribution:
         left_value: The left record's raw value(s), or None.
         right_value: The right record's raw value(s), or None.
         level: The level reached, or None when a value is missing.
-        weight: The level's match weight (0 when missing).
+        weight: The level's match weight (0 when missing), adjusted for the value agreed on
+            when the model has its term frequencies.
+        frequency: With that adjustment, the value's share among the records counted.
     """
 
     comparison: str
@@ -62,6 +65,7 @@ class Contribution:
     right_value: str | None
     level: str | None
     weight: float
+    frequency: float | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,9 @@ class MatchModel:
         parameters: Levels per comparison name; comparisons not listed use
             their ``default_parameters``.
         prior: Probability that two records drawn at random match (lambda).
+        term_frequencies: Per comparison name, how common its values are
+            (``matchers.frequencies``): an exact agreement on a rare value weighs more
+            than the level's average, on a common one less.
 
     Example:
         >>> model = MatchModel([IdentifierComparison("tax_id", "ein")])
@@ -100,6 +107,7 @@ class MatchModel:
     comparisons: Sequence[Comparison[Any]]
     parameters: Mapping[str, Sequence[Level]] = field(default_factory=dict)
     prior: float = 1e-4
+    term_frequencies: Mapping[str, TermFrequencies] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         comparisons = tuple(self.comparisons)
@@ -109,6 +117,9 @@ class MatchModel:
         unknown = set(self.parameters) - set(names)
         if unknown:
             raise ValueError(f"parameters for unknown comparisons: {sorted(unknown)}")
+        unknown_terms = set(self.term_frequencies) - set(names)
+        if unknown_terms:
+            raise ValueError(f"term frequencies for unknown comparisons: {sorted(unknown_terms)}")
         if not 0 < self.prior < 1:
             raise ValueError(f"prior must be in (0, 1), got {self.prior}")
         parameters: dict[str, tuple[Level, ...]] = {}
@@ -137,6 +148,8 @@ class MatchModel:
         # What ``levels_prepared`` reads for every pair, looked up once.
         object.__setattr__(self, "_level_of", tuple(c.level for c in comparisons))
         object.__setattr__(self, "_prior_weight", math.log2(self.prior / (1 - self.prior)))
+        object.__setattr__(self, "term_frequencies", dict(self.term_frequencies))
+        object.__setattr__(self, "_terms", adjusted_terms(comparisons, self.term_frequencies))
 
     @property
     def prior_weight(self) -> float:
@@ -159,7 +172,16 @@ class MatchModel:
     ) -> MatchModel:
         """A copy with some comparisons' levels (and optionally the prior) replaced."""
         merged = {**self.parameters, **parameters}
-        return MatchModel(self.comparisons, merged, self.prior if prior is None else prior)
+        return MatchModel(
+            self.comparisons,
+            merged,
+            self.prior if prior is None else prior,
+            self.term_frequencies,
+        )
+
+    def with_term_frequencies(self, tables: Mapping[str, TermFrequencies]) -> MatchModel:
+        """A copy whose exact agreements are weighed by ``tables`` (none: not adjusted)."""
+        return MatchModel(self.comparisons, self.parameters, self.prior, tables)
 
     def prepare(self, record: Mapping[str, Any]) -> tuple[Any, ...]:
         """A record's prepared values, one per comparison, for ``score_prepared``."""
@@ -185,6 +207,10 @@ class MatchModel:
         weight = prior_weight + sum(
             [table[level] for table, level in zip(weights, found, strict=True) if level is not None]
         )
+        for k, read, terms in self._terms:  # type: ignore[attr-defined]
+            if found[k] == EXACT:
+                exact = weights[k][EXACT]
+                weight += terms.weight(exact, read(left_prepared[k])) - exact
         return found, weight
 
     def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
@@ -201,9 +227,16 @@ class MatchModel:
         """``score`` with both records' values already prepared (``prepare``), so a record
         compared with many others is normalized once."""
         contributions = []
-        for comparison, lp, rp in zip(self.comparisons, left_prepared, right_prepared, strict=True):
+        adjusted = {k: (read, terms) for k, read, terms in self._terms}  # type: ignore[attr-defined]
+        for k, (comparison, lp, rp) in enumerate(
+            zip(self.comparisons, left_prepared, right_prepared, strict=True)
+        ):
             found = comparison.level(lp, rp)
             level = None if found is None else self.parameters[comparison.name][found]
+            weight, frequency = 0.0 if level is None else level.weight, None
+            if found == EXACT and k in adjusted:
+                read, terms = adjusted[k]
+                weight, frequency = terms.weight(weight, read(lp)), terms.share(read(lp))
             contributions.append(
                 Contribution(
                     comparison.name,
@@ -211,7 +244,8 @@ class MatchModel:
                     comparison.value(left),
                     comparison.value(right),
                     None if level is None else level.name,
-                    0.0 if level is None else level.weight,
+                    weight,
+                    frequency,
                 )
             )
         weight = self.prior_weight + sum(c.weight for c in contributions)
@@ -219,7 +253,9 @@ class MatchModel:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form of the parameters, for storing a versioned model."""
+        terms = {name: table.to_dict() for name, table in self.term_frequencies.items()}
         return {
+            **({"term_frequencies": terms} if terms else {}),
             "format": MODEL_FORMAT,
             "prior": self.prior,
             "comparisons": [
@@ -258,7 +294,8 @@ class MatchModel:
             name: [Level(lv["name"], float(lv["m"]), float(lv["u"])) for lv in entry["levels"]]
             for name, entry in stored.items()
         }
-        return cls(comparisons, parameters, float(data["prior"]))
+        terms = tables_from_dict(data.get("term_frequencies") or {})
+        return cls(comparisons, parameters, float(data["prior"]), terms)
 
 
 @dataclass(frozen=True)
@@ -402,9 +439,30 @@ def score_many(
     weight = np.full(len(li), model.prior_weight, dtype=np.float64)
     for k, table in enumerate(model.weight_table()):
         weight += table[levels[:, k]]
+    weight += _term_adjustments(model, prepared, li, levels)
     with np.errstate(over="ignore"):
         chance = 1.0 / (1.0 + np.exp2(-weight))
     return ScoredPairs(li, ri, levels, weight, chance)
+
+
+def _term_adjustments(
+    model: MatchModel, prepared: PreparedRecords, left: NDArray[np.intp], levels: NDArray[np.int8]
+) -> NDArray[np.float64] | float:
+    """What the model's term frequencies add to each pair's weight (``levels_prepared``'s
+    adjustment, for pairs at an exact level: read from the left record's value)."""
+    terms = model._terms  # type: ignore[attr-defined]
+    if not terms:
+        return 0.0
+    out = np.zeros(len(left), dtype=np.float64)
+    for k, read, table in terms:
+        exact = np.flatnonzero(levels[:, k] == EXACT)
+        level_weight = model.levels_of(model.comparisons[k].name)[EXACT].weight
+        features = prepared.left[k].features
+        out[exact] = [
+            table.weight(level_weight, read(features[i])) - level_weight
+            for i in left[exact].tolist()
+        ]
+    return out
 
 
 def score_in_batches(

@@ -431,6 +431,16 @@ class UnitNameComparison(Comparison[UnitName]):
         return different
 
 
+def unit_name_term(name: UnitName) -> str:
+    """What two names agree on when ``UnitNameComparison`` finds them ``exact``: their
+    distinctive words with their numbers and codes ("HHN Pharmacy" and "PHARMACY" agree
+    on "PHARMACY", "PEDIATRICS 2" is another value), or the whole name when it has no such
+    word. How common it is weighs the agreement (``matchers.frequencies``)."""
+    if not name.content:
+        return name.text
+    return " ".join([*sorted(name.content), *map(str, sorted(name.numbers)), *sorted(name.codes)])
+
+
 def _is_contained(left: frozenset[str], right: frozenset[str]) -> bool:
     """One name's distinctive words all within the other's, and they say more than a kind
     of unit: "Higgins" within "Chicago Public Schools Higgins", never "Laboratory" within

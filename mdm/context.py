@@ -27,7 +27,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, aliased
 
 from matchers import ANCESTRY, ReferenceComparison
 from matchers.coded import RAW
-from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.codes import EMPTY_CODEBOOK, LEARNED_MARK, CodeBook
 from mdm.golden import live_goldens
 from mdm.specs import EntitySpec, SpecRegistry
 from mdm.store import (
@@ -539,13 +539,18 @@ class ContextView:
 
 
 def sibling_records(
-    session: Session, spec: EntitySpec, view: Mapping[str, Any], limit: int
+    session: Session,
+    spec: EntitySpec,
+    view: Mapping[str, Any],
+    limit: int,
+    codes: CodeBook = EMPTY_CODEBOOK,
 ) -> list[int]:
     """Records of ``spec``'s type that refer to the same parent (golden record) as the
     matching ``view`` of a record: candidates whatever their blocking keys say (a
     department with no address of its own, named differently in each system), of the same
-    kind (equal coded values, where both have one). Parents with more than ``limit`` such
-    children are skipped, like an oversized block."""
+    kind where both say which (a child whose stored value ``codes`` reads as no code, or
+    that has none, is kept). Parents with more than ``limit`` such children are skipped,
+    like an oversized block."""
     # Of the children, those of the same kind: a department's candidates are departments.
     # A system's own spelling of a code set that is not loaded (``raw_code_token``) says
     # nothing of another system's children: not a filter.
@@ -555,7 +560,8 @@ def sibling_records(
         if view.get(a.name) and not str(view.get(a.name)).startswith(RAW)
     }
     statement = _children_of_public_id(tuple(mine))
-    codes = tuple(mine.values())
+    wanted = tuple(mine.values())
+    code_sets = tuple(str(a.code_set) for a in spec.coded if a.name in mine)
     found: set[int] = set()
     connection = core_connection(session)
     for name in compared_references(spec):
@@ -577,9 +583,23 @@ def sibling_records(
             found.update(
                 record_id
                 for record_id, *values in children
-                if all(value in (None, code) for value, code in zip(values, codes, strict=True))
+                if all(
+                    _is_same_kind(codes, coded, value, code)
+                    for coded, value, code in zip(code_sets, values, wanted, strict=True)
+                )
             )
     return sorted(found)
+
+
+def _is_same_kind(codes: CodeBook, code_set: str, stored: Any, mine: Any) -> bool:
+    """Whether a child's stored coded value may be of the newcomer's kind ``mine``: it is
+    that code, or it is none that the code book knows (missing, a system's own spelling of
+    a code set not loaded: "NURS UNIT" is ``NURSING_UNIT``, "SPECIAL CARE" is only
+    itself), which says nothing against it, as ``CodeComparison`` reads it."""
+    if stored == mine or not isinstance(stored, str):
+        return True
+    token = codes.match_token(code_set, "", stored)
+    return token is None or token == mine or token.startswith((RAW, LEARNED_MARK))
 
 
 def without_context(specs: SpecRegistry) -> SpecRegistry:

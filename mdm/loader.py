@@ -252,6 +252,7 @@ def load(
     workers: int = 1,
     force: bool = False,
     calibrates: bool = True,
+    term_frequencies: bool = True,
 ) -> LoadSummary:
     """Load mapped files; each record lands whole or is kept as a rejection with its reason.
 
@@ -259,7 +260,8 @@ def load(
     goes through the bulk path (``mdm.bulk``) unless ``bulk`` is false; otherwise, and for
     every later load, records go one by one through the incremental pipeline. ``workers``:
     processes standardizing records for the bulk path (see ``BulkLoader``). ``calibrates``:
-    a first load estimates its type's match model from its records (``BulkLoader``).
+    a first load estimates its type's match model from its records (``BulkLoader``), and
+    with ``term_frequencies`` weighs exact name agreements by how common the name is.
 
     A file loaded before, with the same bytes and mapping, is skipped unread (``force``:
     read and apply every file anyway); a file is recorded once its load committed. Of a
@@ -299,7 +301,10 @@ def load(
         with database.read_session() as session:
             initial = bulk and is_initial_load(session, spec)
         if initial:
-            _bulk(database, ingestor, pending, summary, actor, workers, calibrates, on_progress)
+            loader = BulkLoader(
+                ingestor, workers=workers, calibrates=calibrates, term_frequencies=term_frequencies
+            )
+            _bulk(database, ingestor, loader, pending, summary, actor, on_progress)
             continue
         for file in pending:
             later = _later_source_ids(file, group)
@@ -323,11 +328,10 @@ def _skip(
 def _bulk(
     database: Database,
     ingestor: Ingestor,
+    loader: BulkLoader,
     files: list[SourceFile],
     summary: LoadSummary,
     actor: str,
-    workers: int,
-    calibrates: bool,
     on_progress: Callable[[str, int], None] | None,
 ) -> None:
     """The first load of an entity type: every file at once, in one transaction."""
@@ -340,7 +344,7 @@ def _bulk(
             read[index] += 1
             yield row
 
-    result = BulkLoader(ingestor, workers=workers, calibrates=calibrates).load(
+    result = loader.load(
         database,
         spec,
         chain.from_iterable(counted(i, f) for i, f in enumerate(files)),

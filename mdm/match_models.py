@@ -31,8 +31,10 @@ from matchers import (
     LabelledPair,
     MatchModel,
     candidate_pairs,
+    count_terms,
     estimate_m,
     estimate_u,
+    prepare_records,
     update_from_labels,
 )
 from mdm.codes import load_codebook
@@ -319,7 +321,9 @@ def estimate_model(
     exactly are held at their current m (blocking forced them to agree). Labels refine
     every comparison, those too: a steward's verdict is known, not inferred from
     agreement. u is kept as random pairs estimated it (``update_from_labels`` with
-    ``is_u_updated=False``). ``notes["labels"]`` counts the labels.
+    ``is_u_updated=False``). ``notes["labels"]`` counts the labels. A model that weighs
+    exact name agreements by their rarity (a first load's, unless that was turned off) has
+    its term frequencies counted again from the stored records.
     """
     assert spec.matching is not None
     stored = [
@@ -341,12 +345,18 @@ def estimate_model(
             f"{spec.name}: {len(records)} records are too few to estimate from",
             field="entityType",
         )
-    with_u = estimate_u(start, records, n_pairs=u_pairs, seed=seed)
+    prepared = prepare_records(start.comparisons, records)
+    if start.term_frequencies:
+        features = [column.features for column in prepared.left]
+        start = start.with_term_frequencies(
+            count_terms(start.comparisons, features, [system for system, _ in stored])
+        )
+    with_u = estimate_u(start, records, n_pairs=u_pairs, seed=seed, prepared=prepared)
     rules = BlockingRules(list(spec.matching.blocking))
     pairs = candidate_pairs(records, rules, max_block_size=spec.matching.max_block_size)
     blocked_on = {r for r, _ in spec.matching.blocking}
     fixed = tuple(c.name for c in spec.matching.comparisons if c.name in blocked_on)
-    result = estimate_m(with_u, records, pairs.pairs, seed=seed, fixed=fixed)
+    result = estimate_m(with_u, records, pairs.pairs, seed=seed, fixed=fixed, prepared=prepared)
     model = result.model
     if labels:
         model = update_from_labels(model, labels, prior_strength=prior_strength, is_u_updated=False)

@@ -337,6 +337,7 @@ def explain(
                     "right": c.right_value,
                     "level": c.level,
                     "weight": round(c.weight, 3),
+                    **({} if c.frequency is None else {"frequency": round(c.frequency, 6)}),
                 }
                 for c in pair.contributions
             ],
@@ -560,7 +561,7 @@ class ScoringMatcher:
         (mine_view,) = context.views(session, spec, [(system, values)])
         # The children of the same parent are candidates whatever their keys say.
         siblings = (
-            sibling_records(session, spec, mine_view, spec.matching.max_block_size)
+            sibling_records(session, spec, mine_view, spec.matching.max_block_size, context.codes)
             if spec.matching.sibling_candidates
             else []
         )

@@ -42,6 +42,7 @@ class Settings:
     background_reevaluation: bool = True  # mdm serve works the re-evaluation backlog
     bulk_workers: int = 0  # processes standardizing an initial load (0: one per CPU, max 4)
     calibration: bool = True  # a first load estimates its type's match model from its records
+    term_frequencies: bool = True  # ...and weighs exact name agreements by the name's rarity
     demo_dir: str = ".demo"  # where `mdm demo` keeps its SQLite file, the default database
 
     @classmethod

@@ -22,6 +22,7 @@ from matchers import (
     PreparedRecords,
     calibrate,
     cluster_records,
+    count_terms,
     encode_prepared,
     prepare_records,
     score_in_batches,
@@ -88,12 +89,15 @@ class BulkLoader:
         workers: int = 1,
         chunk_size: int = CHUNK,
         calibrates: bool = True,
+        term_frequencies: bool = True,
     ) -> None:
         """``workers``: processes that standardize records while this one writes (1: none;
         0: one per CPU, at most 4). Only loads of more than one chunk use them.
-        ``calibrates``: estimate the type's model from the load (``_calibrated``)."""
+        ``calibrates``: estimate the type's model from the load (``_calibrated``), and
+        with ``term_frequencies`` count how common its names are."""
         self.ingestor = ingestor
         self.calibrates = calibrates
+        self.term_frequencies = term_frequencies
         self.chunk_size = chunk_size
         self.workers = workers if workers > 0 else min(os.cpu_count() or 1, 4)
 
@@ -250,7 +254,9 @@ class BulkLoader:
         (``matchers.calibrate``), stored as a new version and activated, so incremental
         matching after the load uses it too. A type with a version already active (chosen
         by someone) keeps it. Too little data keeps the domain defaults, stored as a
-        version whose source (``defaults``) and notes say why."""
+        version whose source (``defaults``) and notes say why. Either way the version
+        weighs exact name agreements by how common the name is among the load's records
+        (``matchers.count_terms``), unless ``term_frequencies`` is off."""
         if active.version != 0 or not self.calibrates:
             return active
         assert spec.matching is not None
@@ -263,16 +269,22 @@ class BulkLoader:
         found: Calibration = calibrate(
             active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed
         )
+        model, notes = found.model, dict(found.notes)
+        if self.term_frequencies:
+            systems = [s.system for s in staged]
+            tables = count_terms(model.comparisons, [c.features for c in prepared.left], systems)
+            model = model.with_term_frequencies(tables)
+            notes["term_frequencies"] = {name: len(t.counts) for name, t in tables.items()}
         result.calibration = {"source": CALIBRATED if found.is_estimated else "defaults"}
-        result.calibration.update(found.notes)
+        result.calibration.update(notes)
         result.calibration["seconds"] = round(time.perf_counter() - started, 2)
         return self.ingestor.models.save(
             session,
             spec,
-            found.model,
+            model,
             source=CALIBRATED if found.is_estimated else "defaults",
             actor="bulk load",
-            notes=found.notes,
+            notes=notes,
             activate=True,
         )
 

@@ -54,6 +54,7 @@ def load_command(
                 workers=hub.settings.bulk_workers,
                 force=force,
                 calibrates=hub.settings.calibration,
+                term_frequencies=hub.settings.term_frequencies,
             )
     except MdmError as error:
         fail(error)

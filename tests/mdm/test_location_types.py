@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from matchers.coded import raw_code_token
 from mdm.codes import EMPTY_CODEBOOK, CodeBook
+from mdm.context import ContextView, sibling_records
 from mdm.hub import Hub
 from mdm.ingest import RecordInput
 from mdm.reference import load_reference_files
@@ -168,3 +169,38 @@ def test_loaded_reference_data_extends_the_vocabulary(hub: Hub, tmp_path: Path) 
         "L3": "WARD",
     }
     assert golden["L1"] == golden["L2"] != golden["L3"]
+
+
+@pytest.mark.parametrize(
+    ("stored_kind", "is_sibling"),
+    [
+        pytest.param("Special Care", True, id="an-unknown-spelling"),
+        pytest.param(None, True, id="no-type"),
+        pytest.param("NURS UNIT", True, id="the-same-kind"),
+        pytest.param("Dock", False, id="another-known-kind"),
+    ],
+)
+def test_siblings_of_a_known_kind_include_children_of_unknown_spellings(
+    hub: Hub, stored_kind: str | None, is_sibling: bool
+) -> None:
+    """Without reference data a newcomer's known spelling is stored as its code
+    (``NURSING_UNIT``), another system's unknown one as written: that child says nothing
+    of its kind, so it stays a sibling candidate; only another known kind is left out."""
+    facility = {"name": "Harbor Health North", "location_type": "Hospital", "gln": "0860004000242"}
+    child = {"name": "4 North Med Surg", "parent": "F1"}
+    _ingest(
+        hub,
+        RecordInput("location", "EHR", "F1", facility),
+        RecordInput("location", "EHR", "U1", child | {"location_type": stored_kind}),
+    )
+    spec = hub.specs.get_spec("location")
+    view_values = {"name": "4N MED SURG", "location_type": "NURS UNIT", "parent": "F1"}
+    values = standardize(spec, view_values, system="EHR").values
+    with hub.database.read_session() as session:
+        codes = hub.ingestor.codes(session)
+        context = ContextView(codes, hub.specs)
+        (view,) = context.views(session, spec, [("EHR", values)])
+        assert view["location_type"] == "NURSING_UNIT"
+        stored = session.scalar(select(SourceRecord.id).where(SourceRecord.source_id == "U1"))
+        found = sibling_records(session, spec, view, 10, codes)
+    assert found == ([stored] if is_sibling else [])
