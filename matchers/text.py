@@ -10,6 +10,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import TypeVar
 
+import phonenumbers
 from rapidfuzz import fuzz
 
 from matchers.junk import is_junk
@@ -426,23 +427,40 @@ _EXTENSION = re.compile(r"\s*(?:EXTENSION|EXT|X|#)\.?\s*\d{1,6}\s*$")
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def normalize_phone(value: str) -> str | None:
-    """Normalize a North American (NANP) phone number to 10 digits.
+    """Normalize a phone number: a North American (NANP) one to its 10 digits, any other
+    written with its country code to E.164.
 
     Args:
-        value: ``"+1 (617) 555-0142 ext. 12"``.
+        value: ``"+1 (617) 555-0142 ext. 12"``, ``"+44 20 7946 0958"``, ``"0044 …"``.
 
     Returns:
-        ``"6175550142"``, or None when the number is not a valid NANP number.
+        ``"6175550142"``, ``"+442079460958"``; None when the number is not a valid one
+        (a number without its country code outside North America cannot be placed).
     """
     text = _EXTENSION.sub("", _ascii_upper(value).strip())
-    if re.search(r"[A-Z]", text) or (text.startswith("+") and not text.startswith("+1")):
+    if re.search(r"[A-Z]", text):
         return None
-    digits = re.sub(r"\D", "", text)
+    if text.startswith(("+", "00")) and not text.startswith(("+1", "001")):
+        return _international_phone(text)
+    digits = re.sub(r"\D", "", text.removeprefix("00"))
     if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
     if len(digits) != 10 or digits[0] in "01" or digits[3] in "01" or is_junk(digits):
         return None
     return digits
+
+
+def _international_phone(text: str) -> str | None:
+    """A number written with a country code other than North America's, in E.164, as
+    phonenumbers (Google's libphonenumber metadata) validates it for that country."""
+    candidate = "+" + text[2:] if text.startswith("00") else text
+    try:
+        number = phonenumbers.parse(candidate, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code == 1 or not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # --- item descriptions --------------------------------------------------------
