@@ -50,6 +50,7 @@ class SocketContext(Context):
     connection_params: dict[str, Any] = field(default_factory=dict)
     authorization: str | None = None  # the header its principal was verified from
     verifier: TokenVerifier | None = None
+    workers: OperationWorkers | None = None  # its queries and mutations run there
 
     def still_authorized(self) -> Principal:
         """Verify the socket's token again (a long-lived subscription outlives a revoked
@@ -175,6 +176,7 @@ class HubGraphQL(GraphQL[Context, None]):
                 feed=self.feed,
                 authorization=request.headers.get("authorization"),
                 verifier=self.verifier,
+                workers=self.workers,
             )
         context = Context(
             hub=self.hub, principal=principal, request_id=new_request_id(), rendered={}

@@ -8,10 +8,14 @@ of the fields in the SDL), and adds one golden-record field and one page per ent
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import AsyncIterator
+from functools import lru_cache
+from typing import Any, cast
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -32,6 +36,7 @@ from mdm.errors import MdmError
 from mdm.settings import Settings
 from mdm.specs import SpecRegistry
 
+MAX_TOKENS = 5000  # tokens a document may have (MaxTokensLimiter)
 QUERIES = (
     RecordQuery,
     CrosswalkQuery,
@@ -68,6 +73,66 @@ class HubSchema(strawberry.Schema):
             ):
                 super().process_errors([error], execution_context)
 
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """A websocket's query or mutation runs on a worker thread, as over HTTP: its
+        resolvers read the database synchronously, and on the server's loop they would
+        hold every subscriber of the process until they end. (A subscription streams on
+        the loop: its resolver reads on threads of its own.)"""
+        workers = getattr(context_value, "workers", None)
+        run = super().stream
+        if workers is None or _is_subscription(query, operation_name):
+            return await run(query, variable_values, context_value, root_value,
+                             operation_name, *args, **kwargs)  # fmt: skip
+        # A context of its own: its DataLoaders bind to the worker's loop.
+        context = dataclasses.replace(cast(Any, context_value))
+
+        async def collect() -> list[Any]:
+            source = await run(query, variable_values, context, root_value, operation_name,
+                               *args, **kwargs)  # fmt: skip
+            return [result async for result in source]
+
+        return _replay(await workers.run(collect))
+
+
+async def _replay(results: list[Any]) -> AsyncIterator[Any]:
+    for result in results:
+        yield result
+
+
+def _is_subscription(query: str | None, operation_name: str | None) -> bool:
+    """Whether the document's chosen operation is a subscription (a document that does
+    not parse within the token limit, or names no such operation, is not: execution then
+    reports it)."""
+    if not query:
+        return False
+    if len(query) > _CACHED_DOCUMENT:
+        return _operation_is_subscription(query, operation_name)
+    return _cached_is_subscription(query, operation_name)
+
+
+_CACHED_DOCUMENT = 20_000  # characters: longer documents are parsed each time, not kept
+
+
+def _operation_is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
+
+
+_cached_is_subscription = lru_cache(maxsize=1000)(_operation_is_subscription)
+
 
 def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
     """The schema for these entity specs, with caches and limits."""
@@ -101,7 +166,7 @@ def build_schema(specs: SpecRegistry, settings: Settings) -> strawberry.Schema:
             # Depth, aliases, expanded size, cost and list lengths, then graphql-core's rules
             # (cached): linear in the document whatever its fragments do.
             lambda: QueryGuard(limits),
-            lambda: MaxTokensLimiter(max_token_count=5000),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             ArgumentScreen,  # NUL, lone surrogates, over-long text, deep JSON: INVALID_INPUT
         ],
     )

@@ -528,6 +528,31 @@ def test_a_revoked_token_ends_its_subscription(stream: Stream) -> None:
     assert unknown.returncode == 2 and "NOT_FOUND" in unknown.stderr
 
 
+def test_queries_over_the_websocket_answer_as_over_http(shared_stream: Stream) -> None:
+    """Queries and mutations over the socket run on the worker threads (with a context of
+    their own each: the DataLoaders of one do not outlive it), next to a subscription."""
+    stream = shared_stream
+    document = """query { vendors(first: 5) { nodes { id name sourceRecords { system sourceId } } }
+      changeHead { position } }"""
+    over_http = stream.query(document, role="integrator")["data"]
+
+    async def over_socket() -> tuple[list[Any], list[dict[str, Any]]]:
+        token = stream.tokens["integrator"]
+        async with Client(transport=transport(stream.url, token)) as session:
+            live = asyncio.create_task(
+                take(stream.url, token, 2, {"after": change_cursor(0)}, document=READ)
+            )
+            answers = [await session.execute(GraphQLRequest(document)) for _ in range(3)]
+            with pytest.raises(TransportQueryError) as refused:
+                await session.execute(GraphQLRequest(REGISTER, variable_values={"name": "x\x00y"}))
+            answers.append((refused.value.errors or [{}])[0]["extensions"]["code"])
+            return answers, await live
+
+    answers, live = asyncio.run(over_socket())
+    assert answers == [over_http] * 3 + ["INVALID_INPUT"] and over_http["vendors"]["nodes"]
+    assert len(live) == 2
+
+
 # --------------------------------------------------------------------------- bad input
 
 
