@@ -248,17 +248,20 @@ class ChangeRenderer:
         self.shape = shape
         self.sees_ids = sees_ids
         self.systems = systems
-        self._kept: OrderedDict[int, str] = OrderedDict()
+        # By position, with what identifies the event there: a position is unique in one
+        # database, and a process may read several (tests; a database restored).
+        self._kept: OrderedDict[int, tuple[tuple[Any, ...], str]] = OrderedDict()
         self._lock = threading.Lock()  # pages render on worker threads
 
     def text(self, change: Change) -> str:
         """The event's JSON text (rendered once, then shared)."""
+        stamp = (change.golden_id, change.version, change.created_at, change.kind)
         found = self._kept.get(change.seq)
-        if found is not None:
-            return found
+        if found is not None and found[0] == stamp:
+            return found[1]
         rendered = orjson.dumps(self.value(change)).decode()
         with self._lock:
-            self._kept[change.seq] = rendered
+            self._kept[change.seq] = (stamp, rendered)
             if len(self._kept) > KEPT_PER_RENDERER:
                 self._kept.popitem(last=False)
         return rendered

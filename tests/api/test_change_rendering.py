@@ -145,3 +145,20 @@ def test_one_renderer_per_shape_role_and_systems() -> None:
     assert renderer_for(shape, True, frozenset({"ERP"})) is first
     assert renderer_for(shape, False, frozenset({"ERP"})) is not first
     assert renderer_for(shape, True, None) is not first
+
+
+def test_a_position_read_from_another_database_is_rendered_again() -> None:
+    """Positions restart in a new (or restored, or truncated) database: a kept rendering
+    is used only for the very event it was made from."""
+    from datetime import UTC, datetime
+
+    from mdm.changes import Change
+
+    renderer = renderer_for(_shape("position goldenId", sees_ids=True), True, None)
+
+    def event(golden_id: str) -> Change:
+        created = datetime(2026, 12, 7, tzinfo=UTC)
+        return Change(1, "created", "vendor", golden_id, 1, {}, None, None, created)
+
+    assert orjson.loads(renderer.text(event("VEN-1"))) == {"position": 1, "goldenId": "VEN-1"}
+    assert orjson.loads(renderer.text(event("VEN-9"))) == {"position": 1, "goldenId": "VEN-9"}
