@@ -33,7 +33,15 @@ from matchers.blocking import (
     with_sibling_pairs,
 )
 from matchers.catalog import ManufacturerPartComparison
-from matchers.clustering import Clustering, cluster, cluster_records
+from matchers.clustering import (
+    CANNOT_LINK_BELOW,
+    Clustering,
+    MemberConflicts,
+    ValueConflicts,
+    cluster,
+    cluster_records,
+    value_conflicts,
+)
 from matchers.coded import (
     ANCESTRY,
     LEARNED,
@@ -101,6 +109,7 @@ from matchers.product_text import ModelCodes, colour_of, model_codes, token_weig
 from matchers.rules import Judgement, RulePlan, rule_plan
 from matchers.scoring import (
     Contribution,
+    JudgedPairs,
     Level,
     MatchModel,
     PairScore,
@@ -263,6 +272,11 @@ __all__ = [
     "with_sibling_pairs",
     "cluster_records",
     "score_in_batches",
+    "CANNOT_LINK_BELOW",
+    "JudgedPairs",
+    "MemberConflicts",
+    "ValueConflicts",
+    "value_conflicts",
     "model_code_key",
     "PriceComparison",
     "ModelCodes",

@@ -19,7 +19,7 @@ bulk load's millions of scored pairs).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,21 @@ class RulePlan:
         """``judge``'s probability for many pairs: ``levels`` is ``(n_pairs,
         n_comparisons)`` level indices, ``-1`` where a value is missing (as
         ``matchers.score_many`` gives them)."""
+        return self.judge_arrays(levels, match_probability, review_threshold, auto_threshold)[0]
+
+    def judge_arrays(
+        self,
+        levels: NDArray[np.integer[Any]],
+        match_probability: NDArray[np.floating[Any]],
+        review_threshold: float,
+        auto_threshold: float,
+        reported: Collection[str] | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        """``judge_many``'s probabilities, and which pairs a veto held back (``judge``'s
+        ``vetoed_by`` names one of ``reported``, labels such as ``tax_id.different``; any
+        veto when None): a bulk load keeps the pairs its spec's vetoes on identifiers held
+        back apart in its clusters, as cannot-links, however they are linked through
+        others."""
         out = np.array(match_probability, dtype=np.float64)
         decided = np.zeros(len(out), dtype=bool)
         for rule in self.decisive:
@@ -114,17 +129,24 @@ class RulePlan:
             for k, allowed in rule:
                 mask &= _holds(levels[:, k], allowed)
             decided |= mask
-        for conditions, cap in (
-            (self.doubts, auto_threshold * VETO_MARGIN),
-            (self.vetoes, review_threshold * VETO_MARGIN),
-        ):
-            held = np.zeros(len(out), dtype=bool)
-            for k, allowed, _ in conditions:
-                held |= _holds(levels[:, k], allowed)
-            held &= ~decided
-            out[held] = np.minimum(out[held], cap)
+        doubted = _any_holds(levels, self.doubts) & ~decided
+        vetoed = _any_holds(levels, self.vetoes) & ~decided
+        out[doubted] = np.minimum(out[doubted], auto_threshold * VETO_MARGIN)
+        out[vetoed] = np.minimum(out[vetoed], review_threshold * VETO_MARGIN)
         out[decided] = 1.0
-        return out
+        if reported is None:
+            return out, vetoed
+        chosen = tuple(veto for veto in self.vetoes if veto[2] in reported)
+        return out, _any_holds(levels, chosen) & ~decided
+
+
+def _any_holds(
+    levels: NDArray[np.integer[Any]], conditions: tuple[tuple[int, frozenset[int], str], ...]
+) -> NDArray[np.bool_]:
+    held = np.zeros(len(levels), dtype=bool)
+    for k, allowed, _ in conditions:
+        held |= _holds(levels[:, k], allowed)
+    return held
 
 
 def _holds(column: NDArray[np.integer[Any]], allowed: frozenset[int]) -> NDArray[np.bool_]:

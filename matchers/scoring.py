@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -465,6 +465,22 @@ def _term_adjustments(
     return out
 
 
+class JudgedPairs(NamedTuple):
+    """The judged candidate pairs of one record set, kept compact (``score_in_batches``).
+
+    Attributes:
+        left: Left record indices.
+        right: Right record indices.
+        probability: Judged match probabilities (``RulePlan.judge_many``).
+        vetoed: Which pairs a veto held back (``RulePlan.judge_arrays``).
+    """
+
+    left: NDArray[np.int32]
+    right: NDArray[np.int32]
+    probability: NDArray[np.float32]
+    vetoed: NDArray[np.bool_]
+
+
 def score_in_batches(
     model: MatchModel,
     plan: RulePlan,
@@ -473,31 +489,34 @@ def score_in_batches(
     review_threshold: float,
     auto_threshold: float,
     batch_size: int = 250_000,
-) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]:
-    """Judged match probability (``score_many``, then ``plan.judge_many``) of every
-    candidate pair of one prepared record set, kept compact.
+    *,
+    reported: Collection[str] | None = None,
+) -> JudgedPairs:
+    """Judged match probability (``score_many``, then ``plan.judge_arrays``) of every
+    candidate pair of one prepared record set, and whether a veto held it back (one of
+    ``reported``: labels such as ``tax_id.different``; any veto when None).
 
-    Pairs are scored a batch at a time and only indices (int32) and judged probabilities
-    (float32) are kept: 12 bytes a pair, whatever the number of comparisons.
-
-    Returns:
-        Left indices, right indices and judged probabilities, aligned with ``pairs``.
+    Pairs are scored a batch at a time and only indices (int32), judged probabilities
+    (float32) and the veto flag are kept: 13 bytes a pair, whatever the number of
+    comparisons.
     """
     if not len(pairs):
         empty = np.empty(0, dtype=np.int32)
-        return empty, empty, np.empty(0, dtype=np.float32)
-    parts = []
+        return JudgedPairs(empty, empty, np.empty(0, dtype=np.float32), np.empty(0, dtype=bool))
+    parts, vetoes = [], []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
         scored = score_many(model, [], None, batch, prepared=prepared)
-        judged = plan.judge_many(
-            scored.levels, scored.match_probability, review_threshold, auto_threshold
+        judged, vetoed = plan.judge_arrays(
+            scored.levels, scored.match_probability, review_threshold, auto_threshold, reported
         )
         parts.append(judged.astype(np.float32))
-    return (
+        vetoes.append(vetoed)
+    return JudgedPairs(
         pairs[:, 0].astype(np.int32),
         pairs[:, 1].astype(np.int32),
         np.concatenate(parts),
+        np.concatenate(vetoes),
     )
 
 

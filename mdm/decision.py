@@ -11,7 +11,10 @@ review instead, saying why. Two golden records cannot be put together when a ste
 rejected a member of one for the other, or when a member of one and a member of the other
 hold identifiers the spec vetoes (two different tax ids: ``identifier_conflicts``): a
 record without a tax id, sure of two vendors with different ones, must not bridge them.
-Constraints hold per golden record, not only per scored pair.
+Nor may a record join a golden record one of whose members holds an identifier the spec
+vetoes with the record's (``member_conflicts``): a golden record scores as its best
+member, which may hold no tax id while another member holds another one. Constraints
+hold per golden record, not only per scored pair.
 
 Record-by-record ingest (``ScoringMatcher.decide``), the dry run (``mdm.preview``),
 re-evaluation (``Ingestor.redecide``) and the bulk path (its review step and its sibling
@@ -20,14 +23,15 @@ in where they write the outcome.
 
 Cannot-links are read through ``CannotLinks``: ``StoredCannotLinks`` asks the store
 (following merges: a rejection of a golden record holds against the one it was merged
-into; members' identifiers as stored), ``NO_CANNOT_LINKS`` is for a first bulk load, where
-the store holds no record of the type and so no rejection (its clustering keeps apart the
-records it scored as almost surely different).
+into; members' identifiers as stored). A first bulk load holds no rejection: its
+clustering keeps apart the records a veto on identifiers holds apart, and its review
+step reads why two clusters were kept apart through ``mdm.bulk.writing``'s own
+``CannotLinks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
@@ -55,6 +59,10 @@ class Candidate:
     golden_id: int
     score: float
     explanation: dict[str, Any]
+    # Vetoes on identifiers between the record and a member it was not scored with in
+    # full (``member_conflicts``): a golden record scores as its best member, and another
+    # may hold another tax id. Such a candidate is never joined automatically.
+    conflicts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,8 @@ class _NoCannotLinks:
 
 
 NO_CANNOT_LINKS: CannotLinks = _NoCannotLinks()
-"""For a first bulk load of a type: the store holds none of its records, so no rejection."""
+"""No rejection and nothing apart: a decision on the scores (and candidates' conflicts)
+alone."""
 
 
 class StoredCannotLinks:
@@ -152,6 +161,9 @@ def goldens_cannot_link(session: Session, a: int, b: int) -> bool:
     return False
 
 
+Condition = tuple[str, str]  # (comparison name, level name)
+
+
 @dataclass(frozen=True)
 class _IdentifierRules:
     """A spec's comparisons of identifiers alone, with the vetoes and decisive rules that
@@ -160,6 +172,8 @@ class _IdentifierRules:
 
     comparisons: tuple[Comparison[Any], ...]
     plan: RulePlan
+    vetoes: tuple[Condition, ...]
+    decisive: tuple[tuple[Condition, ...], ...]
 
 
 # By settings id, with the settings kept (so the id stays theirs): worked out once.
@@ -180,11 +194,13 @@ def _identifier_rules(spec: EntitySpec) -> _IdentifierRules | None:
 def _plan_identifier_rules(spec: EntitySpec, settings: MatchSettings) -> _IdentifierRules | None:
     comparisons = tuple(c for c in settings.comparisons if _reads_identifiers(spec, c))
     names = {c.name for c in comparisons}
-    vetoes = [(name, level) for name, level in settings.vetoes if name in names]
-    decisive = [rule for rule in settings.decisive if all(name in names for name, _ in rule)]
+    vetoes = tuple((name, level) for name, level in settings.vetoes if name in names)
+    decisive = tuple(
+        tuple(rule) for rule in settings.decisive if all(name in names for name, _ in rule)
+    )
     if not vetoes:
         return None
-    return _IdentifierRules(comparisons, rule_plan(comparisons, vetoes, decisive))
+    return _IdentifierRules(comparisons, rule_plan(comparisons, vetoes, decisive), vetoes, decisive)
 
 
 def _reads_identifiers(spec: EntitySpec, comparison: Comparison[Any]) -> bool:
@@ -192,10 +208,47 @@ def _reads_identifiers(spec: EntitySpec, comparison: Comparison[Any]) -> bool:
     return kinds == {AttributeKind.IDENTIFIER}
 
 
-_MEMBER_VALUES = select(SourceRecord.golden_id, SourceRecord.standardized).where(
+def identifier_vetoes(
+    spec: EntitySpec,
+) -> tuple[tuple[Condition, ...], tuple[tuple[Condition, ...], ...]]:
+    """The spec's vetoes on identifiers and its decisive rules on identifiers alone: the
+    constraints that hold per golden record (``identifier_conflicts``), which a first
+    load's clustering holds too (``matchers.value_conflicts``)."""
+    rules = _identifier_rules(spec)
+    return ((), ()) if rules is None else (rules.vetoes, rules.decisive)
+
+
+_MEMBER_VALUES = select(SourceRecord.golden_id, SourceRecord.id, SourceRecord.standardized).where(
     SourceRecord.golden_id.in_(bindparam("goldens", expanding=True)),
     SourceRecord.is_deleted.is_(False),
 )
+
+
+def _member_identifiers(
+    session: Session, rules: _IdentifierRules, goldens: list[int], cleared: Collection[int] = ()
+) -> dict[int, list[tuple[Any, ...]]]:
+    """Per golden record, the distinct prepared identifiers of its live members (but the
+    ``cleared`` ones)."""
+    distinct: dict[int, list[tuple[Any, ...]]] = {golden_id: [] for golden_id in goldens}
+    rows = core_connection(session).execute(_MEMBER_VALUES, {"goldens": goldens})
+    for golden_id, record_id, values in rows:
+        if record_id in cleared:
+            continue
+        prepared = tuple(c.prepare(values or {}) for c in rules.comparisons)
+        if prepared not in distinct[golden_id]:
+            distinct[golden_id].append(prepared)
+    return distinct
+
+
+def _vetoes_between(
+    rules: _IdentifierRules, lefts: list[tuple[Any, ...]], rights: list[tuple[Any, ...]]
+) -> tuple[str, ...]:
+    found: set[str] = set()
+    for left in lefts:
+        for right in rights:
+            levels = [c.level(x, y) for c, x, y in zip(rules.comparisons, left, right, strict=True)]
+            found.update(rules.plan.judge(levels, 1.0, 1.0, 1.0).vetoed_by)
+    return tuple(sorted(found))
 
 
 def identifier_conflicts(session: Session, spec: EntitySpec, a: int, b: int) -> tuple[str, ...]:
@@ -207,17 +260,28 @@ def identifier_conflicts(session: Session, spec: EntitySpec, a: int, b: int) -> 
     rules = _identifier_rules(spec)
     if rules is None or a == b:
         return ()
-    distinct: dict[int, list[tuple[Any, ...]]] = {a: [], b: []}
-    for golden_id, values in core_connection(session).execute(_MEMBER_VALUES, {"goldens": [a, b]}):
-        prepared = tuple(c.prepare(values or {}) for c in rules.comparisons)
-        if prepared not in distinct[golden_id]:
-            distinct[golden_id].append(prepared)
-    found: set[str] = set()
-    for left in distinct[a]:
-        for right in distinct[b]:
-            levels = [c.level(x, y) for c, x, y in zip(rules.comparisons, left, right, strict=True)]
-            found.update(rules.plan.judge(levels, 1.0, 1.0, 1.0).vetoed_by)
-    return tuple(sorted(found))
+    distinct = _member_identifiers(session, rules, [a, b])
+    return _vetoes_between(rules, distinct[a], distinct[b])
+
+
+def member_conflicts(
+    session: Session,
+    spec: EntitySpec,
+    values: Mapping[str, Any],
+    golden_id: int,
+    cleared: Collection[int] = (),
+) -> tuple[str, ...]:
+    """``identifier_conflicts`` between a record (its standardized ``values``) and the
+    members of golden record ``golden_id``, but the ``cleared`` members (the record was
+    scored with them in full, and no veto held: their judgement stands)."""
+    rules = _identifier_rules(spec)
+    if rules is None:
+        return ()
+    mine = tuple(c.prepare(values) for c in rules.comparisons)
+    if all(value is None for value in mine):
+        return ()
+    theirs = _member_identifiers(session, rules, [golden_id], cleared)[golden_id]
+    return _vetoes_between(rules, [mine], theirs)
 
 
 def bridge_refusal(conflicts: Sequence[str]) -> str | None:
@@ -225,11 +289,24 @@ def bridge_refusal(conflicts: Sequence[str]) -> str | None:
     (from ``identifier_conflicts``), or None when there are none."""
     if not conflicts:
         return None
-    names = sorted({label.split(".", 1)[0].replace("_", " ") for label in conflicts})
-    return (
-        f"would bridge two golden records with different {' and '.join(names)}s "
+    return f"would bridge two golden records with different {_names(conflicts)}s " + (
         f"({', '.join(conflicts)})"
     )
+
+
+def join_refusal(conflicts: Sequence[str]) -> str | None:
+    """Why a record may not join a golden record when it and a member hold ``conflicts``
+    (from ``member_conflicts``), or None when there are none."""
+    if not conflicts:
+        return None
+    return f"a member of the golden record holds another {_names(conflicts)} " + (
+        f"({', '.join(conflicts)})"
+    )
+
+
+def _names(conflicts: Sequence[str]) -> str:
+    """``tax_id.different`` -> ``tax id``."""
+    return " and ".join(sorted({label.split(".", 1)[0].replace("_", " ") for label in conflicts}))
 
 
 @dataclass(frozen=True)
@@ -286,7 +363,9 @@ def decide(
     unsure. Cannot-links hold throughout: a candidate the record (``record_id``) was
     rejected for is dropped; a sure one that a cannot-link (``CannotLinks.apart``) keeps
     apart from the record's own golden record (``golden_id``, when the record is placed
-    and takes it along), from the best one or from a bridge taken before it is refused
+    and takes it along), from the best one or from a bridge taken before, or whose
+    members hold an identifier the record's vetoes (``Candidate.conflicts``: a golden
+    record scores as its best member, and another may hold another tax id) is refused
     (sent to review, with the reason in its explanation).
 
     Args:
@@ -311,7 +390,7 @@ def decide(
         if candidate.golden_id in taken:
             joined.append(candidate)  # its own golden record: nothing to check
             continue
-        reason = next(
+        reason = join_refusal(candidate.conflicts) or next(
             (why for other in taken if (why := links.apart(candidate.golden_id, other))), None
         )
         if reason is None:

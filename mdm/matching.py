@@ -27,6 +27,7 @@ from mdm.decision import (
     StoredCannotLinks,
     cannot_link_goldens,
     decide,
+    member_conflicts,
 )
 from mdm.match_models import ActiveModel, MatchModels
 from mdm.resolutions import ResolutionCache
@@ -372,10 +373,12 @@ class ScoringMatcher:
     Records are compared through their context view (``mdm.context``): coded values as
     canonical codes, references as the parents' golden records today. A golden record's
     score is its best-scoring member's. At or above the entity type's auto threshold the
-    record joins it; in the review band a candidate is stored for a steward; below, the
-    record starts a golden record of its own. A record sure of two golden records bridges
-    them: they are merged unless a steward's rejection forbids it, and then the bridge goes
-    to review (``mdm.decision.decide``, which every path that decides shares). Entity
+    record joins it, unless another member holds an identifier the spec vetoes with the
+    record's (``mdm.decision.member_conflicts``: then it goes to review); in the review band
+    a candidate is stored for a steward; below, the record starts a golden record of its
+    own. A record sure of two golden records bridges them: they are merged unless a
+    cannot-link forbids it, and then the bridge goes to review (``mdm.decision.decide``,
+    which every path that decides shares). Entity
     types without match settings fall back to exact identifiers.
     """
 
@@ -580,11 +583,14 @@ class ScoringMatcher:
         # Each golden record's best member, found from levels and weights alone; only the
         # ones that count (in the review band or above, or all when asked) are explained.
         best: dict[int, tuple[Judgement, CandidateRecord, tuple[Any, ...]]] = {}
+        cleared: dict[int, set[int]] = defaultdict(set)  # golden -> members no veto held
         for candidate, theirs in zip(candidates, prepared, strict=True):
             found, weight = model.levels_prepared(mine, theirs)
             judged = plan.judge(
                 found, probability(weight), active.review_threshold, active.auto_threshold
             )
+            if not judged.vetoed_by:
+                cleared[candidate.golden_id].add(candidate.record_id)
             current = best.get(candidate.golden_id)
             if current is not None and current[0].probability >= judged.probability:
                 continue
@@ -596,5 +602,11 @@ class ScoringMatcher:
                 (view,) = context.views(session, spec, [(candidate.system, candidate.values)])
                 pair = model.score_prepared(mine_view, view, mine, theirs)
             explanation = explain(judged, active.version, candidate.record_id, pair)
-            out.append(Candidate(golden_id, judged.probability, explanation))
+            # A sure one is joined only if no other member holds another tax id.
+            conflicts = (
+                member_conflicts(session, spec, values, golden_id, cleared[golden_id])
+                if judged.probability >= active.auto_threshold
+                else ()
+            )
+            out.append(Candidate(golden_id, judged.probability, explanation, conflicts))
         return sorted(out, key=lambda c: (-c.score, c.golden_id))

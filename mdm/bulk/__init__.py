@@ -5,7 +5,8 @@ it, one query and one Python loop at a time. Here all the records of one entity 
 staged first (``staging``: source rows written in chunks as they are read), then blocked
 in memory (``matchers.block_pairs``), scored as arrays and judged by the spec's rules
 (``matchers.score_in_batches``), clustered (``matchers.cluster_records``: connected
-components, with ``matchers.cluster`` guarding components against weak chains), and golden
+components, with ``matchers.cluster`` guarding components against weak chains and keeping
+apart records a veto on identifiers holds apart, as record by record), and golden
 records, history, events and review candidates are written in bulk (``writing``). The
 result does not depend on the order of the input: records are ordered by (system, source
 id) before anything is decided. A later row of a staged record (a file of changes) is
@@ -14,7 +15,7 @@ record by record. After a parent type's load, ``siblings`` matches its children 
 loaded before it.
 
 What this path shares with record-by-record ingest (``mdm.ingest``) is everything but the
-loop: standardization and keys, the rules (``RulePlan``: ``judge_many`` here, ``judge``
+loop: standardization and keys, the rules (``RulePlan``: ``judge_arrays`` here, ``judge``
 there), the decision on review candidates (``mdm.decision.decide``) and their
 explanation (``mdm.matching.explain_views``), merging (``mdm.merging.fold_into``) and the
 rows a golden record's creation writes (``mdm.golden.GoldenChange``).

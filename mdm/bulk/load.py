@@ -19,13 +19,16 @@ from sqlalchemy.orm import Session
 
 from matchers import (
     Calibration,
+    JudgedPairs,
     PreparedRecords,
+    ValueConflicts,
     calibrate,
     cluster_records,
     count_terms,
     encode_prepared,
     prepare_records,
     score_in_batches,
+    value_conflicts,
     with_sibling_pairs,
 )
 from mdm.bulk.staging import (
@@ -38,7 +41,7 @@ from mdm.bulk.staging import (
     refers_to_itself,
     resolve_all_parents,
 )
-from mdm.bulk.writing import Scored, write_goldens, write_review
+from mdm.bulk.writing import write_goldens, write_review
 from mdm.context import (
     ContextView,
     Reference,
@@ -46,6 +49,7 @@ from mdm.context import (
     references_of,
     resolve_references,
 )
+from mdm.decision import identifier_vetoes
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.match_models import ActiveModel
@@ -173,19 +177,23 @@ class BulkLoader:
                 s.prepared = None
             active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
             rules = spec_rules(settings, active.model)
-            left, right, probability = score_in_batches(
+            judged = score_in_batches(
                 active.model,
                 rules,
                 prepared,
                 pairs,
                 active.review_threshold,
                 active.auto_threshold,
+                reported=_constraints(spec),
             )
+            conflicts = _value_conflicts(spec, active, prepared)
             del prepared, pairs
-            clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+            clusters = cluster_records(
+                len(staged), judged, active.auto_threshold, conflicts=conflicts
+            )
             self._write_and_review(
-                session, spec, stager, staged, clusters, (left, right, probability),
-                stager.parents or {}, result, ctx,
+                session, spec, stager, staged, clusters, judged, stager.parents or {}, result,
+                ctx,
             )  # fmt: skip
             return
         records = [(s.system, s.values or {}) for s in staged]
@@ -212,16 +220,21 @@ class BulkLoader:
             if round_ == 0:
                 active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
                 rules = spec_rules(settings, active.model)
-            left, right, probability = score_in_batches(
+            judged = score_in_batches(
                 active.model,
                 rules,
                 prepared,
                 pairs,
                 active.review_threshold,
                 active.auto_threshold,
+                reported=_constraints(spec),
             )
+            conflicts = _value_conflicts(spec, active, prepared)
             del prepared
-            clusters = cluster_records(len(staged), left, right, probability, active.auto_threshold)
+            clusters = cluster_records(
+                len(staged), judged, active.auto_threshold, conflicts=conflicts
+            )
+            del conflicts
             if clusters == previous or round_ + 1 == rounds:
                 break
             previous = clusters
@@ -236,9 +249,8 @@ class BulkLoader:
             s.values = None
         del pairs
         self._write_and_review(
-            session, spec, stager, staged, clusters, (left, right, probability), resolved,
-            result, ctx,
-        )  # fmt: skip
+            session, spec, stager, staged, clusters, judged, resolved, result, ctx
+        )
 
     def _calibrated(
         self,
@@ -295,7 +307,7 @@ class BulkLoader:
         stager: Stager,
         staged: list[Staged],
         clusters: list[list[int]],
-        scored: Scored,
+        scored: JudgedPairs,
         resolved: Mapping[Reference, str],
         result: BulkResult,
         ctx: ChangeContext,
@@ -328,6 +340,25 @@ def _few_collections() -> Iterator[None]:
     finally:
         gc.set_threshold(young, middle, old)
         gc.collect()
+
+
+def _constraints(spec: EntitySpec) -> set[str]:
+    """The vetoes a first load's clusters hold as cannot-links: those on identifiers
+    (``mdm.decision.identifier_vetoes``), the constraints record by record holds per golden
+    record. The others (names, addresses, parents) hold a pair back from review, and leave
+    a cluster to the chain guard: a cannot-link for each cut too many true entities."""
+    return {f"{name}.{level}" for name, level in identifier_vetoes(spec)[0]}
+
+
+def _value_conflicts(
+    spec: EntitySpec, active: ActiveModel, prepared: PreparedRecords
+) -> ValueConflicts | None:
+    """What keeps apart two records of a cluster that were never compared: the spec's
+    vetoes on identifiers (``mdm.decision.identifier_vetoes``, as record by record holds
+    them per golden record), judged on ``prepared``'s identifier columns (kept: the rest
+    of ``prepared`` may go)."""
+    vetoes, decisive = identifier_vetoes(spec)
+    return value_conflicts(active.model.comparisons, prepared, vetoes, decisive)
 
 
 def _cluster_ancestry(

@@ -100,7 +100,7 @@ def _match_siblings(
     prepared = prepare_records(active.model.comparisons, views)
     del views
     at = np.asarray([(index[a], index[b]) for a, b in pairs], dtype=np.intp)
-    left, right, probability = score_in_batches(
+    left, right, probability, _ = score_in_batches(
         active.model, spec_rules(spec.matching, active.model), prepared, at,
         active.review_threshold, active.auto_threshold,
     )  # fmt: skip

@@ -6,7 +6,7 @@ review candidates decided and explained as record by record decides and explains
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,10 +14,11 @@ from numpy.typing import NDArray
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from matchers import CANNOT_LINK_BELOW, JudgedPairs
 from mdm.bulk.staging import Later, Staged, rows_by_id, table_of, values_of
 from mdm.codes import CodeBook
 from mdm.context import ContextView, Reference, forget_resolutions
-from mdm.decision import NO_CANNOT_LINKS, Candidate, decide
+from mdm.decision import Candidate, bridge_refusal, decide, identifier_conflicts
 from mdm.events import ChangeKind, record_change_events
 from mdm.golden import ChangeContext, GoldenChange, member_refs, new_golden_row
 from mdm.match_models import ActiveModel
@@ -36,9 +37,6 @@ from mdm.store.rows import insert_rows, insert_rows_returning_ids, update_rows
 from mdm.survivorship import Member, survive
 
 GOLDEN_CHUNK = 5000  # clusters written at a time
-
-# The judged pairs of a load: left and right record indices, judged probabilities.
-Scored = tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float32]]
 
 
 def write_goldens(
@@ -146,37 +144,42 @@ def write_review(
     spec: EntitySpec,
     staged: list[Staged],
     golden_of: list[int],
-    scored: Scored,
+    scored: JudgedPairs,
     active: ActiveModel,
     codes: CodeBook,
     resolved: Mapping[Reference, str],
 ) -> int:
-    """Review candidates for the unsure pairs across clusters; returns how many.
+    """Review candidates for the unsure pairs across clusters, and for the sure ones a
+    constraint cut; returns how many.
 
     Each record is decided (``mdm.decision.decide``) on its best unsure pair with each
     other cluster's golden record (``golden_of``: each record's), the later record of a
-    pair (by system and id) being the newcomer, as it would be one by one; the clusters
-    themselves are the sure links. A first load holds no rejection. Candidates carry the
-    explanation record-by-record matching gives them (``resolved``: the parents the pairs
-    were compared through).
+    pair (by system and id) being the newcomer, as it would be one by one, its own
+    cluster's golden record the one it takes along. A sure pair across clusters was cut
+    by the clustering: when a constraint keeps the two clusters apart (``FirstLoadApart``)
+    it is decided on instead, and refused (for review, saying why) as a bridge record by
+    record is; a weak chain cut leaves the unsure pairs to speak. A first load holds no
+    rejection. Candidates carry the explanation record-by-record matching gives them
+    (``resolved``: the parents the pairs were compared through).
     """
-    left, right, probability = scored
-    band = (probability >= active.review_threshold) & (probability < active.auto_threshold)
-    found: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)  # j -> golden -> ..
-    for k in np.flatnonzero(band).tolist():
-        i, j = int(left[k]), int(right[k])
-        if golden_of[i] == golden_of[j] or not golden_of[i] or not golden_of[j]:
-            continue
-        best = found[j]
-        if best.get(golden_of[i], (-1.0, 0))[0] < probability[k]:
-            best[golden_of[i]] = (float(probability[k]), i)
+    unsure = _best_across(scored, golden_of, active.review_threshold, active.auto_threshold)
+    cut = _best_across(scored, golden_of, active.auto_threshold, np.inf)
+    asked = {g for j, goldens in cut.items() for g in (golden_of[j], *goldens)}
+    links = FirstLoadApart(session, spec, golden_of, scored, asked)
     review: list[tuple[int, Candidate, int]] = []  # (newcomer, candidate, its member)
-    for j, goldens in found.items():
+    for j in sorted(unsure.keys() | cut.keys()):
+        goldens = dict(unsure.get(j, {}))
+        goldens.update(
+            (golden_id, found)
+            for golden_id, found in cut.get(j, {}).items()
+            if links.apart(golden_id, golden_of[j])
+        )
         decision = decide(
             [Candidate(golden_id, p, {}) for golden_id, (p, _) in goldens.items()],
             auto_threshold=active.auto_threshold,
             review_threshold=active.review_threshold,
-            links=NO_CANNOT_LINKS,
+            links=links,
+            golden_id=golden_of[j],
         )
         review += [(j, c, goldens[c.golden_id][1]) for c in decision.review]
     if review:
@@ -189,13 +192,93 @@ def write_review(
                     "source_record_id": staged[j].record_id,
                     "golden_id": c.golden_id,
                     "score": c.score,
-                    "explanation": explain(staged[j].record_id, staged[i].record_id),
+                    "explanation": {
+                        **explain(staged[j].record_id, staged[i].record_id),
+                        **c.explanation,
+                    },
                     "status": CandidateStatus.PENDING.value,
                 }
                 for j, c, i in sorted(review, key=_newcomer_and_golden(staged))
             ],
         )
     return len(review)
+
+
+VETOED_APART = "a veto holds a member of one golden record apart from a member of the other"
+
+
+class FirstLoadApart:
+    """The cannot-links of a first load (``mdm.decision.CannotLinks``), for its review
+    step: two of its golden records are apart when their members hold identifiers the
+    spec vetoes (``identifier_conflicts``, as record by record), or when a pair across
+    them was held back by a veto on identifiers or scored as almost surely different
+    (what the clustering cut them at). There is no rejection yet. ``among``: the golden
+    records it may be asked about (those with a sure pair across them), so that only
+    their held pairs are kept."""
+
+    def __init__(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        golden_of: list[int],
+        scored: JudgedPairs,
+        among: Collection[int],
+    ) -> None:
+        self.session, self.spec = session, spec
+        left, right, probability, vetoed = scored
+        goldens = np.asarray(golden_of, dtype=np.int64)
+        asked = np.zeros(len(golden_of), dtype=bool)
+        asked[np.isin(goldens, np.fromiter(among, dtype=np.int64, count=len(among)))] = True
+        held = np.flatnonzero(
+            (vetoed | (probability < CANNOT_LINK_BELOW)) & asked[left] & asked[right]
+        )
+        a, b = goldens[left[held]], goldens[right[held]]
+        across = a != b
+        # Each golden pair as one sorted int64 key (golden ids fit in 32 bits).
+        self.held = np.unique(_pair_keys(a[across], b[across]))
+        self.reasons: dict[frozenset[int], str | None] = {}  # asked again by ``decide``
+
+    def rejected(self, record_id: int | None, golden_ids: Collection[int]) -> set[int]:
+        return set()
+
+    def apart(self, a: int, b: int) -> str | None:
+        pair = frozenset((a, b))
+        if pair not in self.reasons:
+            self.reasons[pair] = self._reason(a, b)
+        return self.reasons[pair]
+
+    def _reason(self, a: int, b: int) -> str | None:
+        reason = bridge_refusal(identifier_conflicts(self.session, self.spec, a, b))
+        if reason is not None:
+            return reason
+        key = _pair_keys(np.asarray([a]), np.asarray([b]))
+        found = np.searchsorted(self.held, key)
+        is_held = bool(found[0] < len(self.held) and self.held[found[0]] == key[0])
+        return VETOED_APART if is_held else None
+
+
+def _pair_keys(a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return np.asarray((low << 32) | high, dtype=np.int64)
+
+
+def _best_across(
+    scored: JudgedPairs, golden_of: list[int], low: float, high: float
+) -> dict[int, dict[int, tuple[float, int]]]:
+    """Per newcomer (the later record of a pair), its best pair scored from ``low`` up to
+    ``high`` (not included) with each other cluster's golden record: golden id ->
+    (probability, member)."""
+    left, right, probability, _ = scored
+    goldens = np.asarray(golden_of, dtype=np.int64)
+    a, b = goldens[left], goldens[right]
+    across = (probability >= low) & (probability < high) & (a != b) & (a != 0) & (b != 0)
+    found: dict[int, dict[int, tuple[float, int]]] = defaultdict(dict)
+    for k in np.flatnonzero(across).tolist():
+        i, j = int(left[k]), int(right[k])
+        best = found[j]
+        if best.get(golden_of[i], (-1.0, 0))[0] < probability[k]:
+            best[golden_of[i]] = (float(probability[k]), i)
+    return found
 
 
 def _newcomer_and_golden(

@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matchers import cluster
+from matchers import (
+    IdentifierComparison,
+    JudgedPairs,
+    ValueConflicts,
+    cluster,
+    cluster_records,
+    prepare_records,
+    value_conflicts,
+)
 
 Edge = tuple[str, str, float]
 
@@ -104,3 +113,58 @@ def test_result_does_not_depend_on_input_order(seed: int, shuffle_seed: int) -> 
     for pair in cannot:
         a, b = sorted(pair)
         assert first.assignments[a] != first.assignments[b]
+
+
+# -- cannot-links from vetoes and from values never compared -------------------------------
+
+TAX_ID = IdentifierComparison("tax_id", "ein", flagged=True, near=True)
+VETOES = [("tax_id", "different")]
+# Records 0 and 1 hold two different valid tax ids (and 3 one a keystroke from 0's); 2 and
+# 4 hold none.
+TAX_IDS = ["41-2847561", "27-1828459", None, "41-2847651", None]
+
+
+def _conflicts(tax_ids: list[str | None]) -> ValueConflicts:
+    prepared = prepare_records([TAX_ID], [{"tax_id": t} for t in tax_ids])
+    found = value_conflicts([TAX_ID], prepared, VETOES, [[("tax_id", "exact")]])
+    assert found is not None
+    return found
+
+
+def _judged(pairs: list[tuple[int, int, float, bool]]) -> JudgedPairs:
+    left, right, probability, vetoed = zip(*pairs, strict=True)
+    return JudgedPairs(
+        np.asarray(left, dtype=np.int32),
+        np.asarray(right, dtype=np.int32),
+        np.asarray(probability, dtype=np.float32),
+        np.asarray(vetoed, dtype=bool),
+    )
+
+
+def test_a_vetoed_pair_is_never_chained_into_one_cluster() -> None:
+    """A veto holds a pair whose name and address agree at ~0.8, far above
+    ``CANNOT_LINK_BELOW``: the chain is cut at its weaker link all the same."""
+    pairs = [(0, 2, 0.99995, False), (1, 2, 0.9999, False), (0, 1, 0.7992, True)]
+    assert cluster_records(3, _judged(pairs), 0.99) == [[0, 2], [1]]
+    unvetoed = [(a, b, p, False) for a, b, p, _ in pairs]
+    assert cluster_records(3, _judged(unvetoed), 0.99) == [[0, 1, 2]]
+
+
+def test_two_tax_ids_never_compared_are_kept_apart_by_their_values() -> None:
+    """0 and 1 never met (blocking did not pair them): their tax ids keep them apart."""
+    pairs = _judged([(0, 2, 0.9999, False), (1, 2, 0.99995, False), (2, 4, 0.999, False)])
+    assert cluster_records(5, pairs, 0.99) == [[0, 1, 2, 4], [3]]
+    assert cluster_records(5, pairs, 0.99, conflicts=_conflicts(TAX_IDS)) == [
+        [0],
+        [1, 2, 4],
+        [3],
+    ]
+
+
+def test_values_judged_in_full_or_a_keystroke_apart_are_no_conflict() -> None:
+    conflicts = _conflicts(TAX_IDS)
+    assert conflicts([0, 2, 3, 4], set()) is None  # a typo is evidence, not a constraint
+    assert conflicts([0, 1, 2], set()) == (0, 1)
+    # Scored in full and not vetoed (a decisive rule accepted it): its judgement stands.
+    assert conflicts([0, 1, 2], {frozenset((0, 1))}) is None
+    assert conflicts([2, 4], set()) is None

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from mdm.bulk import BulkLoader, BulkResult
+from mdm.bulk.staging import BlockKeys
 from mdm.decision import StoredCannotLinks, identifier_conflicts
 from mdm.golden import ChangeContext
 from mdm.hub import Hub
 from mdm.ingest import RecordInput
 from mdm.merging import FoldResult, fold_into
+from mdm.preview import preview_match
 from mdm.review import decide_candidate
 from mdm.store import AuditLog, GoldenRecord, MatchCandidate, SourceRecord
 
@@ -166,3 +170,112 @@ def test_a_tax_id_typo_between_golden_records_is_no_constraint(hub: Hub) -> None
         ids = _ids(hub, first, second)
         assert identifier_conflicts(session, hub.specs["vendor"], *ids) == ()
         assert StoredCannotLinks(session, hub.specs["vendor"]).apart(*ids) is None
+
+
+# -- part 3: a first load holds the same constraints per golden record ---------------------
+
+ACME_SURGICAL = {"name": "Acme Surgical Supply", "address_line1": "100 Main St", **ACME}
+FIRST_LOAD = [
+    vendor("ERP", "V1", tax_id="41-2847561", **ACME_SURGICAL),
+    vendor("ERP", "V2", tax_id="27-1828459", **ACME_SURGICAL),
+    vendor("PROCUREMENT", "S1", **ACME_SURGICAL),
+]
+
+
+def _members(hub: Hub) -> list[tuple[str, ...]]:
+    """Each active golden record's members' source ids, sorted."""
+    groups: dict[int, list[str]] = {}
+    with hub.database.read_session() as session:
+        for golden_id, source_id in session.execute(
+            select(SourceRecord.golden_id, SourceRecord.source_id)
+        ):
+            groups.setdefault(golden_id, []).append(source_id)
+    return sorted(tuple(sorted(members)) for members in groups.values())
+
+
+def _bulk_load(hub: Hub, records: list[RecordInput]) -> BulkResult:
+    return BulkLoader(hub.ingestor).load(
+        hub.database, hub.specs["vendor"], records, actor="test", correlation_id=None
+    )
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)], ids=str)
+def test_a_first_load_never_chains_two_tax_ids_into_one_golden_record(
+    hub: Hub, order: tuple[int, ...]
+) -> None:
+    result = _bulk_load(hub, [FIRST_LOAD[i] for i in order])
+    assert result.golden_records == 2
+    members = _members(hub)
+    assert members in ([("S1", "V1"), ("V2",)], [("S1", "V2"), ("V1",)])
+    ((source_id, golden, explanation),) = _pending(hub)
+    with_s1 = next(m for m in members if "S1" in m)
+    other = next(m for m in members if "S1" not in m)
+    # The cut link is put before a steward, saying why, as record by record would.
+    assert source_id in ("S1", other[0])
+    assert explanation["refused"] == (
+        "would bridge two golden records with different tax ids (tax_id.different)"
+    )
+    assert explanation["path"] == "bulk" and explanation["contributions"]
+    with hub.database.read_session() as session:
+        goldens = dict(session.execute(select(GoldenRecord.id, GoldenRecord.public_id)).all())
+        home = dict(session.execute(select(SourceRecord.source_id, SourceRecord.golden_id)).all())
+    assert golden == goldens[home[other[0] if source_id == "S1" else with_s1[0]]]
+
+
+# -- part 4: a join checks every member, not only the best one -----------------------------
+
+
+def test_a_newcomer_never_joins_a_golden_record_holding_another_tax_id(hub: Hub) -> None:
+    """A golden record scores as its best member: here one without a tax id, while another
+    member holds another tax id. The newcomer goes to a steward, who is told why."""
+    golden = _ingest(hub, vendor("ERP", "V1", tax_id="41-2847561", **ACME_SURGICAL))
+    assert _ingest(hub, vendor("EHR", "O1", **ACME_SURGICAL)) == golden
+    newcomer = _ingest(hub, vendor("PROCUREMENT", "S1", tax_id="27-1828459", **ACME_SURGICAL))
+    assert newcomer != golden
+    assert _members(hub) == [("O1", "V1"), ("S1",)]
+    ((source_id, candidate, explanation),) = _pending(hub)
+    assert (source_id, candidate) == ("S1", golden)
+    assert explanation["refused"] == (
+        "a member of the golden record holds another tax id (tax_id.different)"
+    )
+    assert explanation["vetoed_by"] == []  # its best member: nothing held the pair back
+    # A preview promises no join that ingest refuses.
+    ingestor = hub.ingestor
+    preview = preview_match(
+        hub.database,
+        hub.specs,
+        ingestor.matcher,  # type: ignore[arg-type]
+        ingestor.systems,
+        vendor("PROCUREMENT", "S2", tax_id="30-3982847", **ACME_SURGICAL),
+    )
+    assert preview.decision == "review" and preview.golden_id is None
+
+
+def test_a_newcomer_with_the_golden_records_tax_id_still_joins(hub: Hub) -> None:
+    golden = _ingest(hub, vendor("ERP", "V1", tax_id="41-2847561", **ACME_SURGICAL))
+    assert _ingest(hub, vendor("EHR", "O1", **ACME_SURGICAL)) == golden
+    assert _ingest(hub, vendor("PROCUREMENT", "S1", tax_id="412847561", **ACME_SURGICAL)) == golden
+    assert _pending(hub) == []
+
+
+def test_two_tax_ids_never_compared_in_a_first_load_stay_apart(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocking did not pair V1 and V2 (here: their pair is taken out), so no veto was
+    scored between them; their tax ids keep them apart all the same."""
+    pairs_of = BlockKeys.pairs
+
+    def without_v1_v2(self: BlockKeys, record_ids: list[int], size: int) -> Any:
+        found = pairs_of(self, record_ids, size)
+        # Staged records are in (system, source id) order: V1, V2, S1.
+        assert [0, 1] in found.tolist()
+        return found[[pair != [0, 1] for pair in found.tolist()]]
+
+    monkeypatch.setattr(BlockKeys, "pairs", without_v1_v2)
+    result = _bulk_load(hub, FIRST_LOAD)
+    assert result.golden_records == 2
+    assert _members(hub) in ([("S1", "V1"), ("V2",)], [("S1", "V2"), ("V1",)])
+    ((_, _, explanation),) = _pending(hub)
+    assert explanation["refused"] == (
+        "would bridge two golden records with different tax ids (tax_id.different)"
+    )

@@ -91,16 +91,25 @@ def test_the_array_judge_agrees_with_the_pair_judge_on_every_level_combination(
     spec: EntitySpec,
 ) -> None:
     """The bulk path's judge (arrays) and the incremental one's (one pair) are two forms of
-    one plan: on every combination of levels (or a large sample), the same probability."""
+    one plan: on every combination of levels (or a large sample), the same probability,
+    and the same vetoes held the pair back (all of them, or those asked about)."""
     assert spec.matching is not None
     model = default_model(spec)
     plan = spec_rules(spec.matching, model)
     rng = random.Random(f"arrays-{spec.name}")
     found = _level_combinations(model, rng)
+    first = {label for _, _, label in plan.vetoes[:1]}
     for chance in (0.0, 0.5, REVIEW, 0.85, 0.995, 1.0, rng.random()):
         judged = plan.judge_many(_as_array(found), np.full(len(found), chance), REVIEW, AUTO)
-        expected = [plan.judge(f, chance, REVIEW, AUTO).probability for f in found]
-        assert judged.tolist() == expected
+        expected = [plan.judge(f, chance, REVIEW, AUTO) for f in found]
+        assert judged.tolist() == [e.probability for e in expected]
+        for reported in (None, first):
+            _, vetoed = plan.judge_arrays(
+                _as_array(found), np.full(len(found), chance), REVIEW, AUTO, reported
+            )
+            held = [bool(set(e.vetoed_by) & (reported or set(e.vetoed_by))) for e in expected]
+            assert vetoed.tolist() == held
+            assert any(held)
 
 
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in MATCHING_SPECS])
