@@ -97,6 +97,16 @@ from matchers.identifiers import (
     hibc_check_character,
 )
 from matchers.junk import is_junk
+from matchers.parties import (
+    FREE_MAIL_DOMAINS,
+    CountryComparison,
+    EmailComparison,
+    SupplierComparison,
+    is_country_code,
+    is_free_mail,
+    normalize_country,
+    normalize_email,
+)
 from matchers.places import (
     AddressComparison,
     LocalityComparison,
@@ -286,4 +296,12 @@ __all__ = [
     "TermFrequencies",
     "count_terms",
     "frequency_table",
+    "FREE_MAIL_DOMAINS",
+    "CountryComparison",
+    "EmailComparison",
+    "SupplierComparison",
+    "is_country_code",
+    "is_free_mail",
+    "normalize_country",
+    "normalize_email",
 ]

@@ -22,6 +22,19 @@ from mdm.context import REFERENCE_KIND, REFERENCE_PREFIX, reference_keys
 from mdm.decision import Action, Candidate, MatchDecision
 from mdm.errors import BatchTooLargeError, InvalidInputError, MdmError, MissingSourceIdError
 from mdm.golden import ChangeContext, create_golden, live_golden, refresh_golden
+from mdm.locators import (
+    LOCATOR_KIND,
+    LOCATOR_PREFIX,
+    WAITING_KIND,
+    WAITING_PREFIX,
+    is_located,
+    locate_standardized,
+    locator_keys,
+    relocate,
+    relocate_children,
+    waiting_for,
+    waiting_keys,
+)
 from mdm.match_models import MatchModels
 from mdm.matching import Matcher, ScoringMatcher
 from mdm.merging import fold_all, fold_into
@@ -363,6 +376,8 @@ class Ingestor:
         )
         digest = content_hash(record)
         lock_for_matching(session)
+        # A parent given by code or name becomes its source id where one record answers.
+        std = locate_standardized(session, spec, source_id, std)
         row = session.scalar(
             _SOURCE_RECORD, {"type": spec.name, "system": record.system, "source_id": source_id}
         )
@@ -375,6 +390,11 @@ class Ingestor:
         # (nothing while deleted): see ``references_changed`` below.
         referred_before = (
             [] if row is None or row.is_deleted else reference_keys(spec, row.standardized)
+        )
+        located_before = (
+            set()
+            if row is None or row.is_deleted
+            else set(self._locators(spec, row.system, row.standardized))
         )
         if row is None:
             row = SourceRecord(
@@ -399,8 +419,14 @@ class Ingestor:
 
         keys = [] if record.is_deleted else record_keys(spec, std.values)
         references = [] if record.is_deleted else reference_keys(spec, std.values)
+        located = [] if record.is_deleted else self._locators(spec, row.system, std.values)
+        waiting = [] if record.is_deleted else waiting_keys(spec, std.values)
         self._replace_keys(
-            session, spec, row, keys + references, is_new=status is IngestStatus.CREATED
+            session,
+            spec,
+            row,
+            keys + references + waiting + located,
+            is_new=status is IngestStatus.CREATED,
         )
         # A member re-pointed to another parent changes what its golden record's children
         # resolve to, even when the survived attributes stay the same: the golden record
@@ -408,7 +434,9 @@ class Ingestor:
         # (``mdm.resolutions``).
         references_changed = referred_before != references
         golden = self._place(session, spec, row, keys, ctx, references_changed=references_changed)
-        if status is IngestStatus.CREATED:
+        # Children that gave this record's code or name before it had them now refer to it.
+        relocated = self.relocate_children(session, spec, set(located) - located_before, ctx)
+        if status is IngestStatus.CREATED or relocated:
             # Children that referred to this record before it existed can now resolve it.
             enqueue_children(
                 session,
@@ -420,6 +448,49 @@ class Ingestor:
                 anchor=row.id,
             )
         return self._outcome(status, spec, row, golden)
+
+    def stored_keys(self, spec: EntitySpec, system: str, values: Mapping[str, Any]) -> list[str]:
+        """Every ``match_key`` row of a live record: identifier and blocking keys, the
+        references it depends on, those it waits for and those it is located by."""
+        return (
+            record_keys(spec, values)
+            + reference_keys(spec, values)
+            + waiting_keys(spec, values)
+            + self._locators(spec, system, values)
+        )
+
+    def _locators(self, spec: EntitySpec, system: str, values: Mapping[str, Any]) -> list[str]:
+        """The ``locator`` keys of a record of a type other types refer to."""
+        return locator_keys(spec, system, values) if is_located(self.specs, spec.name) else []
+
+    def relocate_children(
+        self, session: Session, parent: EntitySpec, locators: set[str], ctx: ChangeContext
+    ) -> int:
+        """Locate again the records waiting for a parent with one of ``locators`` (see
+        ``mdm.locators.relocate``); returns how many now refer to one."""
+        if not locators:
+            return 0
+        return relocate_children(
+            session,
+            self.specs,
+            parent,
+            locators,
+            ctx,
+            keys_of=self.stored_keys,
+            write_keys=self._replace_keys,
+        ).count
+
+    def relocate_waiting(self, session: Session, parent: EntitySpec, ctx: ChangeContext) -> int:
+        """After a bulk load of ``parent``'s type: every record waiting for a parent of that
+        type located again; returns how many now refer to one."""
+        return relocate(
+            session,
+            self.specs,
+            waiting_for(session, parent),
+            ctx,
+            keys_of=self.stored_keys,
+            write_keys=self._replace_keys,
+        ).count
 
     def _place(
         self,
@@ -556,6 +627,10 @@ def key_kind(key: str) -> str:
         return "blocking"
     if key.startswith(REFERENCE_PREFIX):
         return REFERENCE_KIND
+    if key.startswith(LOCATOR_PREFIX):
+        return LOCATOR_KIND
+    if key.startswith(WAITING_PREFIX):
+        return WAITING_KIND
     return "identifier"
 
 

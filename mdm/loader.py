@@ -357,9 +357,12 @@ def _bulk(
     if result.calibration:
         summary.calibrations[entity_type] = result.calibration
     with database.session() as session:
+        ctx = ChangeContext(actor, summary.correlation_id)
+        # Children that gave a parent of this type by code or name refer to it now.
+        ingestor.relocate_waiting(session, spec, ctx)
         # Children loaded before this type can find their match through it now
         # (a department through its cost center's other departments).
-        match_alone_children(session, ingestor, spec, ChangeContext(actor, summary.correlation_id))
+        match_alone_children(session, ingestor, spec, ctx)
         for index, file in enumerate(files):
             _record_loaded(session, file, read[index], summary)
 

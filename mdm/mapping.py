@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from mdm.errors import MappingError
-from mdm.specs import DEFAULT_SPECS, SpecRegistry
+from mdm.specs import DEFAULT_SPECS, EntitySpec, SpecRegistry
 
 FORMATS = ("csv", "jsonl", "fhir")
+# What a reference field may hold of its parent (``FieldRule.by``; see ``mdm.locators``).
+BY = ("source_id", "code", "name")
 _DIGITS = re.compile(r"\D+")
 
 TRANSFORMS: dict[str, Callable[[str], str]] = {
@@ -43,6 +45,9 @@ class FieldRule:
     transforms: tuple[str, ...] = ()
     values: Mapping[str, Any] | None = None
     system: str | None = None  # a reference to a record of another system
+    # What a reference field holds of its parent: its source id, code or name (located
+    # within the system: ``mdm.locators``).
+    by: str = "source_id"
 
     def apply(self, row: Mapping[str, Any]) -> Any:
         if not self.fields:
@@ -59,6 +64,9 @@ class FieldRule:
                 value = TRANSFORMS[name](value)
             if self.values is not None and value in self.values:
                 value = self.values[value]
+        if self.by != "source_id":
+            # Located within the system (``mdm.locators``).
+            return {"system": self.system, self.by: value} if self.system else {self.by: value}
         if self.system is not None:
             return {"system": self.system, "source_id": value}
         return value
@@ -189,9 +197,14 @@ def parse_mapping(
             attribute = spec.attribute(name)
             if attribute is None:
                 raise fail(f"{key}.attributes.{name}", f"{spec.name} has no attribute {name!r}")
-            if isinstance(rule, Mapping) and "system" in rule and attribute.reference is None:
-                raise fail(f"{key}.attributes.{name}", "system = ... is only for references")
-            rules[name] = _parse_rule(rule, f"{key}.attributes.{name}", fail)
+            where = f"{key}.attributes.{name}"
+            if isinstance(rule, Mapping) and attribute.reference is None:
+                for only in ("system", "by"):
+                    if only in rule:
+                        raise fail(where, f"{only} = ... is only for references")
+            rules[name] = _parse_rule(rule, where, fail)
+            if attribute.reference is not None:
+                _check_by(rules[name].by, specs[attribute.reference], where, fail)
         deleted = raw.get("deleted")
         deleted_field: str | None = None
         deleted_values: tuple[str, ...] = ()
@@ -276,6 +289,7 @@ def _parse_rule(rule: Any, where: str, fail_at: Callable[[str, str], MappingErro
         "values",
         "separator",
         "system",
+        "by",
     }
     if unknown:
         raise fail(f"unknown keys {sorted(unknown)}")
@@ -297,4 +311,15 @@ def _parse_rule(rule: Any, where: str, fail_at: Callable[[str, str], MappingErro
         transforms=tuple(transforms),
         values=values,
         system=str(rule["system"]) if "system" in rule else None,
+        by=rule.get("by", BY[0]),
     )
+
+
+def _check_by(
+    by: Any, target: EntitySpec, where: str, fail: Callable[[str, str], MappingError]
+) -> None:
+    """``by`` names what the field holds of the parent, and the parent type has it."""
+    if by not in BY:
+        raise fail(f"{where}.by", f"{by!r} is not one of {', '.join(BY)}")
+    if by != BY[0] and target.attribute(by) is None:
+        raise fail(f"{where}.by", f"a {target.name} has no {by} to be found by")

@@ -15,6 +15,8 @@ from matchers import (
     flagged_key,
     is_flagged_key,
     is_junk,
+    normalize_country,
+    normalize_email,
     normalize_phone,
     normalize_postal_code,
     normalize_uom,
@@ -245,15 +247,28 @@ def _is_unstorable(name: str, text: str, findings: list[Finding]) -> bool:
 
 
 def _reference(name: str, raw: Any, system: str, findings: list[Finding]) -> dict[str, str] | None:
+    """``{system, source_id}``, or ``{system, code}`` / ``{system, name}`` for a parent
+    given by its code or name (located once stored: ``mdm.locators``)."""
     field = f"attributes.{name}"
+    by = "source_id"
     if isinstance(raw, Mapping):
         other = str(raw.get("system") or system).strip()
-        source_id = raw.get("source_id", raw.get("sourceId"))
-        if not other or source_id is None:
-            raise InvalidAttributeError(
-                f"{field}: a reference object needs system and source_id", field=field
+        given = {
+            b: v
+            for b, v in (
+                ("source_id", raw.get("source_id", raw.get("sourceId"))),
+                ("code", raw.get("code")),
+                ("name", raw.get("name")),
             )
-        text = " ".join(str(source_id).split())
+            if v is not None
+        }
+        if not other or len(given) != 1 or isinstance(next(iter(given.values())), Mapping | list):
+            raise InvalidAttributeError(
+                f"{field}: a reference object needs system and one of source_id, code, name",
+                field=field,
+            )
+        (by, value), *_ = given.items()
+        text = " ".join(str(value).split())
     elif isinstance(raw, list | bool):
         raise InvalidAttributeError(f"{field}: a reference is a source id", field=field)
     else:
@@ -263,16 +278,16 @@ def _reference(name: str, raw: Any, system: str, findings: list[Finding]) -> dic
     # A reference is looked up by (system, source id): both must be able to exist.
     for part, value, limit in (
         ("system", other, SYSTEM_LENGTH),
-        ("source id", text, SOURCE_ID_LENGTH),
+        (by.replace("_", " "), text, SOURCE_ID_LENGTH if by == "source_id" else MAX_TEXT_LENGTH),
     ):
-        problem = text_problem(value, is_identifier=True)
+        problem = text_problem(value, is_identifier=part != "name")
         if problem is not None or len(value) > limit:
             code = "BAD_CHARACTERS" if problem is not None else "TOO_LONG"
             why = f"contains {problem}" if problem else f"is longer than {limit} characters"
             message = f"{field}: the {part} {why}: not kept"
             findings.append(Finding(name, code, message, storable_text(value, 200)))
             return None
-    return {"system": other, "source_id": text}
+    return {"system": other, by: text}
 
 
 def _transcode(
@@ -324,7 +339,29 @@ def _standardize_code(attribute: Attribute, text: str, findings: list[Finding]) 
                 Finding(attribute.name, "BAD_FORMAT", f"not a phone number: {text!r}", text)
             )
         return phone
+    if standardizer is Standardizer.EMAIL:
+        email = normalize_email(text)
+        if email is None:
+            findings.append(
+                Finding(attribute.name, "BAD_FORMAT", f"not an e-mail address: {text!r}", text)
+            )
+        return email
+    if standardizer is Standardizer.COUNTRY:
+        return _country(attribute, text, findings)
     return text.upper()
+
+
+def _country(attribute: Attribute, text: str, findings: list[Finding]) -> str:
+    """The ISO 3166-1 alpha-2 code of a country as written ("USA", "Deutschland"); a
+    spelling no code reads is kept (upper-cased) and flagged, so it is shown, never
+    compared (``CountryComparison``)."""
+    country = normalize_country(text)
+    if country is None:
+        findings.append(
+            Finding(attribute.name, "UNMAPPED_VALUE", f"unknown country {text!r}", text)
+        )
+        return text.upper()
+    return country
 
 
 def _to_bool(raw: Any, field: str) -> bool:

@@ -45,8 +45,9 @@ def sees_source_ids(info: Info) -> bool:
 
 
 def is_reference_value(value: Any) -> bool:
-    """A stored reference attribute: ``{system, source_id}``."""
-    return isinstance(value, dict) and "source_id" in value
+    """A stored reference attribute: ``{system, source_id}`` (or, unresolved, ``{system,
+    code}`` / ``{system, name}``)."""
+    return isinstance(value, dict) and "system" in value
 
 
 class IsReader(_RoleRequired):

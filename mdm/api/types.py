@@ -213,8 +213,8 @@ def _value_field(spec: EntitySpec, name: str, kind: AttributeKind, description: 
 def _reference_field(name: str, target: EntitySpec, description: str) -> Any:
     async def resolve(self: Any, info: Info) -> Any:
         ref = self.row.attributes.get(name)
-        if not isinstance(ref, dict):
-            return None
+        if not isinstance(ref, dict) or "source_id" not in ref:
+            return None  # a parent given by code or name that no record answers (yet)
         row = await info.context.golden_by_ref.load((target.name, ref["system"], ref["source_id"]))
         return to_graphql(info.context.hub.specs, row) if row is not None else None
 
@@ -232,8 +232,9 @@ def _reference_source_field(name: str) -> Any:
         resolver=resolve,
         name=camel(name) + "Ref",
         permission_classes=[IsIntegrator],
-        description=f"The {name} reference as the source gave it: {{system, source_id}} "
-        "(crosswalk data: integrator role).",
+        description=f"The {name} reference as the source gave it: {{system, source_id}}, "
+        "or {system, code} / {system, name} while no record answers it (crosswalk data: "
+        "integrator role).",
     )
 
 

@@ -36,6 +36,15 @@ from mdm.context import (
 )
 from mdm.errors import MdmError, MissingSourceIdError
 from mdm.ingest import Ingestor, IngestStatus, RecordInput, content_hash, jsonable, key_kind
+from mdm.locators import (
+    LOCATOR_KIND,
+    WAITING_KIND,
+    WAITING_PREFIX,
+    is_located,
+    locate,
+    locator_keys,
+    waiting_keys,
+)
 from mdm.mapping import EntityMapping
 from mdm.screening import SOURCE_ID_LENGTH, require_identifier
 from mdm.specs import EntitySpec, SpecRegistry
@@ -62,7 +71,9 @@ KEY_COLUMNS = ("key", "source_record_id", "entity_type", "kind")
 KEY_BATCH = 200_000  # match keys written at once, sorted (see ``insert_keys``)
 # row, values, keys, prepared (``prepares_while_staging``) or None
 _Standardized = tuple[dict[str, Any], dict[str, Any] | None, list[str], tuple[Any, ...] | None]
-_WORKER_STATE: tuple[EntitySpec, CodeBook, dict[Reference, str] | None] | None = None
+_WORKER_STATE: tuple[EntitySpec, CodeBook, dict[Reference, str] | None, bool] | None = None
+# Keys that are context, not blocking keys: what a record refers to, waits for, is found by.
+_CONTEXT_KINDS = frozenset({REFERENCE_KIND, LOCATOR_KIND, WAITING_KIND})
 
 
 @dataclass
@@ -136,7 +147,7 @@ class BlockKeys:
         for key in keys:
             kind = key_kind(key)
             rows.append((key, record_id, spec.name, kind))
-            if kind != REFERENCE_KIND:  # references are context, not blocking keys
+            if kind not in _CONTEXT_KINDS:
                 self.hashes.append(hash(key))
                 self.record_ids.append(record_id)
         return rows
@@ -172,6 +183,7 @@ class Stager:
         self.spec = spec
         self.codes = codes
         self.parents = parents  # see ``prepares_while_staging``
+        self.located = is_located(ingestor.specs, spec.name)  # kept under locator keys
         self.workers = workers
         self.chunk_size = chunk_size
         self.later = Later()
@@ -195,6 +207,7 @@ class Stager:
         staged: list[Staged] = []
         repeats: list[_Standardized] = []
         key_rows: list[_KeyRow] = []  # written a batch at a time (``insert_keys``)
+        waiting: list[int] = []  # indices in ``staged`` of records with a parent to locate
         for chunk, done in self._standardized_chunks(records):
             self.worker_chunks += any(d is not None for d in done)
             rows: list[dict[str, Any]] = []
@@ -239,15 +252,71 @@ class Stager:
                         Staged(record_id, system, source_id, values if keep else None, prepared)
                     )
                     key_rows += self.blocks.add(spec, record_id, found)
+                    if any(k.startswith(WAITING_PREFIX) for k in found):
+                        waiting.append(len(staged) - 1)
                 if len(key_rows) >= KEY_BATCH:
                     insert_keys(session, key_rows)
             if on_progress is not None:
                 on_progress(len(chunk))
         insert_keys(session, key_rows)
+        self.locate(session, [staged[i] for i in waiting])
         if repeats:
             staged = self._fold_repeats(session, staged, seen, repeats)
         staged.sort(key=lambda s: (s.system, s.source_id))
         return staged
+
+    def locate(self, session: Session, waiting: list[Staged]) -> None:
+        """Parents given by code or name, located once the whole load is stored (a
+        location's parent is mostly in the same file): as record by record, a parent one
+        record answers becomes the reference (its reference key replaces the waiting
+        one, and matching sees it); the others are flagged (``mdm.locators.locate``)."""
+        if not waiting:
+            return
+        spec = self.spec
+        by_id = {s.record_id: s for s in waiting}
+        updates: list[dict[str, Any]] = []
+        keys: list[_KeyRow] = []
+        for record_id, source_id, values, findings in rows_by_id(
+            session,
+            sorted(by_id),
+            SourceRecord.source_id,
+            SourceRecord.standardized,
+            SourceRecord.findings,
+        ):
+            located, unresolved = locate(session, spec, source_id, values or {})
+            updates.append(
+                {
+                    "id": record_id,
+                    "standardized": json_text(located),
+                    "findings": json_text([*(findings or ()), *(f.to_dict() for f in unresolved)]),
+                }
+            )
+            if located == values:
+                continue
+            keys += [
+                (key, record_id, spec.name, key_kind(key))
+                for key in reference_keys(spec, located) + waiting_keys(spec, located)
+            ]
+            staged = by_id[record_id]
+            if staged.values is not None:
+                staged.values = located
+            if staged.prepared is not None:
+                assert spec.matching is not None
+                view = ContextView(self.codes).view(
+                    spec, staged.system, located, references_of(spec, located), self.parents or {}
+                )
+                staged.prepared = tuple(c.prepare(view) for c in spec.matching.comparisons)
+        changed = sorted({k[1] for k in keys})
+        for start in range(0, len(changed), 2000):
+            session.execute(
+                delete(MatchKeyRow).where(
+                    MatchKeyRow.source_record_id.in_(changed[start : start + 2000]),
+                    MatchKeyRow.kind.in_((REFERENCE_KIND, WAITING_KIND)),
+                )
+            )
+        insert_keys(session, keys)
+        update_rows(session, table_of(SourceRecord), updates)
+        forget_resolutions(session)
 
     def _fold_repeats(
         self,
@@ -362,7 +431,8 @@ class Stager:
                 chunk = list(islice(stream, size))
             return
         global _WORKER_STATE
-        _WORKER_STATE = (self.spec, self.codes, self.parents)  # inherited by the forked workers
+        # Inherited by the forked workers.
+        _WORKER_STATE = (self.spec, self.codes, self.parents, self.located)
         try:
             with get_context("fork").Pool(self.workers) as pool:
                 waiting: deque[tuple[list[RecordInput | SourceRow], AsyncResult[Any]]] = deque()
@@ -391,7 +461,9 @@ class Stager:
         self.ingestor.systems.require(session, record.system)
         if ready is not None:
             return ready
-        return standardize_record(spec, self.codes, as_record(record), self.parents)
+        return standardize_record(
+            spec, self.codes, as_record(record), self.parents, located=self.located
+        )
 
 
 def standardize_record(
@@ -399,10 +471,14 @@ def standardize_record(
     codes: CodeBook,
     record: RecordInput,
     parents: Mapping[Reference, str] | None = None,
+    *,
+    located: bool = False,
 ) -> _Standardized:
-    """A record's source row (without its timestamps), standardized values and keys, and
-    with ``parents`` (``resolve_all_parents``) its prepared matching features: no database,
-    so worker processes can do it. Raises what the record is refused for."""
+    """A record's source row (without its timestamps), standardized values and keys (with
+    ``located``, its ``locator`` keys too), and with ``parents`` (``resolve_all_parents``)
+    its prepared matching features: no database, so worker processes can do it. Raises
+    what the record is refused for. A parent given by code or name is located once the
+    load is staged (``Stager.locate``)."""
     source_id = (record.source_id or "").strip()
     if not source_id:
         raise MissingSourceIdError("sourceId is required and must not be blank", field="sourceId")
@@ -427,7 +503,12 @@ def standardize_record(
         "version": 1,
         "is_deleted": record.is_deleted,
     }
-    keys = record_keys(spec, std.values) + reference_keys(spec, std.values)
+    keys = (
+        record_keys(spec, std.values)
+        + reference_keys(spec, std.values)
+        + waiting_keys(spec, std.values)
+        + (locator_keys(spec, record.system, std.values) if located else [])
+    )
     prepared = None
     if parents is not None and not record.is_deleted:
         assert spec.matching is not None
@@ -474,13 +555,13 @@ def _standardize_chunk(records: list[RecordInput | SourceRow]) -> list[_Standard
     """In a worker process: each record standardized, or ``None`` where it is refused (the
     parent process does it again, to reject it with its error)."""
     assert _WORKER_STATE is not None
-    spec, codes, parents = _WORKER_STATE
+    spec, codes, parents, located = _WORKER_STATE
     keep = refers_to_itself(spec)
     done: list[_Standardized | None] = []
     for record in records:
         try:
             row, values, keys, prepared = standardize_record(
-                spec, codes, as_record(record), parents
+                spec, codes, as_record(record), parents, located=located
             )
         except MdmError:
             done.append(None)

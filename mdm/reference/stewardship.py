@@ -222,7 +222,13 @@ def _recode(
     ]
     session.flush()
     keys = record_keys(spec, values)
-    session.execute(delete(MatchKeyRow).where(MatchKeyRow.source_record_id == row.id))
+    # Only its own keys change: what it refers to, waits for or is located by stays.
+    session.execute(
+        delete(MatchKeyRow).where(
+            MatchKeyRow.source_record_id == row.id,
+            MatchKeyRow.kind.in_(("blocking", "identifier")),
+        )
+    )
     if keys:
         session.execute(
             insert(MatchKeyRow),

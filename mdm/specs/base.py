@@ -38,6 +38,8 @@ class Standardizer(StrEnum):
     POSTAL_CODE = "postal_code"
     PHONE = "phone"
     STATE = "state"
+    EMAIL = "email"  # lower case; a malformed address is flagged and left out
+    COUNTRY = "country"  # ISO 3166-1 alpha-2; an unknown spelling is kept and flagged
 
 
 @dataclass(frozen=True)

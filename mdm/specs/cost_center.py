@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from matchers import (
     CodeComparison,
+    ExactComparison,
     IdentifierComparison,
     ReferenceComparison,
     UnitNameComparison,
@@ -28,6 +29,13 @@ COST_CENTER = EntitySpec(
             "company", K.CODE, description="Company (legal entity) code.", code_set="company"
         ),
         Attribute("location", K.REFERENCE, reference="location"),
+        Attribute(
+            "gl_segment",
+            description="The general-ledger string the ERP posts to (company and account or "
+            'department segments, e.g. "320.8020").',
+        ),
+        Attribute("department", description="The department the cost center belongs to."),
+        Attribute("owner", description="The person or role responsible for it."),
         Attribute("status", K.CODE),
     ),
     match_keys=(MatchKey("company_code", ("company", "code")),),
@@ -39,9 +47,16 @@ COST_CENTER = EntitySpec(
             IdentifierComparison("code", "code", parameters=((0.95, 0.01), (0.05, 0.99))),
             UnitNameComparison("name"),
             ReferenceComparison("location"),
+            # One GL string is one cost center, whichever system books to it: strong
+            # evidence (punctuation aside: "320.8020" is "320-8020"). Department and owner
+            # repeat across cost centers: weak.
+            ExactComparison("gl_segment", parameters=((0.9, 5e-5), (0.1, 0.99995))),
+            ExactComparison("department", parameters=((0.7, 0.1), (0.3, 0.9))),
+            ExactComparison("owner", parameters=((0.6, 0.05), (0.4, 0.95))),
         ),
         blocking=(
             ("code", exact_key("code")),
+            ("gl_segment", exact_key("gl_segment")),
             ("name_tokens", token_sort_key("name")),
             ("unit_name", unit_name_key("name", None)),
         ),

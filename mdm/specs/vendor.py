@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from matchers import (
     AddressComparison,
+    CountryComparison,
+    EmailComparison,
     IdentifierComparison,
     LocalityComparison,
     OrganizationNameComparison,
@@ -49,7 +51,20 @@ VENDOR = EntitySpec(
             standardizer=Standardizer.POSTAL_CODE,
             priority=("PROCUREMENT", "ERP", "EHR"),
         ),
+        Attribute(
+            "country",
+            K.CODE,
+            standardizer=Standardizer.COUNTRY,
+            priority=("PROCUREMENT", "ERP", "EHR"),
+            description="ISO 3166-1 alpha-2 country code.",
+        ),
         Attribute("phone", K.CODE, standardizer=Standardizer.PHONE),
+        Attribute(
+            "email",
+            K.CODE,
+            standardizer=Standardizer.EMAIL,
+            description="Purchasing e-mail address, lower case.",
+        ),
         Attribute("status", K.CODE),
         Attribute("parent", K.REFERENCE, reference="vendor", description="Parent company."),
     ),
@@ -71,6 +86,12 @@ VENDOR = EntitySpec(
             LocalityComparison("city", state_attribute="state", address_attribute="address_line1"),
             PostalCodeComparison("postal_code", address_attribute="address_line1"),
             SitePhoneComparison("phone", address=ADDRESS),
+            # The same address is moderate evidence; a shared company domain weak; a
+            # shared gmail.com none.
+            EmailComparison("email"),
+            # Another country is strong evidence against (a remit-to site abroad is rare),
+            # not a veto.
+            CountryComparison("country"),
         ),
         blocking=(
             ("tax_id", exact_key("tax_id")),
@@ -81,6 +102,7 @@ VENDOR = EntitySpec(
             ("name_sound", phonetic_key("name")),
             ("postal_name", postal_prefix_and_name_key("postal_code", "name")),
             ("phone", exact_key("phone")),
+            ("email", exact_key("email")),
             ("street", street_address_key("address_line1", "postal_code")),
             ("street_name", street_name_key("address_line1", "postal_code")),
         ),
