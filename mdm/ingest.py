@@ -486,7 +486,7 @@ class Ingestor:
         return relocate(
             session,
             self.specs,
-            waiting_for(session, parent),
+            waiting_for(session, self.specs, parent),
             ctx,
             keys_of=self.stored_keys,
             write_keys=self._replace_keys,

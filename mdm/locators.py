@@ -52,10 +52,22 @@ _PARENTS = (
         SourceRecord.is_deleted.is_(False),
     )
 )
+# By entity type too: the key index leads with it (without, every key row is read).
 _WAITING_CHILDREN = select(MatchKeyRow.source_record_id).where(
-    MatchKeyRow.kind == WAITING_KIND,
+    MatchKeyRow.entity_type.in_(bindparam("types", expanding=True)),
     MatchKeyRow.key.in_(bindparam("keys", expanding=True)),
+    MatchKeyRow.kind == WAITING_KIND,
 )
+
+
+def referring_types(specs: SpecRegistry, parent: EntitySpec) -> list[str]:
+    """The entity types with a reference attribute to ``parent``'s type (whose records
+    may wait for one of its records)."""
+    return sorted(
+        name
+        for name in specs
+        if any(a.reference == parent.name for a in specs.get_spec(name).attributes)
+    )
 
 
 def located_value(by: str, text: str) -> str | None:
@@ -195,21 +207,27 @@ def relocate_children(
     """Locate again the records waiting for a parent under one of ``locators`` (the new
     ``locator`` keys of a record of ``parent``'s type): see ``relocate``."""
     keys = sorted({waiting_key(parent.name, key) for key in locators})
+    types = referring_types(specs, parent)
     ids: set[int] = set()
     connection = core_connection(session)
-    for start in range(0, len(keys), _CHUNK):
-        ids.update(connection.scalars(_WAITING_CHILDREN, {"keys": keys[start : start + _CHUNK]}))
+    for start in range(0, len(keys) if types else 0, _CHUNK):
+        chunk = {"types": types, "keys": keys[start : start + _CHUNK]}
+        ids.update(connection.scalars(_WAITING_CHILDREN, chunk))
     return relocate(session, specs, sorted(ids), ctx, keys_of=keys_of, write_keys=write_keys)
 
 
-def waiting_for(session: Session, parent: EntitySpec) -> list[int]:
+def waiting_for(session: Session, specs: SpecRegistry, parent: EntitySpec) -> list[int]:
     """Records waiting for a parent of ``parent``'s type (after a bulk load of it)."""
+    types = referring_types(specs, parent)
+    if not types:
+        return []
     return sorted(
         set(
             session.scalars(
                 select(MatchKeyRow.source_record_id).where(
-                    MatchKeyRow.kind == WAITING_KIND,
+                    MatchKeyRow.entity_type.in_(types),
                     MatchKeyRow.key.startswith(f"{WAITING_PREFIX}{parent.name}:"),
+                    MatchKeyRow.kind == WAITING_KIND,
                 )
             )
         )
