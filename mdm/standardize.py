@@ -404,19 +404,25 @@ def _to_number(raw: Any, field: str) -> float:
 
 
 _GROUPED = re.compile(r"^[+-]?[1-9]\d{0,2}(,\d{3})+$")  # 1,234 / 12,345,678: US thousands
+_GROUPED_DECIMAL = {  # both marks: thousands grouped by one, decimals after the other
+    ",": re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$"),  # 1.234,56
+    ".": re.compile(r"^[+-]?\d{1,3}(,\d{3})+\.\d+$"),  # 1,234.56
+}
 
 
 def _plain_number(text: str) -> str:
     """A number as ``float`` reads it, from how systems write amounts: thousands grouped by
     commas, spaces or apostrophes ("1,234.50", "1 234,50", "1'234.50"), a decimal comma
-    ("12,5", "1.234,56"). Of "." and "," both present, the last is the decimal mark; a
-    lone comma groups thousands only as a US amount does (``1,234``, ``12,345,678``)."""
+    ("12,5", "1.234,56"). Of "." and "," both present, the last is the decimal mark and the
+    other must group by threes; a lone comma groups thousands only as a US amount does
+    (``1,234``, ``12,345,678``)."""
     text = re.sub(r"[$\s'\u00a0\u202f]", "", text)
     if "," in text and "." in text:
-        if text.rfind(",") > text.rfind("."):  # 1.234,56
-            text = text.replace(".", "").replace(",", ".")
-        else:  # 1,234.56
-            text = text.replace(",", "")
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        if not _GROUPED_DECIMAL[decimal].match(text):
+            return text  # "1.2.3,4": not a number (float refuses it)
+        grouping = "." if decimal == "," else ","
+        text = text.replace(grouping, "").replace(",", ".")
     elif "," in text:
         text = text.replace(",", "") if _GROUPED.match(text) else text.replace(",", ".", 1)
     return text

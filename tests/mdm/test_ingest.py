@@ -245,6 +245,9 @@ def test_a_lone_record_that_gains_an_identifier_folds_into_its_match(hub: Hub) -
         pytest.param({"pack_quantity": "lots"}, "pack_quantity", id="bad-integer"),
         pytest.param({"sterile": "maybe"}, "sterile", id="bad-boolean"),
         pytest.param({"price": "ten"}, "price", id="bad-number"),
+        pytest.param({"price": "1.2.3,4"}, "price", id="broken-grouping"),
+        pytest.param({"price": "1,23.45"}, "price", id="broken-us-grouping"),
+        pytest.param({"pack_quantity": "9" * 5000}, "pack_quantity", id="huge-integer"),
         pytest.param({"uom": {"not": "a string"}}, "uom", id="not-a-single-value"),
     ],
 )
@@ -273,6 +276,7 @@ def test_a_malformed_value_is_flagged_and_the_record_lands(
         pytest.param("1'234.50", 1234.5, None, id="apostrophe-grouping"),
         pytest.param("12,345,678", 12345678.0, None, id="us-grouping"),
         pytest.param("0,125", 0.125, None, id="leading-zero-is-no-grouping"),
+        pytest.param("-1.234.567,8", -1234567.8, None, id="european-millions"),
     ],
 )
 def test_a_price_as_systems_write_it_is_the_amount_and_a_currency_is_flagged(
