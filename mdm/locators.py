@@ -60,13 +60,13 @@ _WAITING_CHILDREN = select(MatchKeyRow.source_record_id).where(
 )
 
 
-def referring_types(specs: SpecRegistry, parent: EntitySpec) -> list[str]:
-    """The entity types with a reference attribute to ``parent``'s type (whose records
-    may wait for one of its records)."""
+def referring_types(specs: SpecRegistry, entity_type: str) -> list[str]:
+    """The entity types with a reference attribute to ``entity_type`` (whose records may
+    wait for one of its records)."""
     return sorted(
         name
         for name in specs
-        if any(a.reference == parent.name for a in specs.get_spec(name).attributes)
+        if any(a.reference == entity_type for a in specs.get_spec(name).references)
     )
 
 
@@ -92,9 +92,7 @@ def waiting_key(parent_type: str, locator: str) -> str:
 def is_located(specs: SpecRegistry, entity_type: str) -> bool:
     """Whether records of a type may be referred to by code or name (some spec refers to
     the type): only those are kept under ``locator`` keys."""
-    return any(
-        a.reference == entity_type for name in specs for a in specs.get_spec(name).references
-    )
+    return bool(referring_types(specs, entity_type))
 
 
 def locator_keys(spec: EntitySpec, system: str, values: Mapping[str, Any]) -> list[str]:
@@ -207,7 +205,7 @@ def relocate_children(
     """Locate again the records waiting for a parent under one of ``locators`` (the new
     ``locator`` keys of a record of ``parent``'s type): see ``relocate``."""
     keys = sorted({waiting_key(parent.name, key) for key in locators})
-    types = referring_types(specs, parent)
+    types = referring_types(specs, parent.name)
     ids: set[int] = set()
     connection = core_connection(session)
     for start in range(0, len(keys) if types else 0, _CHUNK):
@@ -218,7 +216,7 @@ def relocate_children(
 
 def waiting_for(session: Session, specs: SpecRegistry, parent: EntitySpec) -> list[int]:
     """Records waiting for a parent of ``parent``'s type (after a bulk load of it)."""
-    types = referring_types(specs, parent)
+    types = referring_types(specs, parent.name)
     if not types:
         return []
     return sorted(

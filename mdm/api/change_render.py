@@ -35,13 +35,14 @@ from graphql import (
 
 from mdm.api.pagination import encode_cursor
 from mdm.api.permissions import is_reference_value
+from mdm.api.types import GoldenStatus
 from mdm.changes import Change
 
 CHANGE_CURSOR = "c"  # the change stream's cursor prefix (mdm.api.changes)
 KEPT_PER_RENDERER = 4096  # rendered events kept per renderer (the newest)
 RENDERERS = 256  # renderers kept (the most recently used)
 _DIRECTIVES = {"skip", "include"}
-_STATUSES = {"active": "ACTIVE", "merged": "MERGED", "retired": "RETIRED"}
+_STATUSES = {status.value: status.name for status in GoldenStatus}  # as the enum serializes
 
 # (response key, field name, sub-selection or None), in response order.
 Shape = tuple[tuple[str, str, "Shape | None"], ...]
@@ -51,14 +52,17 @@ class Unsupported(Exception):
     """The selection holds something only GraphQL execution renders exactly."""
 
 
-def _attributes(change: Change, sees_ids: bool) -> Any:
+def visible_attributes(change: Change, sees_ids: bool) -> Any:
+    """The golden attributes after the change, reference values (crosswalk data) left out
+    below the integrator role (``sees_ids``)."""
     found = change.payload.get("attributes") or {}
     if sees_ids:
         return found
     return {k: v for k, v in found.items() if not is_reference_value(v)}
 
 
-def _changes(change: Change, sees_ids: bool) -> list[dict[str, Any]]:
+def visible_changes(change: Change, sees_ids: bool) -> list[dict[str, Any]]:
+    """Each changed attribute with both values, as ``visible_attributes`` shows them."""
     return [
         {"attribute": name, "old": values.get("old"), "new": values.get("new")}
         for name, values in (change.payload.get("changes") or {}).items()
@@ -83,7 +87,7 @@ _EVENT_FIELDS: dict[str, Callable[[Change, bool], Any]] = {
     "recordStatus": lambda c, _: _STATUSES[c.payload.get("status", "active")],
     "mergedInto": lambda c, _: _merged_into(c),
     "mergedFrom": lambda c, _: list(c.payload.get("mergedFrom", ())),
-    "attributes": _attributes,
+    "attributes": visible_attributes,
     "actor": lambda c, _: c.actor,
     "correlationId": lambda c, _: c.correlation_id,
     "createdAt": lambda c, _: c.created_at.isoformat(),
@@ -281,7 +285,7 @@ class ChangeRenderer:
 
     def _objects(self, change: Change, name: str) -> list[tuple[dict[str, Any], str]]:
         if name == "changes":
-            return [(c, "AttributeChange") for c in _changes(change, self.sees_ids)]
+            return [(c, "AttributeChange") for c in visible_changes(change, self.sees_ids)]
         pairs = change.source_ids(self.systems, removed=name == "removedSourceIds")
         return [({"system": s, "sourceId": i}, "SourceKey") for s, i in pairs]
 

@@ -28,10 +28,12 @@ from mdm.api.change_render import (
     page_shapes,
     renderer_for,
     selection_shape,
+    visible_attributes,
+    visible_changes,
 )
 from mdm.api.errors import ForbiddenError, InvalidInputError, NotFoundError, error_code
 from mdm.api.pagination import Connection, Edge, PageInfo, check_first, decode_cursor, encode_cursor
-from mdm.api.permissions import IsIntegrator, IsReader, is_reference_value, sees_source_ids
+from mdm.api.permissions import IsIntegrator, IsReader, sees_source_ids
 from mdm.api.types import GoldenStatus
 from mdm.api.websocket import SENDER
 from mdm.auth import Principal, Role
@@ -109,20 +111,11 @@ class SourceKey:
 
 
 def _attributes(root: ChangeEvent, info: Info) -> JSON:
-    found = root.change.payload.get("attributes") or {}
-    if not sees_source_ids(info):
-        found = {k: v for k, v in found.items() if not is_reference_value(v)}
-    return found  # type: ignore[return-value]
+    return visible_attributes(root.change, sees_source_ids(info))  # type: ignore[no-any-return]
 
 
 def _changes(root: ChangeEvent, info: Info) -> list[AttributeChange]:
-    shown = sees_source_ids(info)
-    return [
-        AttributeChange(attribute=name, old=values.get("old"), new=values.get("new"))
-        for name, values in (root.change.payload.get("changes") or {}).items()
-        if shown
-        or not (is_reference_value(values.get("old")) or is_reference_value(values.get("new")))
-    ]
+    return [AttributeChange(**c) for c in visible_changes(root.change, sees_source_ids(info))]
 
 
 def _source_ids(root: ChangeEvent) -> list[SourceKey]:

@@ -331,7 +331,7 @@ def test_finding_the_children_waiting_for_a_parent_reads_the_key_index(
     shutil.copy(sqlite_template, path)
     hub = Hub(Settings(database_url=f"sqlite:///{path}"))
     try:
-        types = referring_types(hub.specs, hub.specs.get_spec("vendor"))
+        types = referring_types(hub.specs, "vendor")
         assert "item" in types and "contract" in types
         statement = _WAITING_CHILDREN.params(types=types, keys=["w:vendor:name:ERP|ACME"])
         compiled = statement.compile(hub.database.engine, compile_kwargs={"literal_binds": True})
