@@ -19,7 +19,7 @@ newest pruned one is ``CURSOR_EXPIRED``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +41,7 @@ from mdm.errors import (
 )
 from mdm.screening import text_problem
 from mdm.specs import SpecRegistry
-from mdm.store import ChangeEvent, ConsumerOffset, SourceSystem, utcnow
+from mdm.store import ChangeEvent, ConsumerOffset, SourceSystem, core_connection, utcnow
 
 MAX_POSITION = 2**63 - 1  # the largest sequence number a 64-bit key holds
 MAX_CONSUMER_NAME = 200  # consumer_offset.consumer
@@ -127,13 +127,17 @@ class Consumer:
 
 def head(session: Session) -> int:
     """The newest event's position (0: none yet)."""
-    return int(session.scalar(select(func.coalesce(func.max(ChangeEvent.seq), 0))) or 0)
+    return int(core_connection(session).execute(_HEAD).scalar() or 0)
 
 
 def pruned_through(session: Session) -> int:
     """The newest position pruning removed (0: none)."""
-    row = session.get(ConsumerOffset, PRUNED)
-    return row.position if row is not None else 0
+    return int(core_connection(session).execute(_PRUNED).scalar() or 0)
+
+
+# Read on every page and replayed batch: Core statements, without the ORM's per-statement work.
+_HEAD = select(func.coalesce(func.max(ChangeEvent.seq), 0))
+_PRUNED = select(ConsumerOffset.position).where(ConsumerOffset.consumer == PRUNED)
 
 
 def check_position(position: int, *, field: str) -> int:
@@ -179,24 +183,40 @@ def read_changes(
     where: ChangeFilter = EVERYTHING,
     *,
     upto: int | None = None,
+    members: Collection[str] | None = None,
 ) -> ChangeBatch:
     """Up to ``limit`` events after position ``after`` (and at most ``upto``) that
-    ``where`` lets through, in order.
+    ``where`` lets through, in order. ``members``: only these members of each payload are
+    read (with those the filter needs; a null one is left out), the rest stay in the
+    database; None: the whole payload.
 
     Raises:
         CursorExpiredError: events after ``after`` were pruned (checked after the read,
             so a prune that ran while reading is noticed).
     """
     newest = head(session) if upto is None else upto  # read first: see ChangeBatch
-    statement = select(*_COLUMNS).where(ChangeEvent.seq > after)
+    names: tuple[str, ...] = ()
+    if members is not None:
+        wanted = set(members) | (_FILTER_MEMBERS if where.systems is not None else set())
+        names = tuple(sorted(wanted))
+    parts = [ChangeEvent.payload[name] for name in names] if members is not None else [
+        ChangeEvent.payload
+    ]  # fmt: skip
+    statement = select(*_COLUMNS, *parts).where(ChangeEvent.seq > after)
     if upto is not None:
         statement = statement.where(ChangeEvent.seq <= upto)
     if where.entity_types is not None:
         statement = statement.where(ChangeEvent.entity_type.in_(sorted(where.entity_types)))
-    rows = session.execute(statement.order_by(ChangeEvent.seq).limit(limit)).all()
+    rows = core_connection(session).execute(statement.order_by(ChangeEvent.seq).limit(limit)).all()
+    changes = [
+        Change(seq, kind, entity_type, golden_id, version,
+               payload[0] if members is None else _present(names, payload),
+               actor, correlation_id, created_at)
+        for seq, kind, entity_type, golden_id, version, actor, correlation_id, created_at,
+        *payload in rows
+    ]  # fmt: skip
     _check_retained(session, after, "after")
-    changes = [Change(*row) for row in rows]
-    is_caught_up = len(rows) < limit
+    is_caught_up = len(changes) < limit
     # Every event at or below the head read before the page was committed (commit order),
     # so a short page has seen them all; past the head, the last event read.
     scanned_to = max(newest, after) if is_caught_up else changes[-1].seq
@@ -207,17 +227,23 @@ def read_changes(
     return ChangeBatch(changes, scanned_to, is_caught_up)
 
 
-_COLUMNS = (
+def _present(names: tuple[str, ...], values: Sequence[Any]) -> dict[str, Any]:
+    if len(names) == 1:  # the common case, without the loop
+        return {} if values[0] is None else {names[0]: values[0]}
+    return {name: value for name, value in zip(names, values, strict=True) if value is not None}
+
+
+_COLUMNS = (  # the payload (or members of it) follows
     ChangeEvent.seq,
     ChangeEvent.kind,
     ChangeEvent.entity_type,
     ChangeEvent.golden_public_id,
     ChangeEvent.version,
-    ChangeEvent.payload,
     ChangeEvent.actor,
     ChangeEvent.correlation_id,
     ChangeEvent.created_at,
 )
+_FILTER_MEMBERS = {"sources", "removedSources"}  # what ChangeFilter.systems reads
 
 
 def change_filter(

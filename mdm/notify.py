@@ -160,8 +160,8 @@ class Subscriber:
         self._buffer.clear()
         self._ready.set()
 
-    async def next(self) -> Change:
-        """The next buffered event.
+    async def take(self) -> list[Change]:
+        """Every buffered event, once there is at least one.
 
         Raises:
             ConsumerTooSlowError: the subscriber was dropped.
@@ -174,7 +174,9 @@ class Subscriber:
                 )
             self._ready.clear()
             await self._ready.wait()
-        return self._buffer.popleft()
+        taken = list(self._buffer)
+        self._buffer.clear()
+        return taken
 
 
 class ChangeFeed:
@@ -209,42 +211,58 @@ class ChangeFeed:
 
     async def follow(self, after: int, where: ChangeFilter = EVERYTHING) -> AsyncIterator[Change]:
         """Every event after position ``after`` that ``where`` lets through, in order,
-        replayed then live, until the caller stops.
+        replayed then live, until the caller stops (``follow_batches``, one at a time)."""
+        async for changes in self.follow_batches(after, where):
+            for change in changes:
+                yield change
+
+    async def follow_batches(
+        self,
+        after: int,
+        where: ChangeFilter = EVERYTHING,
+        members: frozenset[str] | None = None,
+    ) -> AsyncIterator[list[Change]]:
+        """As ``follow``, in the batches they were read in (replayed: up to
+        ``replay_batch``; live: what arrived since the caller last asked), none empty.
+        ``members``: what the caller reads of a replayed event's payload (``read_changes``;
+        live events, shared by every subscriber, carry all of it).
 
         Raises:
             ConsumerTooSlowError: the subscriber fell a buffer behind while live.
             CursorExpiredError: events it had not read yet were pruned.
         """
         cursor = after
-        async for batch in self._replay(after, where):  # reads of its own until caught up
-            for change in batch.changes:
-                yield change
+        async for batch in self._replay(after, where, members):  # its own reads until caught up
+            if batch.changes:
+                yield batch.changes
             cursor = batch.scanned_to
         subscriber = await self._join(where)
         try:
             while cursor < subscriber.start:  # what lies between: read up to the feed
-                batch = await self._read(cursor, where, upto=subscriber.start)
-                for change in batch.changes:
-                    yield change
+                batch = await self._read(cursor, where, upto=subscriber.start, members=members)
+                if batch.changes:
+                    yield batch.changes
                 cursor = batch.scanned_to
             while True:
-                change = await subscriber.next()
-                if change.seq > cursor:
-                    yield change
-                    cursor = change.seq
+                fresh = [c for c in await subscriber.take() if c.seq > cursor]
+                if fresh:
+                    yield fresh
+                    cursor = fresh[-1].seq
         finally:
             self._subscribers.discard(subscriber)
 
-    async def _replay(self, after: int, where: ChangeFilter) -> AsyncIterator[ChangeBatch]:
+    async def _replay(
+        self, after: int, where: ChangeFilter, members: frozenset[str] | None
+    ) -> AsyncIterator[ChangeBatch]:
         """Batches after ``after`` until caught up, each next one read (on a thread) while
         the caller sends the one before."""
-        ahead = asyncio.ensure_future(self._read(after, where, limit=self.replay_batch))
+        ahead = asyncio.ensure_future(self._read(after, where, self.replay_batch, members))
         try:
             while True:
                 batch = await ahead
                 if not batch.is_caught_up:
                     ahead = asyncio.ensure_future(
-                        self._read(batch.scanned_to, where, limit=self.replay_batch)
+                        self._read(batch.scanned_to, where, self.replay_batch, members)
                     )
                 yield batch
                 if batch.is_caught_up:
@@ -263,15 +281,28 @@ class ChangeFeed:
                 await reader
 
     async def _read(
-        self, after: int, where: ChangeFilter, *, upto: int | None = None, limit: int = 0
+        self,
+        after: int,
+        where: ChangeFilter,
+        limit: int = 0,
+        members: frozenset[str] | None = None,
+        *,
+        upto: int | None = None,
     ) -> ChangeBatch:
-        return await asyncio.to_thread(self._read_now, after, where, upto, limit or self.batch)
+        return await asyncio.to_thread(
+            self._read_now, after, where, upto, limit or self.batch, members
+        )
 
     def _read_now(
-        self, after: int, where: ChangeFilter, upto: int | None, limit: int
+        self,
+        after: int,
+        where: ChangeFilter,
+        upto: int | None,
+        limit: int,
+        members: frozenset[str] | None,
     ) -> ChangeBatch:
         with self.database.read_session() as session:
-            return read_changes(session, after, limit, where, upto=upto)
+            return read_changes(session, after, limit, where, upto=upto, members=members)
 
     async def _join(self, where: ChangeFilter) -> Subscriber:
         if self._reader is None or self._reader.done():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -56,9 +56,11 @@ def visible_attributes(change: Change, sees_ids: bool) -> Any:
     """The golden attributes after the change, reference values (crosswalk data) left out
     below the integrator role (``sees_ids``)."""
     found = change.payload.get("attributes") or {}
-    if sees_ids:
-        return found
-    return {k: v for k, v in found.items() if not is_reference_value(v)}
+    if not sees_ids:
+        for value in found.values():  # most events hold no reference value: kept as they are
+            if type(value) is dict and "system" in value:
+                return {k: v for k, v in found.items() if not is_reference_value(v)}
+    return found
 
 
 def visible_changes(change: Change, sees_ids: bool) -> list[dict[str, Any]]:
@@ -90,7 +92,7 @@ _EVENT_FIELDS: dict[str, Callable[[Change, bool], Any]] = {
     "attributes": visible_attributes,
     "actor": lambda c, _: c.actor,
     "correlationId": lambda c, _: c.correlation_id,
-    "createdAt": lambda c, _: c.created_at.isoformat(),
+    "createdAt": lambda c, _: c.created_at,  # orjson writes it as isoformat() does
 }
 _OBJECT_FIELDS = {  # fields of objects (lists of them): (type, name) -> their type
     ("ChangeEvent", "changes"): "AttributeChange",
@@ -108,6 +110,35 @@ _LEAVES = {
     "ChangeEventEdge": {"cursor"},
 }
 PAGE_LISTS = {"edges", "nodes"}  # ChangeConnection's lists of events
+
+
+# The payload members each ChangeEvent field reads (fields absent here read none).
+_MEMBERS = {
+    "schemaVersion": "schemaVersion",
+    "recordStatus": "status",
+    "mergedInto": "mergedInto",
+    "mergedFrom": "mergedFrom",
+    "attributes": "attributes",
+    "changes": "changes",
+    "sourceIds": "sources",
+    "removedSourceIds": "removedSources",
+}
+MAX_MEMBERS = 2  # more than this: the whole payload is read (one value to parse, not many)
+
+
+def payload_members(shapes: Iterable[Shape]) -> frozenset[str] | None:
+    """The payload members that rendering events of these shapes (a ``ChangeEvent``'s, or
+    a ``changes`` page's edge or node) reads, so a read can leave the rest in the
+    database; None when that is more than ``MAX_MEMBERS`` (read the whole payload)."""
+    members: set[str] = set()
+    pending = list(shapes)
+    while pending:
+        for _, name, sub in pending.pop():
+            if name in _MEMBERS:
+                members.add(_MEMBERS[name])
+            elif sub is not None:  # an edge's node
+                pending.append(sub)
+    return frozenset(members) if len(members) <= MAX_MEMBERS else None
 
 
 def selection_shape(

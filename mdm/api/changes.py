@@ -24,8 +24,10 @@ from strawberry.types.scalar import ScalarDefinition, scalar
 from mdm import changes as stream
 from mdm.api.change_render import (
     CHANGE_CURSOR,
+    Shape,
     page_fragment,
     page_shapes,
+    payload_members,
     renderer_for,
     selection_shape,
     visible_attributes,
@@ -311,22 +313,33 @@ def _check_systems_allowed(principal: Principal, systems: list[str] | None) -> N
         )
 
 
-def _rendered(info: Info, found: list[stream.Change], where: stream.ChangeFilter) -> bool:
-    """Render the page's event lists straight to JSON when the request can take them
-    (``Context.rendered``, spliced into the response by ``HubGraphQL.process_result``) and
-    the selection is one rendering gives exactly; True if it did."""
-    rendered: dict[tuple[str, str], Any] | None = getattr(info.context, "rendered", None)
-    if rendered is None:
-        return False
+def _page_shapes(info: Info) -> dict[str, tuple[str, Shape]] | None:
+    """The event lists of the page's selection that can be rendered straight to JSON
+    (``Context.rendered``, spliced into the response by ``HubGraphQL.process_result``):
+    None when the request cannot take them or the selection is one only execution gives
+    exactly."""
+    if getattr(info.context, "rendered", None) is None:
+        return None
     raw = info._raw_info  # the validated nodes, fragments and coerced variables
+    return (
+        page_shapes(
+            raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_source_ids(info)
+        )
+        or None
+    )
+
+
+def _render(
+    info: Info,
+    shapes: dict[str, tuple[str, Shape]],
+    found: list[stream.Change],
+    where: stream.ChangeFilter,
+) -> None:
+    rendered: dict[tuple[str, str], Any] = info.context.rendered
     sees_ids = sees_source_ids(info)
-    shapes = page_shapes(raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids)
-    if not shapes:
-        return False
     root = str(info.path.key)
     for key, (kind, shape) in shapes.items():
         rendered[root, key] = page_fragment(kind, shape, found, sees_ids, where.systems)
-    return True
 
 
 @strawberry.type
@@ -352,6 +365,8 @@ class ChangeQuery:
         check_first(first, hub.settings.max_page_size)
         _check_systems_allowed(_principal(info), systems)
         position = cursor_position(after) if after is not None else None
+        shapes = _page_shapes(info)
+        members = None if shapes is None else payload_members(s for _, s in shapes.values())
         with hub.database.read_session() as session:
             where = stream.change_filter(session, hub.specs, entity_types, systems)
             pruned = stream.pruned_through(session)
@@ -361,13 +376,17 @@ class ChangeQuery:
             # Reads of at most what is still wanted, so nothing read is left over; a
             # filter that lets little through ends the page early (endCursor moves on).
             for _ in range(PAGE_READS):
-                batch = stream.read_changes(session, scanned, first - len(found), where)
+                batch = stream.read_changes(
+                    session, scanned, first - len(found), where, members=members
+                )
                 found += batch.changes
                 scanned, is_caught_up = batch.scanned_to, batch.is_caught_up
                 if is_caught_up or len(found) >= first:
                     break
             newest = stream.head(session)
-        edges = [] if _rendered(info, found, where) else [
+        if shapes is not None:
+            _render(info, shapes, found, where)
+        edges = [] if shapes is not None else [
             Edge(cursor=change_cursor(c.seq), node=ChangeEvent.of(c, where.systems)) for c in found
         ]  # fmt: skip
         return ChangeConnection(
@@ -478,11 +497,11 @@ def live_feed(info: Info) -> ChangeFeed:
 
 
 async def _while_authorized(
-    changes: AsyncIterator[stream.Change], context: Any
-) -> AsyncIterator[stream.Change]:
-    """The events of ``changes``, the socket's token verified again before an event once
+    batches: AsyncIterator[list[stream.Change]], context: Any
+) -> AsyncIterator[list[stream.Change]]:
+    """The batches of ``batches``, the socket's token verified again before a batch once
     ``MDM_TOKEN_CACHE_SECONDS`` have passed since the last check: a revoked token's
-    subscription ends with UNAUTHENTICATED at its next event.
+    subscription ends with UNAUTHENTICATED before its next event.
 
     Raises:
         UnauthenticatedError: the token was revoked.
@@ -490,11 +509,11 @@ async def _while_authorized(
     check = getattr(context, "still_authorized", None)
     interval = context.hub.settings.token_cache_seconds
     checked = time.monotonic()
-    async for change in changes:
+    async for batch in batches:
         if check is not None and time.monotonic() - checked >= interval:
             await asyncio.to_thread(check)
             checked = time.monotonic()
-        yield change
+        yield batch
 
 
 @strawberry.type
@@ -524,17 +543,20 @@ class ChangeSubscription:
         position, where = await asyncio.to_thread(
             _start, info.context.hub, principal, entity_types, systems, after, consumer
         )
-        changes = _while_authorized(feed.follow(position, where), info.context)
         sender = SENDER.get()
+        sees_ids = sees_source_ids(info)
+        shape = None
         if sender is not None:  # over a websocket: rendered once, shared (see websocket)
-            sees_ids = sees_source_ids(info)
             raw = info._raw_info  # the validated nodes, fragments and coerced variables
             shape = selection_shape(
                 raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids
             )
-            if shape is not None:
-                renderer = renderer_for(shape, sees_ids, where.systems)
-                await sender.stream(changes, renderer, str(info.path.key))
-                return
-        async for change in changes:
-            yield ChangeEvent.of(change, where.systems)
+        members = None if shape is None else payload_members([shape])
+        batches = _while_authorized(feed.follow_batches(position, where, members), info.context)
+        if sender is not None and shape is not None:
+            renderer = renderer_for(shape, sees_ids, where.systems)
+            await sender.stream(batches, renderer, str(info.path.key))
+            return
+        async for batch in batches:
+            for change in batch:
+                yield ChangeEvent.of(change, where.systems)

@@ -38,18 +38,20 @@ class RenderedSender:
         self.operation = operation
 
     async def stream(
-        self, changes: AsyncIterator[Change], renderer: ChangeRenderer, response_key: str
+        self, batches: AsyncIterator[list[Change]], renderer: ChangeRenderer, response_key: str
     ) -> None:
-        """Send every event of ``changes`` until it ends (or raises: the caller's error),
+        """Send every event of ``batches`` until they end (or raise: the caller's error),
         the operation is cancelled, or the client has gone."""
         head = (
             '{"id":' + orjson.dumps(self.operation.id).decode()
             + ',"type":"next","payload":{"data":{' + orjson.dumps(response_key).decode() + ":"
         )  # fmt: skip
-        socket = self.handler.websocket.ws  # type: ignore[attr-defined]
-        async for change in changes:
+        send = self.handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        text = renderer.text
+        async for batch in batches:
             try:
-                await socket.send_text(head + renderer.text(change) + "}}}")
+                for change in batch:
+                    await send(head + text(change) + "}}}")
             except (WebSocketDisconnect, RuntimeError):
                 self.operation.completed = True  # nothing more can be sent
                 return
