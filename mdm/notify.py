@@ -23,7 +23,6 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections import deque
 from collections.abc import AsyncIterator
 
 from sqlalchemy import event
@@ -139,8 +138,10 @@ class Subscriber:
         self.start = start  # the feed's position when it joined: later events come here
         self.limit = limit
         self.is_dropped = False
-        self._buffer: deque[Change] = deque()
-        self._ready = asyncio.Event()
+        self._buffer: list[Change] = []
+        # The future its ``take`` waits on (a bare future: the feed wakes a thousand
+        # subscribers per event, and an asyncio.Event costs several times more to set).
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, change: Change) -> bool:
         """Buffer the event if the filter wants it; False when the buffer was full (the
@@ -151,14 +152,19 @@ class Subscriber:
             self.drop()
             return False
         self._buffer.append(change)
-        self._ready.set()
+        self._wake()
         return True
 
     def drop(self) -> None:
         """End the subscription with ``CONSUMER_TOO_SLOW`` (its buffer is let go)."""
         self.is_dropped = True
         self._buffer.clear()
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def take(self) -> list[Change]:
         """Every buffered event, once there is at least one.
@@ -172,10 +178,12 @@ class Subscriber:
                     f"the subscriber fell more than {self.limit:,} events behind "
                     "(MDM_SUBSCRIPTION_BUFFER); subscribe again after the last event received"
                 )
-            self._ready.clear()
-            await self._ready.wait()
-        taken = list(self._buffer)
-        self._buffer.clear()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        taken, self._buffer = self._buffer, []
         return taken
 
 

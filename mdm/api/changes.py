@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Annotated, Any, NewType
 
@@ -496,24 +496,22 @@ def live_feed(info: Info) -> ChangeFeed:
     return feed
 
 
-async def _while_authorized(
-    batches: AsyncIterator[list[stream.Change]], context: Any
-) -> AsyncIterator[list[stream.Change]]:
-    """The batches of ``batches``, the socket's token verified again before a batch once
-    ``MDM_TOKEN_CACHE_SECONDS`` have passed since the last check: a revoked token's
-    subscription ends with UNAUTHENTICATED before its next event.
+class _Recheck:
+    """Before each batch of events: the socket's token verified again once
+    ``MDM_TOKEN_CACHE_SECONDS`` have passed since the last check, so a revoked token's
+    subscription ends with UNAUTHENTICATED before its next event."""
 
-    Raises:
-        UnauthenticatedError: the token was revoked.
-    """
-    check = getattr(context, "still_authorized", None)
-    interval = context.hub.settings.token_cache_seconds
-    checked = time.monotonic()
-    async for batch in batches:
-        if check is not None and time.monotonic() - checked >= interval:
-            await asyncio.to_thread(check)
-            checked = time.monotonic()
-        yield batch
+    def __init__(self, context: Any) -> None:
+        self._check = getattr(context, "still_authorized", None)
+        self._interval = context.hub.settings.token_cache_seconds
+        self._due = time.monotonic() + self._interval
+
+    async def __call__(self) -> None:
+        """Raises:
+        UnauthenticatedError: the token was revoked."""
+        if self._check is not None and time.monotonic() >= self._due:
+            await asyncio.to_thread(self._check)
+            self._due = time.monotonic() + self._interval
 
 
 @strawberry.type
@@ -552,11 +550,13 @@ class ChangeSubscription:
                 raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids
             )
         members = None if shape is None else payload_members([shape])
-        batches = _while_authorized(feed.follow_batches(position, where, members), info.context)
+        batches = feed.follow_batches(position, where, members)
+        recheck = _Recheck(info.context)
         if sender is not None and shape is not None:
             renderer = renderer_for(shape, sees_ids, where.systems)
-            await sender.stream(batches, renderer, str(info.path.key))
+            await sender.stream(batches, renderer, str(info.path.key), recheck)
             return
         async for batch in batches:
+            await recheck()
             for change in batch:
                 yield ChangeEvent.of(change, where.systems)

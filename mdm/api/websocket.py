@@ -11,7 +11,7 @@ resolver raises it, and Strawberry sends it with its code as the operation's las
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -38,10 +38,15 @@ class RenderedSender:
         self.operation = operation
 
     async def stream(
-        self, batches: AsyncIterator[list[Change]], renderer: ChangeRenderer, response_key: str
+        self,
+        batches: AsyncIterator[list[Change]],
+        renderer: ChangeRenderer,
+        response_key: str,
+        before: Callable[[], Awaitable[None]],
     ) -> None:
-        """Send every event of ``batches`` until they end (or raise: the caller's error),
-        the operation is cancelled, or the client has gone."""
+        """Send every event of ``batches`` until they end (or they or ``before``, awaited
+        before each batch, raise: the caller's error), the operation is cancelled, or the
+        client has gone."""
         head = (
             '{"id":' + orjson.dumps(self.operation.id).decode()
             + ',"type":"next","payload":{"data":{' + orjson.dumps(response_key).decode() + ":"
@@ -49,6 +54,7 @@ class RenderedSender:
         send = self.handler.websocket.ws.send_text  # type: ignore[attr-defined]
         text = renderer.text
         async for batch in batches:
+            await before()
             try:
                 for change in batch:
                     await send(head + text(change) + "}}}")
