@@ -30,7 +30,7 @@ import orjson
 from sqlalchemy import Text, cast, select
 
 from mdm.errors import InvalidInputError, UnavailableError
-from mdm.store import ChangeEvent, ConsumerOffset, Database
+from mdm.store import ChangeEvent, ConsumerOffset, Database, core_connection
 
 log = logging.getLogger("mdm.relay")
 
@@ -100,10 +100,10 @@ def store_position(database: Database, consumer: str, position: int) -> None:
 def read_events(database: Database, after: int, limit: int) -> list[RelayedEvent]:
     """Up to ``limit`` events after sequence number ``after``, in order, as message bodies."""
     with database.read_session() as session:
-        rows = session.execute(
+        rows = core_connection(session).execute(
             select(*_COLUMNS).where(ChangeEvent.seq > after).order_by(ChangeEvent.seq).limit(limit)
         ).all()
-        return [RelayedEvent(r.seq, r.entity_type, event_body(r)) for r in rows]
+    return [RelayedEvent(r.seq, r.entity_type, event_body(r)) for r in rows]
 
 
 _COLUMNS = (
@@ -131,7 +131,7 @@ def event_body(row: Any) -> bytes:
         "payload": orjson.Fragment(row.payload) if isinstance(row.payload, str) else row.payload,
         "actor": row.actor,
         "correlationId": row.correlation_id,
-        "createdAt": row.created_at.isoformat() if row.created_at else None,
+        "createdAt": row.created_at,  # orjson writes it as isoformat() does
     }
     return orjson.dumps(document)
 

@@ -444,6 +444,10 @@ def test_the_relay_message_is_the_event_document(hub: Hub) -> None:
     stored = _all(hub)
     assert [d["seq"] for d in documents] == [c.seq for c in stored]
     assert [d["payload"] for d in documents] == [c.payload for c in stored]
+    assert [d["createdAt"] for d in documents] == [c.created_at.isoformat() for c in stored]
+    assert [(d["goldenId"], d["version"], d["kind"]) for d in documents] == [
+        (c.golden_id, c.version, c.kind) for c in stored
+    ]
 
 
 # --------------------------------------------------------------------------- wake-ups
