@@ -100,9 +100,16 @@ def store_position(database: Database, consumer: str, position: int) -> None:
 def read_events(database: Database, after: int, limit: int) -> list[RelayedEvent]:
     """Up to ``limit`` events after sequence number ``after``, in order, as message bodies."""
     with database.read_session() as session:
-        rows = core_connection(session).execute(
-            select(*_COLUMNS).where(ChangeEvent.seq > after).order_by(ChangeEvent.seq).limit(limit)
-        ).all()
+        rows = (
+            core_connection(session)
+            .execute(
+                select(*_COLUMNS)
+                .where(ChangeEvent.seq > after)
+                .order_by(ChangeEvent.seq)
+                .limit(limit)
+            )
+            .all()
+        )
     return [RelayedEvent(r.seq, r.entity_type, event_body(r)) for r in rows]
 
 
@@ -140,6 +147,66 @@ async def _log_client_error(error: Exception) -> None:
     log.debug("nats: %s", error or type(error).__name__)
 
 
+ACK_SECONDS = 30.0  # JetStream's acknowledgements of a batch must arrive within this
+
+
+class _Acks:
+    """JetStream's acknowledgements of the messages in flight, each asked to the subject
+    ``<inbox>.<sequence number>`` (one subscription for all, instead of a future, a
+    semaphore and a callback per message)."""
+
+    def __init__(self, inbox: str) -> None:
+        self.inbox = inbox
+        self._waiting: set[int] = set()
+        self._failure: str | None = None
+        self._all_in: asyncio.Future[None] | None = None
+
+    def expect(self, seq: int) -> str:
+        """The reply subject of the message with this sequence number."""
+        self._waiting.add(seq)
+        return f"{self.inbox}.{seq}"
+
+    async def received(self, message: Any) -> None:
+        """A reply: a PubAck (``duplicate`` included), an error, or no responders."""
+        _, _, token = message.subject.rpartition(".")
+        status = (message.headers or {}).get("Status")
+        try:
+            reply = orjson.loads(message.data) if message.data else {}
+        except orjson.JSONDecodeError:
+            reply = {}
+        if status or "error" in reply or "seq" not in reply:
+            found = reply.get("error") or {}
+            self._failure = (
+                f"JetStream refused event {token}: "
+                f"{found.get('description') or (f'status {status}' if status else 'no ack')}"
+            )
+        elif token.isdigit():
+            self._waiting.discard(int(token))
+        if (self._failure or not self._waiting) and self._all_in and not self._all_in.done():
+            self._all_in.set_result(None)
+
+    async def wait(self) -> None:
+        """Until every message sent is acknowledged.
+
+        Raises:
+            UnavailableError: one was refused, or not acknowledged within ACK_SECONDS.
+        """
+        if self._waiting and self._failure is None:
+            self._all_in = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self._all_in, ACK_SECONDS)
+            except TimeoutError:
+                raise UnavailableError(
+                    f"JetStream acknowledged no message of {len(self._waiting):,} within "
+                    f"{ACK_SECONDS:.0f} s; the relay resumes from its stored position",
+                    field="url",
+                ) from None
+            finally:
+                self._all_in = None
+        if self._failure is not None:
+            raise UnavailableError(self._failure, field="url")
+
+
 class Relay:
     """Publishes the outbox to JetStream from the stored position; see the module doc."""
 
@@ -170,6 +237,8 @@ class Relay:
         try:
             stream = client.jetstream()
             await self._ensure_stream(stream)
+            acks = _Acks(client.new_inbox())
+            await client.subscribe(f"{acks.inbox}.*", cb=acks.received)
             position = await asyncio.to_thread(stored_position, self.database, self.config.consumer)
             # Pipelined: the next batch is read while this one is published, and a
             # position is stored while the next batch is in flight (never ahead of acks).
@@ -185,7 +254,7 @@ class Relay:
                     continue
                 reading = self._read(events[-1].seq)
                 started = time.monotonic()
-                await self._publish(stream, events)
+                await self._publish(client, acks, events)
                 position = events[-1].seq
                 if storing is not None:
                     await storing
@@ -222,17 +291,17 @@ class Relay:
             )
             log.info("created stream %s for %s", self.config.stream, subjects)
 
-    async def _publish(self, stream: Any, events: Sequence[RelayedEvent]) -> None:
+    async def _publish(self, client: Any, acks: _Acks, events: Sequence[RelayedEvent]) -> None:
         """Publish a batch, every message in flight at once, and wait for every ack.
         One connection keeps the order of its messages, so the stream holds them in
         sequence order."""
-        pending = [
-            await stream.publish_async(
-                f"{self.config.subject_prefix}.{event.entity_type}",
+        prefix = self.config.subject_prefix
+        for event in events:
+            await client.publish(
+                f"{prefix}.{event.entity_type}",
                 event.body,
+                reply=acks.expect(event.seq),
                 headers={"Nats-Msg-Id": str(event.seq)},
             )
-            for event in events
-        ]
-        await asyncio.gather(*pending)
+        await acks.wait()
         self.published += len(events)

@@ -166,3 +166,53 @@ def test_an_unreachable_server_is_a_clear_error(hub: Hub) -> None:
     with pytest.raises(UnavailableError) as refused:
         asyncio.run(Relay(hub.database, config).run(until_caught_up=True))
     assert refused.value.field == "url" and "127.0.0.1:1" in refused.value.message
+
+
+class _Reply:
+    def __init__(self, subject: str, data: bytes, headers: dict[str, str] | None = None) -> None:
+        self.subject, self.data, self.headers = subject, data, headers
+
+
+def test_acknowledgements_are_counted_and_a_refusal_or_silence_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every message of a batch must be acknowledged (a duplicate's ack counts); an error
+    reply, a no-responders status or no reply at all ends the relay with UNAVAILABLE, so
+    it resumes from its stored position."""
+    from mdm import relay
+    from mdm.errors import UnavailableError
+
+    monkeypatch.setattr(relay, "ACK_SECONDS", 0.2)
+
+    async def scenario() -> list[str]:
+        outcomes = []
+        acks = relay._Acks("_INBOX.test")
+        subjects = [acks.expect(seq) for seq in (7, 8)]
+        assert subjects == ["_INBOX.test.7", "_INBOX.test.8"]
+        await acks.received(_Reply(subjects[1], b'{"stream":"S","seq":2,"duplicate":true}'))
+        waiting = asyncio.ensure_future(acks.wait())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # 7 is still unacknowledged
+        await acks.received(_Reply(subjects[0], b'{"stream":"S","seq":1}'))
+        await asyncio.wait_for(waiting, 1)
+        outcomes.append("acknowledged")
+        for reply in (
+            _Reply("_INBOX.x.9", b'{"error":{"code":503,"description":"stream offline"}}'),
+            _Reply("_INBOX.x.9", b"", {"Status": "503"}),
+            None,  # silence
+        ):
+            acks = relay._Acks("_INBOX.x")
+            acks.expect(9)
+            if reply is not None:
+                await acks.received(reply)
+            try:
+                await acks.wait()
+            except UnavailableError as error:
+                outcomes.append(str(error))
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes[0] == "acknowledged"
+    assert "stream offline" in outcomes[1] and "event 9" in outcomes[1]
+    assert "status 503" in outcomes[2]
+    assert "within" in outcomes[3] and len(outcomes) == 4
