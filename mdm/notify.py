@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -130,24 +130,41 @@ def _install_commit_hook() -> None:
             event.listen(Session, "after_transaction_end", _after_transaction_end)
 
 
+# A live subscriber's direct sink: sends one event now and says how it went: True (sent),
+# False (not taken: buffer it, its task sends it), or a future (the send goes on and ends
+# with the future; until then the subscriber's later events are buffered).
+Sink = Callable[[Change], "bool | asyncio.Future[None]"]
+
+
 class Subscriber:
-    """A live subscriber's bounded buffer of the events its filter lets through."""
+    """A live subscriber's bounded buffer of the events its filter lets through, or, while
+    its task is idle and it has a ``sink``, a direct delivery: the feed hands each event to
+    the sink itself, with no task to wake (a thousand subscribers per event)."""
 
     def __init__(self, where: ChangeFilter, start: int, limit: int) -> None:
         self.where = where
         self.start = start  # the feed's position when it joined: later events come here
         self.limit = limit
         self.is_dropped = False
+        self.sink: Sink | None = None
         self._buffer: list[Change] = []
-        # The future its ``take`` waits on (a bare future: the feed wakes a thousand
-        # subscribers per event, and an asyncio.Event costs several times more to set).
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None  # what ``take`` waits on
+        self._taking = False  # its task waits in ``take``, holding nothing unsent
+        self._sending: asyncio.Future[None] | None = None  # a direct send not finished
 
     def offer(self, change: Change) -> bool:
-        """Buffer the event if the filter wants it; False when the buffer was full (the
-        subscriber is then dropped and its buffer emptied)."""
+        """Deliver or buffer the event if the filter wants it; False when the buffer was
+        full (the subscriber is then dropped and its buffer emptied)."""
         if not self.where.matches(change):
             return True
+        if self.sink is not None and self._taking and self._sending is None and not self._buffer:
+            sent = self.sink(change)
+            if sent is True:
+                return True
+            if sent is not False:
+                self._sending = sent
+                sent.add_done_callback(self._sent)
+                return True
         if len(self._buffer) >= self.limit:
             self.drop()
             return False
@@ -161,28 +178,39 @@ class Subscriber:
         self._buffer.clear()
         self._wake()
 
+    def _sent(self, _: asyncio.Future[None]) -> None:
+        self._sending = None
+        self._wake()
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     async def take(self) -> list[Change]:
-        """Every buffered event, once there is at least one.
+        """Every buffered event, once there is at least one and no direct send is still
+        going on (so events leave in order).
 
         Raises:
             ConsumerTooSlowError: the subscriber was dropped.
         """
-        while not self._buffer:
-            if self.is_dropped:
-                raise ConsumerTooSlowError(
-                    f"the subscriber fell more than {self.limit:,} events behind "
-                    "(MDM_SUBSCRIPTION_BUFFER); subscribe again after the last event received"
-                )
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        self._taking = True
+        try:
+            while not self._buffer or self._sending is not None:
+                if self.is_dropped:
+                    raise ConsumerTooSlowError(
+                        f"the subscriber fell more than {self.limit:,} events behind "
+                        "(MDM_SUBSCRIPTION_BUFFER); subscribe again after the last event "
+                        "received"
+                    )
+                # A bare future: an asyncio.Event costs several times more to set.
+                self._waiter = asyncio.get_running_loop().create_future()
+                try:
+                    await self._waiter
+                finally:
+                    self._waiter = None
+        finally:
+            self._taking = False
         taken, self._buffer = self._buffer, []
         return taken
 
@@ -229,11 +257,14 @@ class ChangeFeed:
         after: int,
         where: ChangeFilter = EVERYTHING,
         members: frozenset[str] | None = None,
+        sink: Sink | None = None,
     ) -> AsyncIterator[list[Change]]:
         """As ``follow``, in the batches they were read in (replayed: up to
         ``replay_batch``; live: what arrived since the caller last asked), none empty.
         ``members``: what the caller reads of a replayed event's payload (``read_changes``;
-        live events, shared by every subscriber, carry all of it).
+        live events, shared by every subscriber, carry all of it). ``sink``: once live,
+        an event that finds the caller waiting for the next batch goes to the sink
+        instead (``Subscriber``), and is not yielded.
 
         Raises:
             ConsumerTooSlowError: the subscriber fell a buffer behind while live.
@@ -251,6 +282,7 @@ class ChangeFeed:
                 if batch.changes:
                     yield batch.changes
                 cursor = batch.scanned_to
+            subscriber.sink = sink
             while True:
                 fresh = [c for c in await subscriber.take() if c.seq > cursor]
                 if fresh:

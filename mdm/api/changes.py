@@ -506,11 +506,15 @@ class _Recheck:
         self._interval = context.hub.settings.token_cache_seconds
         self._due = time.monotonic() + self._interval
 
+    def is_due(self) -> bool:
+        return self._check is not None and time.monotonic() >= self._due
+
     async def __call__(self) -> None:
         """Raises:
         UnauthenticatedError: the token was revoked."""
-        if self._check is not None and time.monotonic() >= self._due:
-            await asyncio.to_thread(self._check)
+        check = self._check
+        if check is not None and time.monotonic() >= self._due:
+            await asyncio.to_thread(check)
             self._due = time.monotonic() + self._interval
 
 
@@ -550,12 +554,15 @@ class ChangeSubscription:
                 raw.field_nodes, raw.fragments, raw.variable_values, sees_ids=sees_ids
             )
         members = None if shape is None else payload_members([shape])
-        batches = feed.follow_batches(position, where, members)
         recheck = _Recheck(info.context)
         if sender is not None and shape is not None:
             renderer = renderer_for(shape, sees_ids, where.systems)
-            await sender.stream(batches, renderer, str(info.path.key), recheck)
+            key = str(info.path.key)
+            sink = sender.sink(renderer, key, recheck.is_due)
+            batches = feed.follow_batches(position, where, members, sink)
+            await sender.stream(batches, renderer, key, recheck)
             return
+        batches = feed.follow_batches(position, where, members)
         async for batch in batches:
             await recheck()
             for change in batch:

@@ -11,7 +11,8 @@ resolver raises it, and Strawberry sends it with its code as the operation's las
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
 
@@ -24,6 +25,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from mdm.api.change_render import ChangeRenderer
 from mdm.changes import Change
+from mdm.notify import Sink
 
 SENDER: ContextVar[RenderedSender | None] = ContextVar("mdm_rendered_sender", default=None)
 
@@ -37,6 +39,12 @@ class RenderedSender:
         self.handler = handler
         self.operation = operation
 
+    def _head(self, response_key: str) -> str:
+        return (
+            '{"id":' + orjson.dumps(self.operation.id).decode()
+            + ',"type":"next","payload":{"data":{' + orjson.dumps(response_key).decode() + ":"
+        )  # fmt: skip
+
     async def stream(
         self,
         batches: AsyncIterator[list[Change]],
@@ -47,10 +55,7 @@ class RenderedSender:
         """Send every event of ``batches`` until they end (or they or ``before``, awaited
         before each batch, raise: the caller's error), the operation is cancelled, or the
         client has gone."""
-        head = (
-            '{"id":' + orjson.dumps(self.operation.id).decode()
-            + ',"type":"next","payload":{"data":{' + orjson.dumps(response_key).decode() + ":"
-        )  # fmt: skip
+        head = self._head(response_key)
         send = self.handler.websocket.ws.send_text  # type: ignore[attr-defined]
         text = renderer.text
         async for batch in batches:
@@ -61,6 +66,57 @@ class RenderedSender:
             except (WebSocketDisconnect, RuntimeError):
                 self.operation.completed = True  # nothing more can be sent
                 return
+
+    def sink(self, renderer: ChangeRenderer, response_key: str, is_due: Callable[[], bool]) -> Sink:
+        """The direct sink of this operation's live events (``notify.Subscriber``): sends
+        an event from the feed's own task, as ``stream`` would, without waking this
+        operation's task. It declines (the event is buffered for ``stream``) when the
+        operation is over or ``is_due()`` (the token's re-check, which ``stream`` does
+        first). A send that must wait (the socket's buffer is full) goes on in a task."""
+        head = self._head(response_key)
+        send = self.handler.websocket.ws.send_text  # type: ignore[attr-defined]
+        text = renderer.text
+        operations = self.handler.operations
+        operation = self.operation
+
+        def deliver(change: Change) -> bool | asyncio.Future[None]:
+            if operation.completed or operations.get(operation.id) is not operation or is_due():
+                return False
+            sending = send(head + text(change) + "}}}")
+            try:
+                waited = sending.send(None)
+            except StopIteration:
+                return True
+            except (WebSocketDisconnect, RuntimeError):
+                operation.completed = True  # the client has gone: nothing more is sent
+                return True
+            return asyncio.ensure_future(self._finish(sending, waited))
+
+        return deliver
+
+    async def _finish(self, sending: Coroutine[Any, Any, None], waited: Any) -> None:
+        """Drive a send that stopped to wait, as its own task would have: wait for what
+        it waits on (a future, taken over as a task takes it over; None: the next turn of
+        the loop), then resume it, until it ends. Cancelled, it closes the send."""
+        try:
+            while True:
+                try:
+                    if waited is None:
+                        await asyncio.sleep(0)
+                    else:
+                        waited._asyncio_future_blocking = False
+                        await waited
+                except BaseException:
+                    if waited is None or not waited.done():  # this task was cancelled
+                        sending.close()
+                        raise
+                    # The future failed: the send sees it on resuming, and decides.
+                try:
+                    waited = sending.send(None)
+                except StopIteration:
+                    return
+        except (WebSocketDisconnect, RuntimeError):
+            self.operation.completed = True
 
 
 class ChangeSocketHandler(BaseGraphQLTransportWSHandler[Any, Any]):

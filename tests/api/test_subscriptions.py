@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -387,32 +388,59 @@ def test_a_merge_reaches_each_system_with_its_own_ids(stream: Stream) -> None:
 
 
 @pytest.mark.parametrize("server_env", [{"MDM_SUBSCRIPTION_BUFFER": "5"}], ids=["buffer-5"])
-def test_a_subscriber_a_buffer_behind_is_ended_and_resumes_from_its_cursor(
+def test_a_subscriber_that_stops_reading_is_ended_and_resumes_from_its_cursor(
     stream: Stream,
 ) -> None:
+    """A client that stops reading: once its socket's buffers are full, the server keeps
+    at most MDM_SUBSCRIPTION_BUFFER events for it, then ends the subscription with
+    CONSUMER_TOO_SLOW after what it had sent; resumed from the last cursor received, the
+    client gets exactly the rest."""
     token = stream.tokens["integrator"]
+    burst = 1500  # events of ~4 KB: far more than the sockets' and the server's buffers hold
+    bulky = [
+        RecordInput(r.entity_type, r.system, r.source_id,
+                    {**r.attributes, "address_line2": f"Suite {n} " + "x" * 3900})
+        for n, r in enumerate(vendors("BURST", burst))
+    ]  # fmt: skip
+    document = "subscription { goldenRecordChanges { position cursor attributes } }"
 
-    async def run() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        got: list[dict[str, Any]] = []
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        from websockets.asyncio.client import connect
+        from websockets.typing import Subprotocol
 
-        async def burst(found: list[dict[str, Any]]) -> None:
-            got[:] = found
-            if len(found) == 1:
-                await asyncio.sleep(1.0)  # live now: the feed offers it what comes next
-                await asyncio.to_thread(stream.ingest, vendors("BURST", 40))
+        host, port = stream.url.removeprefix("http://").split(":")
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window
+        sock.connect((host, int(port)))
+        ws = await connect(f"ws://{host}:{port}/graphql", sock=sock, max_queue=1,
+                           subprotocols=[Subprotocol(SUBPROTOCOL)], ping_interval=None)  # fmt: skip
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"Authorization": f"Bearer {token}"}}))  # fmt: skip
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": document, "variables": {}}}))  # fmt: skip
+        await asyncio.sleep(1.0)  # subscribed: live
+        await asyncio.to_thread(stream.ingest, vendors("PRIME", 1))
+        first = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        # Stop reading: the burst fills the socket, then the server's buffer overflows.
+        await asyncio.to_thread(stream.ingest, bulky)
+        await asyncio.sleep(2.0)
+        messages = [first]
+        while messages[-1]["type"] == "next" and "errors" not in messages[-1]["payload"]:
+            try:
+                messages.append(json.loads(await asyncio.wait_for(ws.recv(), WAIT)))
+            except TimeoutError:
+                raise AssertionError(f"stalled after {len(messages)}: {messages[-1]}") from None
+        await ws.close()
+        return [m["payload"]["data"]["goldenRecordChanges"] for m in messages[:-1]], [messages[-1]]
 
-        with pytest.raises(TransportQueryError) as raised:
-            task = asyncio.create_task(take(stream.url, token, 100, {}, after_each=burst))
-            await asyncio.sleep(1.0)
-            await asyncio.to_thread(stream.ingest, vendors("PRIME", 1))
-            await task
-        return got, (raised.value.errors or [{}])[0]
-
-    got, error = asyncio.run(run())
-    assert error["extensions"]["code"] == "CONSUMER_TOO_SLOW"
-    assert len(got) <= 6
-    resumed = asyncio.run(take(stream.url, token, 41 - len(got), {"after": got[-1]["cursor"]}))
-    assert positions(got) + positions(resumed) == stream.stored()[-41:]
+    got, (last,) = asyncio.run(run())
+    assert last["type"] == "next" and last["payload"]["data"] is None, last
+    assert last["payload"]["errors"][0]["extensions"]["code"] == "CONSUMER_TOO_SLOW"
+    assert 1 <= len(got) < burst + 1  # ended before the end of the burst
+    rest = burst + 1 - len(got)
+    resumed = asyncio.run(take(stream.url, token, rest, {"after": got[-1]["cursor"]}))
+    assert positions(got) + positions(resumed) == stream.stored()[-(burst + 1) :]
 
 
 # --------------------------------------------------------------------------- polling

@@ -568,3 +568,48 @@ def test_an_operator_lists_consumers_and_moves_one_back_or_to_the_head(hub: Hub)
     with hub.database.read_session() as session:
         found = changes.find_consumer(session, "erp-sync", owner)
     assert found is not None and found.position == newest
+
+
+def test_a_live_subscriber_takes_events_directly_while_idle_and_in_order_when_not() -> None:
+    """The feed hands an event to the sink while the subscriber's task waits and nothing
+    is pending; a declined event, one arriving while a direct send goes on, or while the
+    task holds a batch, is buffered and taken after, in order; a full buffer drops it."""
+
+    def change(seq: int) -> changes.Change:
+        return changes.Change(seq, "created", "vendor", f"G{seq}", 1, {}, None, None, utcnow())
+
+    async def scenario() -> tuple[list[int], list[list[int]], bool]:
+        sent: list[int] = []
+        pending: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def sink(event: changes.Change) -> bool | asyncio.Future[None]:
+            if event.seq == 3:
+                return False  # declined (a token re-check is due)
+            sent.append(event.seq)
+            return pending if event.seq == 4 else True
+
+        subscriber = notify.Subscriber(changes.EVERYTHING, 0, limit=3)
+        subscriber.sink = sink
+        assert subscriber.offer(change(1))  # no task waiting yet: buffered
+        taken = [[c.seq for c in await subscriber.take()]]
+        waiting = asyncio.ensure_future(subscriber.take())
+        await asyncio.sleep(0)
+        subscriber.offer(change(2))  # idle: sent directly
+        subscriber.offer(change(3))  # declined: buffered, the task wakes
+        taken.append([c.seq for c in await waiting])
+        waiting = asyncio.ensure_future(subscriber.take())
+        await asyncio.sleep(0)
+        subscriber.offer(change(4))  # its send goes on ...
+        subscriber.offer(change(5))  # ... so this one waits in the buffer
+        await asyncio.sleep(0.01)
+        assert not waiting.done()  # not before send 4 has ended
+        pending.set_result(None)
+        taken.append([c.seq for c in await asyncio.wait_for(waiting, 1)])
+        for seq in (6, 7, 8, 9):  # no task waiting: buffered, three at most
+            subscriber.offer(change(seq))
+        return sent, taken, subscriber.is_dropped
+
+    sent, taken, dropped = asyncio.run(scenario())
+    assert sent == [2, 4]
+    assert taken == [[1], [3], [5]]
+    assert dropped
