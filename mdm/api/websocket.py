@@ -12,6 +12,7 @@ resolver raises it, and Strawberry sends it with its code as the operation's las
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
@@ -26,6 +27,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from mdm.api.change_render import ChangeRenderer
 from mdm.changes import Change
 from mdm.notify import Sink
+
+log = logging.getLogger("mdm.api.websocket")
 
 SENDER: ContextVar[RenderedSender | None] = ContextVar("mdm_rendered_sender", default=None)
 
@@ -87,8 +90,8 @@ class RenderedSender:
                 waited = sending.send(None)
             except StopIteration:
                 return True
-            except (WebSocketDisconnect, RuntimeError):
-                operation.completed = True  # the client has gone: nothing more is sent
+            except Exception as error:  # the feed's own task: one socket must not stop it
+                _gone(operation, error)
                 return True
             return asyncio.ensure_future(self._finish(sending, waited))
 
@@ -115,8 +118,16 @@ class RenderedSender:
                     waited = sending.send(None)
                 except StopIteration:
                     return
-        except (WebSocketDisconnect, RuntimeError):
-            self.operation.completed = True
+        except Exception as error:
+            _gone(self.operation, error)
+
+
+def _gone(operation: Operation[Any, Any], error: Exception) -> None:
+    """A direct send failed: the client has gone (or its socket broke); nothing more is
+    sent to the operation, whose task ends when the connection's handler cleans up."""
+    if not isinstance(error, (WebSocketDisconnect, RuntimeError, OSError)):
+        log.warning("sending a change event failed: %r", error)
+    operation.completed = True
 
 
 class ChangeSocketHandler(BaseGraphQLTransportWSHandler[Any, Any]):

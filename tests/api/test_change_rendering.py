@@ -162,3 +162,49 @@ def test_a_position_read_from_another_database_is_rendered_again() -> None:
 
     assert orjson.loads(renderer.text(event("VEN-1"))) == {"position": 1, "goldenId": "VEN-1"}
     assert orjson.loads(renderer.text(event("VEN-9"))) == {"position": 1, "goldenId": "VEN-9"}
+
+
+class _FailingSocket:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def send_text(self, text: str) -> None:
+        raise self.error
+
+
+def test_a_direct_send_that_fails_ends_its_operation_not_the_feed() -> None:
+    """The feed sends to idle subscribers itself (``RenderedSender.sink``): a socket that
+    breaks, whatever the error, marks that operation over and reports the event handled,
+    so the feed goes on to the next subscriber; an operation that is over, or whose token
+    re-check is due, declines (its task takes the event)."""
+    from types import SimpleNamespace
+
+    from mdm.api.websocket import RenderedSender
+    from mdm.changes import Change
+    from mdm.store import utcnow
+
+    shape = selection_shape(
+        parse("subscription { goldenRecordChanges { position } }").definitions[0]  # type: ignore[attr-defined]
+        .selection_set.selections, {}, {}, sees_ids=True,
+    )  # fmt: skip
+    assert shape is not None
+    renderer = renderer_for(shape, True, None)
+    event = Change(1, "created", "vendor", "G1", 1, {}, None, None, utcnow())
+    outcomes = []
+    for error in (ValueError("boom"), RuntimeError("closed"), OSError("reset")):
+        operation = SimpleNamespace(id="1", completed=False)
+        handler = SimpleNamespace(
+            websocket=SimpleNamespace(ws=_FailingSocket(error)), operations={"1": operation}
+        )
+        sink = RenderedSender(handler, operation).sink(  # type: ignore[arg-type]
+            renderer, "goldenRecordChanges", lambda: False
+        )
+        outcomes.append((sink(event), operation.completed, sink(event)))
+    assert outcomes == [(True, True, False)] * 3
+    operation = SimpleNamespace(id="1", completed=False)
+    socket = SimpleNamespace(ws=_FailingSocket(ValueError()))
+    over = SimpleNamespace(websocket=socket, operations={})  # cleaned up already
+    live = SimpleNamespace(websocket=socket, operations={"1": operation})
+    gone = RenderedSender(over, operation).sink(renderer, "k", lambda: False)  # type: ignore[arg-type]
+    due = RenderedSender(live, operation).sink(renderer, "k", lambda: True)  # type: ignore[arg-type]
+    assert gone(event) is False and due(event) is False and not operation.completed
