@@ -27,6 +27,7 @@ loads go record by record through ``Ingestor``.
 from __future__ import annotations
 
 from mdm.bulk.load import MAX_ROUNDS, BulkLoader, BulkResult, is_initial_load
+from mdm.bulk.phases import PhaseTimes
 from mdm.bulk.siblings import SiblingPass, match_alone_children
 from mdm.bulk.staging import (
     CHUNK,
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_ROUNDS",
     "BulkLoader",
     "BulkResult",
+    "PhaseTimes",
     "SiblingPass",
     "SourceRow",
     "as_record",
