@@ -25,6 +25,7 @@ from matchers import (
     ValueConflicts,
     calibrate,
     cluster_records,
+    compare_pairs,
     count_terms,
     encode_prepared,
     prepare_records,
@@ -125,42 +126,57 @@ class BulkLoader:
         Refused records are kept as rejections, as on the incremental path.
         """
         result = BulkResult()
-        ctx = ChangeContext(actor, correlation_id)
         phases = PhaseTimes(spec.name, _log)
         with _few_collections(), database.session() as session:
             lock_for_matching(session)
-            with phases.timed("staging", "records") as staging:
-                stager = Stager(
-                    self.ingestor,
-                    spec,
-                    self.ingestor.codes(session),
-                    (
-                        resolve_all_parents(session, spec, self.ingestor.specs)
-                        if prepares_while_staging(spec)
-                        else None
-                    ),
-                    workers=self.workers,
-                    chunk_size=self.chunk_size,
-                )
-                staged = stager.stage(session, records, correlation_id, on_progress)
-                staging.items = len(staged)
-            result.statuses.update(stager.statuses)
-            result.worker_chunks = stager.worker_chunks
-            if spec.matching is not None and staged:
-                self._match_and_write(session, spec, stager, staged, result, ctx, phases)
-            elif staged:
-                with phases.timed("writing golden records", "golden records") as writing:
-                    singletons = [[i] for i in range(len(staged))]
-                    golden_of = write_goldens(session, spec, staged, singletons, stager.later, ctx)
-                    result.golden_records = writing.items = len(set(golden_of) - {0})
-            with phases.timed("storing later versions", "records", len(stager.later.rows)):
-                stager.settle_later(session)
+            self._stage_and_match(
+                session, spec, records, result, phases, actor, correlation_id, on_progress
+            )
             # The transaction's end (a large one's pages written out) is a phase of its own.
             with phases.timed("committing"):
                 session.commit()
         result.phases = phases.phases
         _log.info("%s: bulk load took %.2f s in all", spec.name, phases.total())
         return result
+
+    def _stage_and_match(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        records: Iterable[RecordInput | SourceRow],
+        result: BulkResult,
+        phases: PhaseTimes,
+        actor: str | None,
+        correlation_id: str | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        ctx = ChangeContext(actor, correlation_id)
+        with phases.timed("staging", "records") as staging:
+            stager = Stager(
+                self.ingestor,
+                spec,
+                self.ingestor.codes(session),
+                (
+                    resolve_all_parents(session, spec, self.ingestor.specs)
+                    if prepares_while_staging(spec)
+                    else None
+                ),
+                workers=self.workers,
+                chunk_size=self.chunk_size,
+            )
+            staged = stager.stage(session, records, correlation_id, on_progress)
+            staging.items = len(staged)
+        result.statuses.update(stager.statuses)
+        result.worker_chunks = stager.worker_chunks
+        if spec.matching is not None and staged:
+            self._match_and_write(session, spec, stager, staged, result, ctx, phases)
+        elif staged:
+            with phases.timed("writing golden records", "golden records") as writing:
+                singletons = [[i] for i in range(len(staged))]
+                golden_of = write_goldens(session, spec, staged, singletons, stager.later, ctx)
+                result.golden_records = writing.items = len(set(golden_of) - {0})
+        with phases.timed("storing later versions", "records", len(stager.later.rows)):
+            stager.settle_later(session)
 
     def _match_and_write(
         self,
@@ -193,8 +209,12 @@ class BulkLoader:
                 )
                 for s in staged:
                     s.prepared = None
+            with phases.timed("comparing", "pairs", len(pairs)):
+                levels = compare_pairs(active.model.comparisons, prepared, pairs)[2]
             with phases.timed("calibration"):
-                active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
+                active = self._calibrated(
+                    session, spec, active, prepared, staged, pairs, levels, result
+                )
             rules = spec_rules(settings, active.model)
             with phases.timed("scoring", "pairs", len(pairs)):
                 judged = score_in_batches(
@@ -205,10 +225,11 @@ class BulkLoader:
                     active.review_threshold,
                     active.auto_threshold,
                     reported=_constraints(spec),
+                    levels=levels,
                 )
             with phases.timed("value conflicts"):
                 conflicts = _value_conflicts(spec, active, prepared)
-            del prepared, pairs
+            del prepared, pairs, levels
             with phases.timed("clustering", "clusters") as clustering:
                 clusters = cluster_records(
                     len(staged), judged, active.auto_threshold, conflicts=conflicts
@@ -242,10 +263,12 @@ class BulkLoader:
                 ]
                 prepared = prepare_records(active.model.comparisons, views)
                 del views
+            with phases.timed("comparing", "pairs", len(pairs)):
+                levels = compare_pairs(active.model.comparisons, prepared, pairs)[2]
             if round_ == 0:
                 with phases.timed("calibration"):
                     active = self._calibrated(
-                        session, spec, active, prepared, staged, pairs, result
+                        session, spec, active, prepared, staged, pairs, levels, result
                     )
                 rules = spec_rules(settings, active.model)
             with phases.timed("scoring", "pairs", len(pairs)):
@@ -257,10 +280,11 @@ class BulkLoader:
                     active.review_threshold,
                     active.auto_threshold,
                     reported=_constraints(spec),
+                    levels=levels,
                 )
             with phases.timed("value conflicts"):
                 conflicts = _value_conflicts(spec, active, prepared)
-            del prepared
+            del prepared, levels
             with phases.timed("clustering", "clusters") as clustering:
                 clusters = cluster_records(
                     len(staged), judged, active.auto_threshold, conflicts=conflicts
@@ -294,6 +318,7 @@ class BulkLoader:
         prepared: PreparedRecords,
         staged: list[Staged],
         pairs: NDArray[np.intp],
+        levels: NDArray[np.int8],
         result: BulkResult,
     ) -> ActiveModel:
         """The model this first load matches with: estimated from its own records
@@ -313,7 +338,7 @@ class BulkLoader:
         fixed = sorted({rule for rule, _ in spec.matching.blocking} & names)
         started = time.perf_counter()
         found: Calibration = calibrate(
-            active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed
+            active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed, levels=levels
         )
         model, notes = found.model, dict(found.notes)
         if self.term_frequencies:
