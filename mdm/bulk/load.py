@@ -58,7 +58,7 @@ from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.match_models import ActiveModel
 from mdm.scoring import spec_rules
 from mdm.specs import EntitySpec
-from mdm.store import Database, SourceRecord
+from mdm.store import Database, SourceRecord, large_page_cache
 from mdm.store.locks import lock_for_matching
 
 # A stored model version estimated by a first load from its own records.
@@ -128,10 +128,11 @@ class BulkLoader:
         result = BulkResult()
         phases = PhaseTimes(spec.name, _log)
         with _few_collections(), database.session() as session:
-            lock_for_matching(session)
-            self._stage_and_match(
-                session, spec, records, result, phases, actor, correlation_id, on_progress
-            )
+            with large_page_cache(session):
+                lock_for_matching(session)
+                self._stage_and_match(
+                    session, spec, records, result, phases, actor, correlation_id, on_progress
+                )
             # The transaction's end (a large one's pages written out) is a phase of its own.
             with phases.timed("committing"):
                 session.commit()
