@@ -146,6 +146,7 @@ def print_phases(phases: dict[str, dict[str, dict[str, Any]]]) -> None:
     for entity_type, found in phases.items():
         cells = [
             f"{name} {p['seconds']:.1f}s"
+            + (f" [cpu {p['cpu_seconds']:.1f}s]" if "cpu_seconds" in p else "")
             + (f" ({p['items']:,} {p['unit']})".replace(" )", ")") if "items" in p else "")
             for name, p in found.items()
         ]

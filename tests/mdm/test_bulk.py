@@ -183,6 +183,7 @@ def test_a_bulk_load_times_its_phases(
     assert vendor["staging"]["items"] == vendor["preparing"]["items"] > 0
     assert vendor["blocking"]["unit"] == "pairs"
     assert all(p["seconds"] >= 0 and p["runs"] >= 1 for p in vendor.values())
+    assert all(p["cpu_seconds"] >= 0 for p in vendor.values())
     # Locations match in rounds: a phase run again adds up.
     assert summary.phases["location"]["scoring"]["runs"] >= 1
     logged = [r.getMessage() for r in caplog.records if r.name == "mdm.bulk.load"]
