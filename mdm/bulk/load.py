@@ -25,7 +25,6 @@ from matchers import (
     ValueConflicts,
     calibrate,
     cluster_records,
-    compare_pairs,
     count_terms,
     encode_prepared,
     prepare_records,
@@ -33,6 +32,7 @@ from matchers import (
     value_conflicts,
     with_sibling_pairs,
 )
+from mdm.bulk.comparing import compare_levels
 from mdm.bulk.phases import PhaseTimes
 from mdm.bulk.staging import (
     CHUNK,
@@ -102,7 +102,8 @@ class BulkLoader:
         term_frequencies: bool = True,
     ) -> None:
         """``workers``: processes that standardize records while this one writes (1: none;
-        0: one per CPU, at most 4). Only loads of more than one chunk use them.
+        0: one per CPU, at most 4), and then compare candidate pairs (``compare_levels``).
+        Only loads of more than one chunk, or of many pairs, use them.
         ``calibrates``: estimate the type's model from the load (``_calibrated``), and
         with ``term_frequencies`` count how common its names are."""
         self.ingestor = ingestor
@@ -211,7 +212,7 @@ class BulkLoader:
                 for s in staged:
                     s.prepared = None
             with phases.timed("comparing", "pairs", len(pairs)):
-                levels = compare_pairs(active.model.comparisons, prepared, pairs)[2]
+                levels = compare_levels(active.model.comparisons, prepared, pairs, self.workers)
             with phases.timed("calibration"):
                 active = self._calibrated(
                     session, spec, active, prepared, staged, pairs, levels, result
@@ -265,7 +266,7 @@ class BulkLoader:
                 prepared = prepare_records(active.model.comparisons, views)
                 del views
             with phases.timed("comparing", "pairs", len(pairs)):
-                levels = compare_pairs(active.model.comparisons, prepared, pairs)[2]
+                levels = compare_levels(active.model.comparisons, prepared, pairs, self.workers)
             if round_ == 0:
                 with phases.timed("calibration"):
                     active = self._calibrated(
