@@ -5,8 +5,9 @@
 
 For each size, generates about that many source records with the seed generator (scale =
 size / 2,000; ~1.9 records per true entity) into a temporary folder, then runs, each as
-its own process: ``mdm db upgrade``, ``mdm load DIR -q`` (timed: wall time, records per
-second and peak RSS of that process alone, from ``wait4``) and
+its own process: ``mdm db upgrade``, ``mdm load DIR -q --json`` (timed: wall time, records
+per second and peak RSS of that process alone, from ``wait4``; then the seconds of each
+phase of each type's bulk load) and
 ``mdm quality --truth DIR --json`` (timed likewise), and prints precision, recall, F1,
 B-cubed F1 and pair completeness per entity type. Each size gets a fresh SQLite file, or,
 with ``--database-url`` naming a PostgreSQL server, a throwaway database on that server
@@ -115,7 +116,7 @@ def bench_size(size: int, args: argparse.Namespace, workdir: Path) -> None:
         if upgraded.returncode != 0:
             print(f"mdm db upgrade failed:\n{upgraded.stderr}")
             return
-        loaded = run_measured(["load", str(data), "-q"], env, args.timeout)
+        loaded = run_measured(["load", str(data), "-q", "--json"], env, args.timeout)
         backend = make_url(url).get_backend_name()
         if loaded.returncode != 0:
             print(
@@ -127,6 +128,7 @@ def bench_size(size: int, args: argparse.Namespace, workdir: Path) -> None:
             f"mdm load ({backend}): {loaded.seconds:,.1f}s, "
             f"{records / loaded.seconds:,.0f} records/s, peak RSS {loaded.peak_rss_mb:,.0f} MB"
         )
+        print_phases(json.loads(loaded.stdout).get("phases", {}))
         measured = run_measured(
             ["quality", "--truth", str(data), "--json", "--examples", str(args.examples)],
             env,
@@ -137,6 +139,19 @@ def bench_size(size: int, args: argparse.Namespace, workdir: Path) -> None:
             return
         print(f"mdm quality: {measured.seconds:,.1f}s, peak RSS {measured.peak_rss_mb:,.0f} MB")
         print_quality(json.loads(measured.stdout))
+
+
+def print_phases(phases: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """Seconds per phase of each type's bulk load (``mdm load --json``'s ``phases``)."""
+    for entity_type, found in phases.items():
+        cells = [
+            f"{name} {p['seconds']:.1f}s"
+            + (f" [cpu {p['cpu_seconds']:.1f}s]" if "cpu_seconds" in p else "")
+            + (f" ({p['items']:,} {p['unit']})".replace(" )", ")") if "items" in p else "")
+            for name, p in found.items()
+        ]
+        total = sum(p["seconds"] for p in found.values())
+        print(f"  {entity_type} {total:.1f}s: " + ", ".join(cells))
 
 
 def print_quality(report: dict[str, Any]) -> None:

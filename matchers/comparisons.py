@@ -20,7 +20,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,13 +99,20 @@ class Comparison(ABC, Generic[F]):
     def encode(
         self, left: Sequence[F | None], right: Sequence[F | None]
     ) -> tuple[Column[F], Column[F]]:
-        """Column form of two record sets' prepared values (shared encodings)."""
-        return Column(left), Column(right)
+        """Column form of two record sets' prepared values (shared encodings): each value
+        coded (``VALUE``), when values are hashable, so ``batch_levels`` compares each
+        distinct pair of values once."""
+        return encode_values(left, right)
 
     def batch_levels(
         self, left: Column[F], right: Column[F], left_index: IndexArray, right_index: IndexArray
     ) -> LevelArray:
         """Levels of many pairs (``-1`` where a value is missing)."""
+        return by_distinct_values(left, right, left_index, right_index, self._pair_levels)
+
+    def _pair_levels(
+        self, left: Column[F], right: Column[F], left_index: IndexArray, right_index: IndexArray
+    ) -> LevelArray:
         lf, rf = left.features, right.features
         out = np.empty(len(left_index), dtype=np.int8)
         for k, (i, j) in enumerate(zip(left_index.tolist(), right_index.tolist(), strict=True)):
@@ -142,6 +149,49 @@ def encode_fields(
             [getattr(v, key) if v else None for v in right],
         )
     return Column(left, left_codes), Column(right, right_codes)
+
+
+# The code of each prepared value as a whole (``encode_values``): equal values, equal codes.
+VALUE = "value"
+_Levels = Callable[[Column[Any], Column[Any], IndexArray, IndexArray], LevelArray]
+
+
+def encode_values(
+    left: Sequence[F | None], right: Sequence[F | None]
+) -> tuple[Column[F], Column[F]]:
+    """Columns with each prepared value coded as a whole (``VALUE``), or without codes
+    when values are not hashable."""
+    try:
+        left_codes, right_codes = _factorize(
+            cast(Sequence[Hashable | None], left), cast(Sequence[Hashable | None], right)
+        )
+    except TypeError:  # unhashable values: compared pair by pair
+        return Column(left), Column(right)
+    return Column(left, {VALUE: left_codes}), Column(right, {VALUE: right_codes})
+
+
+def by_distinct_values(
+    left: Column[Any],
+    right: Column[Any],
+    left_index: IndexArray,
+    right_index: IndexArray,
+    levels: _Levels,
+) -> LevelArray:
+    """``levels`` of many pairs, worked out once per distinct pair of values (``VALUE``
+    codes) and copied to the pairs holding the same two values: for a comparison whose
+    level is a function of the two prepared values alone. Candidate pairs repeat value
+    pairs often (a block of one common name, a maker's items), and more so as blocks grow
+    with the data. Without codes, every pair is worked out."""
+    left_values, right_values = left.codes.get(VALUE), right.codes.get(VALUE)
+    if left_values is None or right_values is None or len(left_index) < 2:
+        return levels(left, right, left_index, right_index)
+    a, b = left_values[left_index] + 1, right_values[right_index] + 1  # MISSING (-1) -> 0
+    key = a * (int(max(a.max(), b.max())) + 1) + b
+    distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if len(distinct) == len(key):
+        return levels(left, right, left_index, right_index)
+    found = levels(left, right, left_index[first], right_index[first])
+    return np.asarray(found[inverse.reshape(-1)], dtype=np.int8)
 
 
 def _factorize(
@@ -673,6 +723,11 @@ class FuzzyTextComparison(Comparison[str]):
         )
 
     def batch_levels(
+        self, left: Column[str], right: Column[str], left_index: IndexArray, right_index: IndexArray
+    ) -> LevelArray:
+        return by_distinct_values(left, right, left_index, right_index, self._text_levels)
+
+    def _text_levels(
         self, left: Column[str], right: Column[str], left_index: IndexArray, right_index: IndexArray
     ) -> LevelArray:
         ls = [left.features[i] for i in left_index.tolist()]

@@ -21,6 +21,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from matchers.comparisons import (
     MISSING,
+    VALUE,
     Column,
     Comparison,
     IndexArray,
@@ -29,6 +30,7 @@ from matchers.comparisons import (
     _flags,
     _similarity,
     _text,
+    by_distinct_values,
 )
 from matchers.product_match import (
     CodeAgreement,
@@ -162,9 +164,20 @@ class OrganizationNameComparison(Comparison[_Name]):
         right_codes = {k: c[1] for k, c in codes.items()}
         left_codes["multi"] = _flags(left, lambda v: len(v.names) > 1)
         right_codes["multi"] = _flags(right, lambda v: len(v.names) > 1)
+        left_codes[VALUE], right_codes[VALUE] = _factorize(left, right)
         return Column(left, left_codes), Column(right, right_codes)
 
     def batch_levels(
+        self,
+        left: Column[_Name],
+        right: Column[_Name],
+        left_index: IndexArray,
+        right_index: IndexArray,
+    ) -> LevelArray:
+        # Blocks of common names hold the same two names many times over.
+        return by_distinct_values(left, right, left_index, right_index, self._name_levels)
+
+    def _name_levels(
         self,
         left: Column[_Name],
         right: Column[_Name],

@@ -400,6 +400,7 @@ def calibrate(
     seed: int = 0,
     u_pairs: int = CALIBRATION_U_PAIRS,
     em_pairs: int = CALIBRATION_EM_PAIRS,
+    levels: NDArray[np.int8] | None = None,
 ) -> Calibration:
     """A model estimated from the records of a first load: u from random pairs, m by EM
     over the candidate pairs (starting from ``model``, the domain defaults), the prior from
@@ -431,11 +432,15 @@ def calibrate(
         u_pairs: Random pairs sampled for u at most (``CALIBRATION_U_PAIRS_PER_RECORD`` per
             record, at least ``CALIBRATION_MIN_U_PAIRS``, never more than there are).
         em_pairs: Candidate pairs EM runs over at most.
+        levels: ``candidate_pairs``' level matrix (``compare_pairs``), when compared
+            already (to be scored next): EM's sample is read from it, not compared again.
 
     Returns:
         The calibrated model with its notes, or the starting model and the reason.
     """
     pairs = np.asarray(candidate_pairs, dtype=np.int64).reshape(-1, 2)
+    if levels is not None and len(levels) != len(pairs):
+        raise ValueError(f"{len(levels)} level rows for {len(pairs)} candidate pairs")
     if n_records < MIN_CALIBRATION_RECORDS:
         reason = f"{n_records} records: at least {MIN_CALIBRATION_RECORDS} are needed"
         return Calibration(model, False, {"reason": reason, "records": n_records})
@@ -478,15 +483,19 @@ def calibrate(
             Level(lv.name, lv.m, float(p)) for lv, p in zip(current, u, strict=True)
         ]
     start = model.with_parameters(with_u)
-    sample = pairs
+    rows: NDArray[np.int64] | None = None  # the sample's rows in ``pairs`` (None: all)
     if len(pairs) > em_pairs:
         # A sample drawn over the pairs in canonical order, whatever order blocking gave.
         ranked = _ranks(order)
         a, b = ranked[pairs[:, 0]], ranked[pairs[:, 1]]
         canonical = np.lexsort((np.maximum(a, b), np.minimum(a, b)))
         chosen = np.sort(rng.choice(len(pairs), size=em_pairs, replace=False))
-        sample = pairs[canonical[chosen]]
-    _, _, levels = compare_pairs(start.comparisons, prepared, sample)
+        rows = canonical[chosen]
+    sample = pairs if rows is None else pairs[rows]
+    if levels is None:
+        _, _, levels = compare_pairs(start.comparisons, prepared, sample)
+    elif rows is not None:
+        levels = levels[rows]
     em_m, _, rate, iterations, is_converged, match_counts = _em(
         start, levels, fixed, is_u_fixed=True
     )

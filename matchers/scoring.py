@@ -436,6 +436,17 @@ def score_many(
     if prepared is None:
         prepared = prepare_records(model.comparisons, left_records, right_records)
     li, ri, levels = compare_pairs(model.comparisons, prepared, pairs, batch_size=batch_size)
+    return _scored(model, prepared, li, ri, levels)
+
+
+def _scored(
+    model: MatchModel,
+    prepared: PreparedRecords,
+    li: NDArray[np.intp],
+    ri: NDArray[np.intp],
+    levels: NDArray[np.int8],
+) -> ScoredPairs:
+    """Weights and probabilities of pairs whose levels are known."""
     weight = np.full(len(li), model.prior_weight, dtype=np.float64)
     for k, table in enumerate(model.weight_table()):
         weight += table[levels[:, k]]
@@ -491,22 +502,32 @@ def score_in_batches(
     batch_size: int = 250_000,
     *,
     reported: Collection[str] | None = None,
+    levels: NDArray[np.int8] | None = None,
 ) -> JudgedPairs:
     """Judged match probability (``score_many``, then ``plan.judge_arrays``) of every
     candidate pair of one prepared record set, and whether a veto held it back (one of
-    ``reported``: labels such as ``tax_id.different``; any veto when None).
+    ``reported``: labels such as ``tax_id.different``; any veto when None). ``levels``:
+    the pairs' level matrix (``compare_pairs``) when they were compared already (for
+    ``calibrate``), so they are not compared again.
 
     Pairs are scored a batch at a time and only indices (int32), judged probabilities
     (float32) and the veto flag are kept: 13 bytes a pair, whatever the number of
     comparisons.
     """
+    if levels is not None and len(levels) != len(pairs):
+        raise ValueError(f"{len(levels)} level rows for {len(pairs)} pairs")
     if not len(pairs):
         empty = np.empty(0, dtype=np.int32)
         return JudgedPairs(empty, empty, np.empty(0, dtype=np.float32), np.empty(0, dtype=bool))
     parts, vetoes = [], []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start : start + batch_size]
-        scored = score_many(model, [], None, batch, prepared=prepared)
+        if levels is None:
+            scored = score_many(model, [], None, batch, prepared=prepared)
+        else:
+            index = _pair_array(batch)
+            known = levels[start : start + batch_size]
+            scored = _scored(model, prepared, index[:, 0], index[:, 1], known)
         judged, vetoed = plan.judge_arrays(
             scored.levels, scored.match_probability, review_threshold, auto_threshold, reported
         )

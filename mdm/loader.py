@@ -16,6 +16,7 @@ them. A record new to the store goes through every version in order, as in a fir
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -29,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mdm.bulk import BulkLoader, SourceRow, is_initial_load, match_alone_children
+from mdm.bulk import BulkLoader, PhaseTimes, SourceRow, is_initial_load, match_alone_children
 from mdm.errors import MdmError
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, IngestStatus, RecordInput
@@ -49,6 +50,7 @@ from mdm.systems import register_system
 CHUNK = 500
 SETTLE_CHUNK = 500
 _IDS_PER_QUERY = 500
+_log = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
 """Row status: in a file loaded before with the same content and mapping (not read)."""
@@ -112,6 +114,8 @@ class LoadSummary:
     files: list[FileOutcome] = field(default_factory=list)
     # Entity type -> how its first load calibrated its match model (``BulkResult.calibration``).
     calibrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Entity type -> its bulk load's phases (``BulkResult.phases``) and what followed it.
+    phases: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     def add(self, system: str, entity_type: str, status: IngestStatus) -> None:
         self.counts[(system, entity_type, status.value)] += 1
@@ -143,6 +147,7 @@ class LoadSummary:
             ],
             "totals": {st: self.total(st) for st in STATUSES},
             "calibrations": self.calibrations,
+            "phases": self.phases,
             "files": [
                 {
                     "system": f.system,
@@ -356,7 +361,8 @@ def _bulk(
         summary.counts[(system_code, entity_type, status.value)] += count
     if result.calibration:
         summary.calibrations[entity_type] = result.calibration
-    with database.session() as session:
+    phases = PhaseTimes(entity_type, _log)
+    with phases.timed("after the load"), database.session() as session:
         ctx = ChangeContext(actor, summary.correlation_id)
         # Children that gave a parent of this type by code or name refer to it now.
         ingestor.relocate_waiting(session, spec, ctx)
@@ -365,6 +371,7 @@ def _bulk(
         match_alone_children(session, ingestor, spec, ctx)
         for index, file in enumerate(files):
             _record_loaded(session, file, read[index], summary)
+    summary.phases[entity_type] = {**result.phases, **phases.phases}
 
 
 def _later_source_ids(file: SourceFile, group: list[SourceFile]) -> set[str]:
@@ -438,14 +445,16 @@ def _settle(database: Database, ingestor: Ingestor, summary: LoadSummary, actor:
     """
     ctx = ChangeContext(actor, summary.correlation_id)
     coded = any(ingestor.specs.get_spec(name).coded for name in ingestor.specs)
+    phases = PhaseTimes("all types", _log)
     if coded and summary.has_changes:
-        with database.session() as session:
+        with phases.timed("learning correspondences"), database.session() as session:
             summary.learned = learn_correspondences(session, ingestor.specs, actor)
             enqueue_learned(session, ingestor.specs, ingestor.codes(session))
-    while True:
-        with database.session() as session:
-            if not ingestor.work_backlog(session, ctx, limit=SETTLE_CHUNK):
-                break
+    with phases.timed("working the backlog"):
+        while True:
+            with database.session() as session:
+                if not ingestor.work_backlog(session, ctx, limit=SETTLE_CHUNK):
+                    break
 
 
 def _bulk_progress(

@@ -12,7 +12,7 @@ result does not depend on the order of the input: records are ordered by (system
 id) before anything is decided. A later row of a staged record (a file of changes) is
 folded in: the record is matched on its first version and survives on its latest, as
 record by record. After a parent type's load, ``siblings`` matches its children that were
-loaded before it.
+loaded before it. Each phase is timed and logged (``phases``).
 
 What this path shares with record-by-record ingest (``mdm.ingest``) is everything but the
 loop: standardization and keys, the rules (``RulePlan``: ``judge_arrays`` here, ``judge``
@@ -27,6 +27,7 @@ loads go record by record through ``Ingestor``.
 from __future__ import annotations
 
 from mdm.bulk.load import MAX_ROUNDS, BulkLoader, BulkResult, is_initial_load
+from mdm.bulk.phases import PhaseTimes
 from mdm.bulk.siblings import SiblingPass, match_alone_children
 from mdm.bulk.staging import (
     CHUNK,
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_ROUNDS",
     "BulkLoader",
     "BulkResult",
+    "PhaseTimes",
     "SiblingPass",
     "SourceRow",
     "as_record",

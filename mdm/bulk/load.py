@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import time
 from collections import Counter, defaultdict
@@ -31,6 +32,8 @@ from matchers import (
     value_conflicts,
     with_sibling_pairs,
 )
+from mdm.bulk.comparing import compare_levels
+from mdm.bulk.phases import PhaseTimes
 from mdm.bulk.staging import (
     CHUNK,
     BlockKeys,
@@ -55,12 +58,13 @@ from mdm.ingest import Ingestor, IngestStatus, RecordInput
 from mdm.match_models import ActiveModel
 from mdm.scoring import spec_rules
 from mdm.specs import EntitySpec
-from mdm.store import Database, SourceRecord
+from mdm.store import Database, SourceRecord, large_page_cache
 from mdm.store.locks import lock_for_matching
 
 # A stored model version estimated by a first load from its own records.
 CALIBRATED = "calibrated"
 MAX_ROUNDS = 5  # matching rounds of a type whose records refer to records of the same type
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +77,8 @@ class BulkResult:
     review_candidates: int = 0
     worker_chunks: int = 0  # chunks standardized by worker processes
     calibration: dict[str, Any] = field(default_factory=dict)  # see ``BulkLoader._calibrated``
+    # Phase -> its seconds, runs and items (``PhaseTimes.phases``), in the order they ran.
+    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def is_initial_load(session: Session, spec: EntitySpec) -> bool:
@@ -96,7 +102,8 @@ class BulkLoader:
         term_frequencies: bool = True,
     ) -> None:
         """``workers``: processes that standardize records while this one writes (1: none;
-        0: one per CPU, at most 4). Only loads of more than one chunk use them.
+        0: one per CPU, at most 4), and then compare candidate pairs (``compare_levels``).
+        Only loads of more than one chunk, or of many pairs, use them.
         ``calibrates``: estimate the type's model from the load (``_calibrated``), and
         with ``term_frequencies`` count how common its names are."""
         self.ingestor = ingestor
@@ -120,9 +127,33 @@ class BulkLoader:
         Refused records are kept as rejections, as on the incremental path.
         """
         result = BulkResult()
-        ctx = ChangeContext(actor, correlation_id)
+        phases = PhaseTimes(spec.name, _log)
         with _few_collections(), database.session() as session:
-            lock_for_matching(session)
+            with large_page_cache(session):
+                lock_for_matching(session)
+                self._stage_and_match(
+                    session, spec, records, result, phases, actor, correlation_id, on_progress
+                )
+            # The transaction's end (a large one's pages written out) is a phase of its own.
+            with phases.timed("committing"):
+                session.commit()
+        result.phases = phases.phases
+        _log.info("%s: bulk load took %.2f s in all", spec.name, phases.total())
+        return result
+
+    def _stage_and_match(
+        self,
+        session: Session,
+        spec: EntitySpec,
+        records: Iterable[RecordInput | SourceRow],
+        result: BulkResult,
+        phases: PhaseTimes,
+        actor: str | None,
+        correlation_id: str | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        ctx = ChangeContext(actor, correlation_id)
+        with phases.timed("staging", "records") as staging:
             stager = Stager(
                 self.ingestor,
                 spec,
@@ -136,16 +167,18 @@ class BulkLoader:
                 chunk_size=self.chunk_size,
             )
             staged = stager.stage(session, records, correlation_id, on_progress)
-            result.statuses.update(stager.statuses)
-            result.worker_chunks = stager.worker_chunks
-            if spec.matching is not None and staged:
-                self._match_and_write(session, spec, stager, staged, result, ctx)
-            elif staged:
+            staging.items = len(staged)
+        result.statuses.update(stager.statuses)
+        result.worker_chunks = stager.worker_chunks
+        if spec.matching is not None and staged:
+            self._match_and_write(session, spec, stager, staged, result, ctx, phases)
+        elif staged:
+            with phases.timed("writing golden records", "golden records") as writing:
                 singletons = [[i] for i in range(len(staged))]
                 golden_of = write_goldens(session, spec, staged, singletons, stager.later, ctx)
-                result.golden_records = len(set(golden_of) - {0})
+                result.golden_records = writing.items = len(set(golden_of) - {0})
+        with phases.timed("storing later versions", "records", len(stager.later.rows)):
             stager.settle_later(session)
-        return result
 
     def _match_and_write(
         self,
@@ -155,6 +188,7 @@ class BulkLoader:
         staged: list[Staged],
         result: BulkResult,
         ctx: ChangeContext,
+        phases: PhaseTimes,
     ) -> None:
         """Block, score (judged by the spec's rules) and cluster the staged records, then
         write the clusters' golden records and the review candidates between them."""
@@ -162,47 +196,60 @@ class BulkLoader:
         settings = spec.matching
         active = self.ingestor.models.active(session, spec)
         rules = spec_rules(settings, active.model)
-        pairs = stager.blocks.pairs([s.record_id for s in staged], settings.max_block_size)
-        stager.blocks = BlockKeys()
-        result.candidate_pairs = len(pairs)
+        with phases.timed("blocking", "pairs") as blocking:
+            pairs = stager.blocks.pairs([s.record_id for s in staged], settings.max_block_size)
+            stager.blocks = BlockKeys()
+            result.candidate_pairs = blocking.items = len(pairs)
         specs = self.ingestor.specs
         context = ContextView(stager.codes, specs)
         if not refers_to_itself(spec):
             # One round, on the features the staging prepared (``prepares_while_staging``):
             # memory holds the prepared columns, not every record's values.
-            prepared = encode_prepared(
-                active.model.comparisons, (cast(tuple[Any, ...], s.prepared) for s in staged)
-            )
-            for s in staged:
-                s.prepared = None
-            active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
+            with phases.timed("preparing", "records", len(staged)):
+                prepared = encode_prepared(
+                    active.model.comparisons, (cast(tuple[Any, ...], s.prepared) for s in staged)
+                )
+                for s in staged:
+                    s.prepared = None
+            with phases.timed("comparing", "pairs", len(pairs)):
+                levels = compare_levels(active.model.comparisons, prepared, pairs, self.workers)
+            with phases.timed("calibration"):
+                active = self._calibrated(
+                    session, spec, active, prepared, staged, pairs, levels, result
+                )
             rules = spec_rules(settings, active.model)
-            judged = score_in_batches(
-                active.model,
-                rules,
-                prepared,
-                pairs,
-                active.review_threshold,
-                active.auto_threshold,
-                reported=_constraints(spec),
-            )
-            conflicts = _value_conflicts(spec, active, prepared)
-            del prepared, pairs
-            clusters = cluster_records(
-                len(staged), judged, active.auto_threshold, conflicts=conflicts
-            )
+            with phases.timed("scoring", "pairs", len(pairs)):
+                judged = score_in_batches(
+                    active.model,
+                    rules,
+                    prepared,
+                    pairs,
+                    active.review_threshold,
+                    active.auto_threshold,
+                    reported=_constraints(spec),
+                    levels=levels,
+                )
+            with phases.timed("value conflicts"):
+                conflicts = _value_conflicts(spec, active, prepared)
+            del prepared, pairs, levels
+            with phases.timed("clustering", "clusters") as clustering:
+                clusters = cluster_records(
+                    len(staged), judged, active.auto_threshold, conflicts=conflicts
+                )
+                clustering.items = len(clusters)
             self._write_and_review(
                 session, spec, stager, staged, clusters, judged, stager.parents or {}, result,
-                ctx,
+                ctx, phases,
             )  # fmt: skip
             return
-        records = [(s.system, s.values or {}) for s in staged]
-        # Parents of other types are in the store already (parents load first): resolve
-        # them through the crosswalk. Parents of this type are being matched right now.
-        refs = [references_of(spec, values) for _, values in records]
-        resolved = dict(
-            resolve_references(session, {r for found in refs for r in found.values()}, specs)
-        )
+        with phases.timed("resolving references", "records", len(staged)):
+            records = [(s.system, s.values or {}) for s in staged]
+            # Parents of other types are in the store already (parents load first): resolve
+            # them through the crosswalk. Parents of this type are being matched right now.
+            refs = [references_of(spec, values) for _, values in records]
+            resolved = dict(
+                resolve_references(session, {r for found in refs for r in found.values()}, specs)
+            )
         own = any(ref[0] == spec.name for found in refs for ref in found.values())
         # Records referring to records of this same load (a department to its facility, a
         # par to its department) compare against their parents as matched: each round
@@ -211,45 +258,58 @@ class BulkLoader:
         rounds = MAX_ROUNDS if own else 1
         previous: list[list[int]] | None = None
         for round_ in range(rounds):
-            views = [
-                context.view(spec, system, values, found, resolved)
-                for (system, values), found in zip(records, refs, strict=True)
-            ]
-            prepared = prepare_records(active.model.comparisons, views)
-            del views
+            with phases.timed("preparing", "records", len(records)):
+                views = [
+                    context.view(spec, system, values, found, resolved)
+                    for (system, values), found in zip(records, refs, strict=True)
+                ]
+                prepared = prepare_records(active.model.comparisons, views)
+                del views
+            with phases.timed("comparing", "pairs", len(pairs)):
+                levels = compare_levels(active.model.comparisons, prepared, pairs, self.workers)
             if round_ == 0:
-                active = self._calibrated(session, spec, active, prepared, staged, pairs, result)
+                with phases.timed("calibration"):
+                    active = self._calibrated(
+                        session, spec, active, prepared, staged, pairs, levels, result
+                    )
                 rules = spec_rules(settings, active.model)
-            judged = score_in_batches(
-                active.model,
-                rules,
-                prepared,
-                pairs,
-                active.review_threshold,
-                active.auto_threshold,
-                reported=_constraints(spec),
-            )
-            conflicts = _value_conflicts(spec, active, prepared)
-            del prepared
-            clusters = cluster_records(
-                len(staged), judged, active.auto_threshold, conflicts=conflicts
-            )
+            with phases.timed("scoring", "pairs", len(pairs)):
+                judged = score_in_batches(
+                    active.model,
+                    rules,
+                    prepared,
+                    pairs,
+                    active.review_threshold,
+                    active.auto_threshold,
+                    reported=_constraints(spec),
+                    levels=levels,
+                )
+            with phases.timed("value conflicts"):
+                conflicts = _value_conflicts(spec, active, prepared)
+            del prepared, levels
+            with phases.timed("clustering", "clusters") as clustering:
+                clusters = cluster_records(
+                    len(staged), judged, active.auto_threshold, conflicts=conflicts
+                )
+                clustering.items = len(clusters)
             del conflicts
             if clusters == previous or round_ + 1 == rounds:
                 break
             previous = clusters
-            resolved.update(_cluster_ancestry(spec, staged, clusters, refs))
-            # Children of one parent are candidates of each other whatever their keys say
-            # (a department with no address of its own, named differently per system).
-            pairs = with_sibling_pairs(pairs, refs, resolved, settings.max_block_size)
-            result.candidate_pairs = len(pairs)
+            with phases.timed("sibling pairs", "pairs") as siblings:
+                resolved.update(_cluster_ancestry(spec, staged, clusters, refs))
+                # Children of one parent are candidates of each other whatever their keys
+                # say (a department with no address of its own, named differently per
+                # system).
+                pairs = with_sibling_pairs(pairs, refs, resolved, settings.max_block_size)
+                result.candidate_pairs = siblings.items = len(pairs)
         # The prepared values were all scoring needed: let the raw ones go (memory at scale).
         del records, refs
         for s in staged:
             s.values = None
         del pairs
         self._write_and_review(
-            session, spec, stager, staged, clusters, judged, resolved, result, ctx
+            session, spec, stager, staged, clusters, judged, resolved, result, ctx, phases
         )
 
     def _calibrated(
@@ -260,6 +320,7 @@ class BulkLoader:
         prepared: PreparedRecords,
         staged: list[Staged],
         pairs: NDArray[np.intp],
+        levels: NDArray[np.int8],
         result: BulkResult,
     ) -> ActiveModel:
         """The model this first load matches with: estimated from its own records
@@ -279,7 +340,7 @@ class BulkLoader:
         fixed = sorted({rule for rule, _ in spec.matching.blocking} & names)
         started = time.perf_counter()
         found: Calibration = calibrate(
-            active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed
+            active.model, prepared, len(staged), pairs, rank=rank, fixed=fixed, levels=levels
         )
         model, notes = found.model, dict(found.notes)
         if self.term_frequencies:
@@ -311,14 +372,17 @@ class BulkLoader:
         resolved: Mapping[Reference, str],
         result: BulkResult,
         ctx: ChangeContext,
+        phases: PhaseTimes,
     ) -> None:
         """Golden records of the clusters, and unsure pairs across them for review."""
         active = self.ingestor.models.active(session, spec)
-        golden_of = write_goldens(session, spec, staged, clusters, stager.later, ctx)
-        result.golden_records = len(set(golden_of) - {0})
-        result.review_candidates = write_review(
-            session, spec, staged, golden_of, scored, active, stager.codes, resolved
-        )
+        with phases.timed("writing golden records", "golden records") as writing:
+            golden_of = write_goldens(session, spec, staged, clusters, stager.later, ctx)
+            result.golden_records = writing.items = len(set(golden_of) - {0})
+        with phases.timed("writing review candidates", "candidates") as review:
+            result.review_candidates = review.items = write_review(
+                session, spec, staged, golden_of, scored, active, stager.codes, resolved
+            )
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -24,11 +25,18 @@ def load_command(
         bool,
         typer.Option("--force", help="Apply files loaded before too (unchanged: skipped)."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Log each phase of a bulk load, timed, on stderr."),
+    ] = False,
 ) -> None:
     """Load source files through their mapping files (CSV, JSON Lines, FHIR).
 
     Files loaded before with the same content and mapping are skipped unread.
     """
+    if verbose:
+        logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("mdm").setLevel(logging.INFO)
     from mdm.hub import Hub
     from mdm.loader import count_records, find_mappings, load, plan_files, plan_load
 

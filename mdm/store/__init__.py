@@ -9,6 +9,7 @@ from mdm.store.database import (
     core_connection,
     create_engine_for,
     json_text,
+    large_page_cache,
 )
 from mdm.store.migrate import upgrade
 from mdm.store.models import (
@@ -66,6 +67,7 @@ __all__ = [
     "core_connection",
     "create_engine_for",
     "json_text",
+    "large_page_cache",
     "upgrade",
     "utcnow",
 ]

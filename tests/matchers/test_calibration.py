@@ -16,6 +16,7 @@ from matchers import (
     MatchModel,
     calibrate,
     candidate_pairs,
+    compare_pairs,
     exact_key,
     name_prefix_key,
     prepare_records,
@@ -129,3 +130,22 @@ def test_calibration_is_deterministic_for_any_seed(seed: int) -> None:
     again = calibrate(start, prepared, len(records), pairs, seed=seed, u_pairs=20_000)
     assert first.model.to_dict() == again.model.to_dict()
     assert first.notes == again.notes
+
+
+@pytest.mark.parametrize("em_pairs", [50, 500_000], ids=["sampled", "every pair"])
+def test_levels_compared_already_give_the_same_model(em_pairs: int) -> None:
+    """A first load compares its candidate pairs once, for calibration and scoring."""
+    records, _ = synthetic_vendors(seed=3, n_entities=150)
+    start = model()
+    prepared = prepare_records(start.comparisons, records)
+    pairs = np.asarray(candidate_pairs(records, RULES).pairs, dtype=np.int64)
+    assert len(pairs) > 50
+    levels = compare_pairs(start.comparisons, prepared, pairs)[2]
+    compared = calibrate(start, prepared, len(records), pairs, u_pairs=20_000, em_pairs=em_pairs)
+    given = calibrate(
+        start, prepared, len(records), pairs, u_pairs=20_000, em_pairs=em_pairs, levels=levels
+    )
+    assert given.model.to_dict() == compared.model.to_dict()
+    assert given.notes == compared.notes
+    with pytest.raises(ValueError, match="level rows"):
+        calibrate(start, prepared, len(records), pairs, levels=levels[1:])

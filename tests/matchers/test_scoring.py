@@ -20,6 +20,10 @@ from matchers import (
     PartNumberComparison,
     PhoneComparison,
     PostalCodeComparison,
+    RulePlan,
+    compare_pairs,
+    prepare_records,
+    score_in_batches,
     score_many,
 )
 
@@ -197,6 +201,25 @@ def test_score_many_equals_score() -> None:
     np.testing.assert_allclose(scored.match_weight, expected)
     assert scored.levels.shape == (1_000, 5)
     assert len(set(np.round(scored.match_weight, 6))) > 20
+
+
+def test_scoring_in_batches_with_levels_compared_already_gives_the_same() -> None:
+    rng = random.Random(5)
+    records = [random_vendor(rng) for _ in range(300)]
+    pairs = np.asarray(
+        sorted({(rng.randrange(150), rng.randrange(150, 300)) for _ in range(2_000)})
+    )
+    model = vendor_model()
+    prepared = prepare_records(model.comparisons, records)
+    plan = RulePlan(vetoes=((0, frozenset({6}), "name.different"),), decisive=())
+    levels = compare_pairs(model.comparisons, prepared, pairs)[2]
+    compared = score_in_batches(model, plan, prepared, pairs, 0.5, 0.9, batch_size=300)
+    given = score_in_batches(model, plan, prepared, pairs, 0.5, 0.9, batch_size=300, levels=levels)
+    for found, expected in zip(given, compared, strict=True):
+        np.testing.assert_array_equal(found, expected)
+    assert compared.vetoed.any() and not compared.vetoed.all()
+    with pytest.raises(ValueError, match="level rows"):
+        score_in_batches(model, plan, prepared, pairs, 0.5, 0.9, levels=levels[1:])
 
 
 def test_levels_prepared_equals_the_explained_score() -> None:

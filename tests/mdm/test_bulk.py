@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import logging
 import random
 import sys
 from collections import Counter, defaultdict
@@ -167,6 +168,27 @@ def test_bulk_matches_as_well_as_record_by_record(hub: Hub, dataset: Path) -> No
         assert precision >= 0.99, (entity_type, precision)
         # Record by record depends on arrival order; in bulk every pair is seen at once.
         assert recall >= incremental[entity_type][1] - 0.02, (entity_type, recall, incremental)
+
+
+def test_a_bulk_load_times_its_phases(
+    hub: Hub, dataset: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="mdm"):
+        summary = load(hub.database, hub.ingestor, find_mappings(dataset))
+    vendor = summary.phases["vendor"]
+    assert list(vendor)[:3] == ["staging", "blocking", "preparing"]
+    assert {"calibration", "scoring", "clustering", "writing golden records"} <= set(vendor)
+    assert {"committing", "after the load"} <= set(vendor)
+    assert vendor["staging"]["unit"] == "records"
+    assert vendor["staging"]["items"] == vendor["preparing"]["items"] > 0
+    assert vendor["blocking"]["unit"] == "pairs"
+    assert all(p["seconds"] >= 0 and p["runs"] >= 1 for p in vendor.values())
+    assert all(p["cpu_seconds"] >= 0 for p in vendor.values())
+    # Locations match in rounds: a phase run again adds up.
+    assert summary.phases["location"]["scoring"]["runs"] >= 1
+    logged = [r.getMessage() for r in caplog.records if r.name == "mdm.bulk.load"]
+    assert any(m.startswith("vendor: scoring took ") and "pairs)" in m for m in logged)
+    assert json.loads(json.dumps(summary.to_dict()))["phases"]["vendor"] == vendor
 
 
 def test_a_second_load_goes_record_by_record_and_changes_nothing(hub: Hub, dataset: Path) -> None:

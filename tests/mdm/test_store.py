@@ -8,6 +8,8 @@ from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes
 
 from mdm.cli import schema_sdl
+from mdm.hub import Hub
+from mdm.store import large_page_cache
 from mdm.store.migrate import check
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,3 +38,18 @@ def test_example_operations_are_valid_against_the_schema() -> None:
     for path in examples:
         errors = validate(schema, parse(path.read_text(encoding="utf-8")))
         assert not errors, f"{path.name}: {errors}"
+
+
+def test_a_large_page_cache_lasts_only_its_block(hub: Hub) -> None:
+    with hub.database.session() as session:
+        connection = session.connection()
+
+        def cache_size() -> int:
+            return int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+        before = cache_size() if hub.database.is_sqlite else None
+        with large_page_cache(session, kib=64 * 1024):
+            if hub.database.is_sqlite:
+                assert cache_size() == -64 * 1024
+        if hub.database.is_sqlite:
+            assert cache_size() == before
