@@ -110,7 +110,8 @@ class RunningHub:
 @pytest.fixture(params=BACKENDS)
 def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningHub]:
     """A hub of its own with the three systems and a token per role, served with a small
-    subscriber buffer (so a burst ends a live subscription with CONSUMER_TOO_SLOW)."""
+    subscriber buffer (a burst larger than it reaches the copy through the socket, whose
+    own flow control holds what the copy has not read yet)."""
     with _database(request, tmp_path) as database_url:
         tokens = register_systems_and_tokens(database_url)
         process, url = start_server(database_url, MDM_SUBSCRIPTION_BUFFER="20")
@@ -242,7 +243,6 @@ def test_a_killed_copy_restarts_with_exactly_the_events_it_missed(
     hub.ingest(vendors("BURST", 300) + [{**location, "sourceId": "L2"}])  # one transaction
     first.wait_for(lambda lines: len(applied(lines)) >= 50)
     first.kill()
-    assert any(line.startswith("CONSUMER_TOO_SLOW") for line in first.lines), first.lines
     _, positions, state = local_copy(copy)
     (snapshot_head, snapshot_size), *_ = snapshots(copy)
     assert snapshot_size == 10
