@@ -389,9 +389,10 @@ def fill(database_url: str, count: int) -> float:
             )  # fmt: skip
         with database.session() as session:
             record_change_events(session, rows)
-    with database.engine.connect() as conn:
-        conn.execute(text("ANALYZE change_event"))
-        conn.commit()
+    # Stored events are long vacuumed when a consumer replays them; left to autovacuum, a
+    # fresh million would be vacuumed (1 GB read and written) during the measurement.
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) change_event"))
     database.dispose()
     return time.perf_counter() - started
 

@@ -36,7 +36,7 @@ from graphql import (
 from mdm.api.pagination import encode_cursor
 from mdm.api.permissions import is_reference_value
 from mdm.api.types import GoldenStatus
-from mdm.changes import Change
+from mdm.changes import Change, RawJson
 
 CHANGE_CURSOR = "c"  # the change stream's cursor prefix (mdm.api.changes)
 KEPT_PER_RENDERER = 4096  # rendered events kept per renderer (the newest)
@@ -56,11 +56,22 @@ def visible_attributes(change: Change, sees_ids: bool) -> Any:
     """The golden attributes after the change, reference values (crosswalk data) left out
     below the integrator role (``sees_ids``)."""
     found = change.payload.get("attributes") or {}
+    if type(found) is RawJson:
+        found = orjson.loads(found.text)
     if not sees_ids:
         for value in found.values():  # most events hold no reference value: kept as they are
             if type(value) is dict and "system" in value:
                 return {k: v for k, v in found.items() if not is_reference_value(v)}
     return found
+
+
+def _rendered_attributes(change: Change, sees_ids: bool) -> Any:
+    """``visible_attributes`` for orjson: stored JSON text that holds no reference value
+    (nor could: no ``"system"`` key) is copied as it is."""
+    found = change.payload.get("attributes")
+    if type(found) is RawJson and (sees_ids or '"system"' not in found.text):
+        return orjson.Fragment(found.text)
+    return visible_attributes(change, sees_ids)
 
 
 def visible_changes(change: Change, sees_ids: bool) -> list[dict[str, Any]]:
@@ -89,7 +100,7 @@ _EVENT_FIELDS: dict[str, Callable[[Change, bool], Any]] = {
     "recordStatus": lambda c, _: _STATUSES[c.payload.get("status", "active")],
     "mergedInto": lambda c, _: _merged_into(c),
     "mergedFrom": lambda c, _: list(c.payload.get("mergedFrom", ())),
-    "attributes": visible_attributes,
+    "attributes": _rendered_attributes,
     "actor": lambda c, _: c.actor,
     "correlationId": lambda c, _: c.correlation_id,
     "createdAt": lambda c, _: c.created_at,  # orjson writes it as isoformat() does

@@ -62,7 +62,8 @@ def _documents(selection: str, fragments: str) -> tuple[str, str]:
 
 def _merge(stream: Stream) -> None:
     """Events of every kind the tests read: created, updated, merged (with merged-away ids
-    and reference-free attribute changes)."""
+    and reference-free attribute changes), and an item whose maker is a reference (which
+    only the integrator role sees)."""
     stream.query(INGEST, {"records": [
         {"entityType": "vendor", "system": "ERP", "sourceId": "V1",
          "attributes": {"name": "Northwind Surgical Inc", "tax_id": "41-2847561"}},
@@ -73,6 +74,8 @@ def _merge(stream: Stream) -> None:
         {"entityType": "vendor", "system": "PROCUREMENT", "sourceId": "P1",
          "attributes": {"name": "Northwind Surgical Inc", "tax_id": "41-2847561",
                         "duns": "150483782", "city": "Denver"}},
+        {"entityType": "item", "system": "ERP", "sourceId": "I1",
+         "attributes": {"description": "GAUZE SPONGE 4X4", "manufacturer": "V1"}},
     ]}, role="integrator")  # fmt: skip
 
 
@@ -101,6 +104,8 @@ def test_a_rendered_event_reads_as_graphql_execution_gives_it(stream: Stream, na
     )
     assert rendered == nodes
     assert nodes and all(nodes)
+    references = [v for n in nodes for v in n.get("attributes", {}).values() if type(v) is dict]
+    assert bool(references) == (role == "integrator" and "attributes" in selection)
 
 
 def _executed(stream: Stream, document: str, variables: dict[str, Any], role: str) -> Any:
