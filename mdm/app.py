@@ -32,6 +32,7 @@ from mdm.api.transport import error_response, parse_json_object, read_body, repl
 from mdm.api.websocket import ChangeSocketHandler
 from mdm.api.workers import OperationWorkers
 from mdm.auth import Principal, TokenVerifier
+from mdm.changes import ReadAhead
 from mdm.errors import UnauthenticatedError
 from mdm.golden import ChangeContext
 from mdm.hub import Hub
@@ -99,6 +100,7 @@ class HubGraphQL(GraphQL[Context, None]):
         self.verifier = verifier
         self.workers = workers
         self.feed: ChangeFeed | None = None  # set by the lifespan
+        self.read_ahead: ReadAhead | None = None  # set by the lifespan
 
     # Change events rendered once and shared by subscribers (mdm.api.websocket).
     graphql_transport_ws_handler_class = ChangeSocketHandler
@@ -179,7 +181,11 @@ class HubGraphQL(GraphQL[Context, None]):
                 workers=self.workers,
             )
         context = Context(
-            hub=self.hub, principal=principal, request_id=new_request_id(), rendered={}
+            hub=self.hub,
+            principal=principal,
+            request_id=new_request_id(),
+            rendered={},
+            read_ahead=self.read_ahead,
         )
         request.scope.setdefault("state", {})["rendered"] = context.rendered
         return context
@@ -293,10 +299,13 @@ def create_app(settings: Settings) -> Starlette:
         notifier = ChangeNotifier(hub.database)
         await notifier.start()
         graphql_app.feed = ChangeFeed(hub.database, notifier, buffer=settings.subscription_buffer)
+        # A poller's next page of changes is read while it takes the one it has.
+        graphql_app.read_ahead = ReadAhead(hub.database)
         try:
             yield
         finally:
             await graphql_app.feed.close()
+            await asyncio.to_thread(graphql_app.read_ahead.close)
             await notifier.close()
             for task in (worker, pruner):
                 if task is not None:

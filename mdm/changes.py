@@ -19,7 +19,11 @@ newest pruned one is ``CURSOR_EXPIRED``.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,7 +45,14 @@ from mdm.errors import (
 )
 from mdm.screening import text_problem
 from mdm.specs import SpecRegistry
-from mdm.store import ChangeEvent, ConsumerOffset, SourceSystem, core_connection, utcnow
+from mdm.store import (
+    ChangeEvent,
+    ConsumerOffset,
+    Database,
+    SourceSystem,
+    core_connection,
+    utcnow,
+)
 
 MAX_POSITION = 2**63 - 1  # the largest sequence number a 64-bit key holds
 MAX_CONSUMER_NAME = 200  # consumer_offset.consumer
@@ -243,6 +254,82 @@ def read_changes(
     if where.systems is not None:
         changes = [c for c in changes if where.matches(c)]
     return ChangeBatch(changes, scanned_to, is_caught_up)
+
+
+class ReadAhead:
+    """The batch after one a poller was given, read on a thread of its own while the
+    poller takes the one it has: a poller given a full page asks next for the page after
+    it, and then finds it read (``take``) instead of waiting for the database.
+
+    Only a batch that was not caught up is given: every event up to its end was committed
+    when it was read (commit order), so it is what a read now would give. A prune since
+    is the caller's to check (``check_after`` of the position asked for, as before any
+    read). Bounded: the newest ``kept`` batches, each for ``seconds``; a poller that does
+    not come back costs one read."""
+
+    def __init__(self, database: Database, *, kept: int = 32, seconds: float = 30.0) -> None:
+        self.database = database
+        self.kept = kept
+        self.seconds = seconds
+        self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[ChangeBatch]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="mdm-read-ahead")
+        self._closed = False
+
+    def start(
+        self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
+    ) -> None:
+        """Read, in the background, the batch ``read_changes`` would give for these."""
+        key = (after, limit, where, members)
+        with self._lock:
+            if self._closed or key in self._batches:
+                return
+            self._expire()
+            future = self._reader.submit(self._read, after, limit, where, members)
+            self._batches[key] = (time.monotonic(), future)
+            while len(self._batches) > self.kept:
+                _, (_, dropped) = self._batches.popitem(last=False)
+                dropped.cancel()
+
+    def take(
+        self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
+    ) -> ChangeBatch | None:
+        """The batch read ahead for these (waiting for a read under way), once; None if
+        there is none, it failed, or it was caught up (read again: more may have come)."""
+        with self._lock:
+            found = self._batches.pop((after, limit, where, members), None)
+        if found is None:
+            return None
+        try:
+            batch = found[1].result()
+        except Exception:  # noqa: BLE001 (expired, cancelled, the database: the caller reads)
+            return None
+        return None if batch.is_caught_up else batch
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for _, future in self._batches.values():
+                future.cancel()
+            self._batches.clear()
+        self._reader.shutdown(wait=True)
+
+    def _expire(self) -> None:
+        oldest = time.monotonic() - self.seconds
+        while self._batches:
+            key, (started, future) = next(iter(self._batches.items()))
+            if started >= oldest:
+                return
+            del self._batches[key]
+            future.cancel()
+
+    def _read(
+        self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
+    ) -> ChangeBatch:
+        with self.database.read_session() as session:
+            return read_changes(session, after, limit, where, members=members)
 
 
 def _member(name: str) -> Any:

@@ -373,17 +373,21 @@ class ChangeQuery:
             scanned = stream.check_after(session, pruned if position is None else position)
             found: list[stream.Change] = []
             is_caught_up = False
+            ahead: stream.ReadAhead | None = getattr(info.context, "read_ahead", None)
             # Reads of at most what is still wanted, so nothing read is left over; a
             # filter that lets little through ends the page early (endCursor moves on).
             for _ in range(PAGE_READS):
-                batch = stream.read_changes(
-                    session, scanned, first - len(found), where, members=members
-                )
+                wanted = first - len(found)
+                batch = None if ahead is None else ahead.take(scanned, wanted, where, members)
+                if batch is None:
+                    batch = stream.read_changes(session, scanned, wanted, where, members=members)
                 found += batch.changes
                 scanned, is_caught_up = batch.scanned_to, batch.is_caught_up
                 if is_caught_up or len(found) >= first:
                     break
             newest = stream.head(session)
+        if ahead is not None and not is_caught_up:  # the poller's next page, read meanwhile
+            ahead.start(scanned, first, where, members)
         if shapes is not None:
             _render(info, shapes, found, where)
         edges = [] if shapes is not None else [

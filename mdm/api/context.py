@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from mdm import crosswalk, records
 from mdm.auth import Principal, Role
+from mdm.changes import ReadAhead
 from mdm.hub import Hub
 from mdm.records import SourceRef
 from mdm.store import GoldenRecord, SourceRecord
@@ -23,6 +24,8 @@ class Context:
     # Over HTTP: lists of change events rendered to JSON by their resolver, by (root
     # field's response key, list's response key); see mdm.api.changes._rendered.
     rendered: dict[tuple[str, str], Any] | None = None
+    # Over HTTP: the process's pages read ahead for pollers (mdm.changes.ReadAhead).
+    read_ahead: ReadAhead | None = None
     golden_by_pk: DataLoader[int, GoldenRecord | None] = field(init=False)
     golden_by_ref: DataLoader[SourceRef, GoldenRecord | None] = field(init=False)
     sources_by_golden: DataLoader[int, list[SourceRecord]] = field(init=False)

@@ -691,6 +691,8 @@ def test_bad_input_gets_its_code_and_changes_nothing(
 
 def test_an_expired_cursor_is_refused_after_pruning(stream: Stream) -> None:
     stream.ingest(vendors("OLD", 4))
+    first = stream.query(CHANGES, {"after": change_cursor(0), "first": 1})["data"]["changes"]
+    assert first["pageInfo"]["hasNextPage"]  # the page after it is read ahead meanwhile
     hub = Hub(Settings(database_url=stream.database_url))
     try:
         with hub.database.session() as session:
@@ -714,6 +716,8 @@ def test_an_expired_cursor_is_refused_after_pruning(stream: Stream) -> None:
     assert error["extensions"]["code"] == "CURSOR_EXPIRED"
     body = stream.query(CHANGES, {"after": change_cursor(0), "first": 5})
     assert body["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"
+    body = stream.query(CHANGES, {"after": first["pageInfo"]["endCursor"], "first": 1})
+    assert body["errors"][0]["extensions"]["code"] == "CURSOR_EXPIRED"  # read ahead or not
     # The resync: the head, then a snapshot, then the stream after the head.
     assert (
         stream.query(CHANGES, {"after": head["cursor"], "first": 5})["data"]["changes"]["edges"]

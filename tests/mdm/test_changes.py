@@ -321,6 +321,49 @@ def test_a_read_of_some_payload_members_gives_exactly_those_of_the_whole(hub: Hu
         assert part.payload.get("changes") == full.payload.get("changes")
 
 
+def test_a_batch_read_ahead_is_what_a_read_gives_once_and_only_while_not_caught_up(
+    hub: Hub,
+) -> None:
+    """``ReadAhead``: the batch read in the background equals a read of the same
+    arguments, is given once, and not at all when it was caught up (more may have come) or
+    was dropped (the newest ``kept``, for ``seconds``, until closed)."""
+    _bridged_vendors(hub)
+    with hub.database.read_session() as session:
+        newest = changes.head(session)
+        direct = changes.read_changes(session, 1, 2, members={"attributes"})
+    assert newest >= 4 and not direct.is_caught_up
+    everything, attributes = changes.EVERYTHING, frozenset({"attributes"})
+    ahead = changes.ReadAhead(hub.database, kept=2)
+    try:
+        ahead.start(1, 2, everything, attributes)
+        taken = ahead.take(1, 2, everything, attributes)
+        assert taken is not None and taken.scanned_to == direct.scanned_to
+        assert [(c.seq, c.payload["attributes"].text) for c in taken.changes] == [
+            (c.seq, c.payload["attributes"].text) for c in direct.changes
+        ]
+        assert ahead.take(1, 2, everything, attributes) is None  # once
+        ahead.start(1, 2, everything, None)
+        assert ahead.take(1, 2, everything, attributes) is None  # other members: not it
+        ahead.start(newest - 1, 5, everything, None)  # caught up when read
+        assert ahead.take(newest - 1, 5, everything, None) is None
+        for after in (0, 1, 2):  # the oldest of three is let go
+            ahead.start(after, 1, everything, None)
+        assert ahead.take(0, 1, everything, None) is None
+        assert ahead.take(2, 1, everything, None) is not None
+    finally:
+        ahead.close()
+    ahead.start(0, 1, everything, None)  # closed: nothing is read
+    assert ahead.take(0, 1, everything, None) is None
+    expiring = changes.ReadAhead(hub.database, seconds=0.0)
+    try:
+        expiring.start(0, 1, everything, None)
+        expiring.start(1, 1, everything, None)  # the first one has expired by now
+        assert expiring.take(0, 1, everything, None) is None
+        assert expiring.take(1, 1, everything, None) is not None
+    finally:
+        expiring.close()
+
+
 @pytest.mark.parametrize(
     ("entity_types", "systems", "error"),
     [
