@@ -77,6 +77,7 @@ class RawJson:
 # which a renderer copies into its output as it is (parsing and writing it again cost
 # more than the rest of the event).
 TEXT_MEMBERS = frozenset({"attributes"})
+_ATTRIBUTES_ONLY = ("attributes",)
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 3x; none is changed
@@ -339,6 +340,9 @@ def _member(name: str) -> Any:
 
 
 def _present(names: tuple[str, ...], values: Sequence[Any]) -> dict[str, Any]:
+    if names == _ATTRIBUTES_ONLY:  # the common case, without the loop
+        text = values[0]
+        return {} if text is None or text == "null" else {"attributes": RawJson(text)}
     found = {}
     for name, value in zip(names, values, strict=True):
         if name in TEXT_MEMBERS:

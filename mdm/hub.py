@@ -22,6 +22,11 @@ from mdm.specs import DEFAULT_SPECS, SpecRegistry
 from mdm.store import Database, SourceSystem
 
 log = logging.getLogger(__name__)
+# The collector while serving: a young collection every 20,000 allocations, an older one
+# after 20 of the younger. A young collection walks every live object made since the last
+# one; with the default 700, a replay of change events (each batch alive until sent) walked
+# the same batch again and again.
+SERVING_GC_THRESHOLDS = (20_000, 20, 20)
 
 
 @dataclass(frozen=True)
@@ -68,13 +73,15 @@ class Hub:
         SQLite's write-ahead log is checkpointed by a background thread rather than by the
         commit that fills it (that commit waited 10-170 ms); and everything built so far
         (schema, metadata, caches) is moved out of the garbage collector's scans, since it
-        lives as long as the process: full collections then stall requests far less. Before
+        lives as long as the process: full collections then stall requests far less, and
+        young ones run every ``SERVING_GC_THRESHOLDS[0]`` allocations, not 700. Before
         that, the records newcomers are compared with in bulk (siblings) are prepared.
         """
         self.database.checkpoint_in_background()
         self.warm_caches()
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
     def warm_caches(self) -> dict[str, int]:
         """Prepare, before serving, the records of types with sibling candidates (see

@@ -367,18 +367,19 @@ def page_fragment(
         nodes = renderer_for(shape, sees_ids, systems)
         return orjson.Fragment("[" + ",".join(nodes.text(c) for c in changes) + "]")
     node = next((sub for _, name, sub in shape if name == "node"), None)
-    renderer: ChangeRenderer | None = None
-    if node is not None:
-        renderer = renderer_for(node, sees_ids, systems)
+    text = renderer_for(node, sees_ids, systems).text if node is not None else None
+    # Each edge's text, its keys written once: "key": then the value of each field.
+    keys = [(orjson.dumps(key).decode() + ":", name) for key, name, _ in shape]
+    typename = orjson.dumps("ChangeEventEdge").decode()
     edges = []
     for change in changes:
-        edge: dict[str, Any] = {}
-        for key, name, _ in shape:
+        parts = []
+        for key, name in keys:
             if name == "cursor":
-                edge[key] = encode_cursor(change.seq, CHANGE_CURSOR)
-            elif name == "node" and renderer is not None:
-                edge[key] = orjson.Fragment(renderer.text(change))
+                parts.append(key + '"' + encode_cursor(change.seq, CHANGE_CURSOR) + '"')
+            elif name == "node" and text is not None:
+                parts.append(key + text(change))
             else:
-                edge[key] = "ChangeEventEdge"
-        edges.append(edge)
-    return orjson.Fragment(orjson.dumps(edges))
+                parts.append(key + typename)
+        edges.append("{" + ",".join(parts) + "}")
+    return orjson.Fragment("[" + ",".join(edges) + "]")
