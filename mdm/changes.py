@@ -166,9 +166,16 @@ def pruned_through(session: Session) -> int:
     return int(core_connection(session).execute(_PRUNED).scalar() or 0)
 
 
+def head_and_pruned(session: Session) -> tuple[int, int]:
+    """``head`` and ``pruned_through``, in one statement."""
+    newest, pruned = core_connection(session).execute(_HEAD_AND_PRUNED).one()
+    return int(newest or 0), int(pruned or 0)
+
+
 # Read on every page and replayed batch: Core statements, without the ORM's per-statement work.
 _HEAD = select(func.coalesce(func.max(ChangeEvent.seq), 0))
 _PRUNED = select(ConsumerOffset.position).where(ConsumerOffset.consumer == PRUNED)
+_HEAD_AND_PRUNED = select(_HEAD.scalar_subquery(), _PRUNED.scalar_subquery())
 
 
 def check_position(position: int, *, field: str) -> int:
@@ -180,25 +187,35 @@ def check_position(position: int, *, field: str) -> int:
     return position
 
 
-def check_after(session: Session, after: int, *, field: str = "after") -> int:
+def check_after(
+    session: Session,
+    after: int,
+    *,
+    field: str = "after",
+    bounds: tuple[int, int] | None = None,
+) -> int:
     """Check that reading after ``after`` can give every later event; returns it.
+    ``bounds``: ``head_and_pruned`` as the caller just read them (else read here).
 
     Raises:
         CursorBeyondHeadError: no event has reached that position yet.
         CursorExpiredError: events after it were pruned.
     """
     check_position(after, field=field)
-    newest = head(session)
+    newest, pruned = head_and_pruned(session) if bounds is None else bounds
     if after > newest:
         raise CursorBeyondHeadError(
             f"{field} is at position {after:,}, beyond the head ({newest:,})", field=field
         )
-    _check_retained(session, after, field)
+    _refuse_pruned(after, pruned, field)
     return after
 
 
 def _check_retained(session: Session, after: int, field: str) -> None:
-    pruned = pruned_through(session)
+    _refuse_pruned(after, pruned_through(session), field)
+
+
+def _refuse_pruned(after: int, pruned: int, field: str) -> None:
     if after < pruned:
         raise CursorExpiredError(
             f"{field} is at position {after:,}, but events up to {pruned:,} were pruned: "
@@ -258,18 +275,23 @@ def read_changes(
 
 
 class ReadAhead:
-    """The batch after one a poller was given, read on a thread of its own while the
+    """The batches after one a poller was given, read on a thread of its own while the
     poller takes the one it has: a poller given a full page asks next for the page after
-    it, and then finds it read (``take``) instead of waiting for the database.
+    it, and then finds it read (``take``) instead of waiting for the database. Up to
+    ``depth`` batches are read ahead of the one taken, each as soon as the one before it
+    is read, so the reads go on while the poller handles what it has.
 
     Only a batch that was not caught up is given: every event up to its end was committed
     when it was read (commit order), so it is what a read now would give. A prune since
     is the caller's to check (``check_after`` of the position asked for, as before any
     read). Bounded: the newest ``kept`` batches, each for ``seconds``; a poller that does
-    not come back costs one read."""
+    not come back costs ``depth`` reads."""
 
-    def __init__(self, database: Database, *, kept: int = 32, seconds: float = 30.0) -> None:
+    def __init__(
+        self, database: Database, *, depth: int = 2, kept: int = 32, seconds: float = 30.0
+    ) -> None:
         self.database = database
+        self.depth = depth
         self.kept = kept
         self.seconds = seconds
         self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[ChangeBatch]]] = (
@@ -282,17 +304,12 @@ class ReadAhead:
     def start(
         self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
     ) -> None:
-        """Read, in the background, the batch ``read_changes`` would give for these."""
-        key = (after, limit, where, members)
+        """Read, in the background, the batch ``read_changes`` would give for these, and
+        the ones after it (``depth`` in all)."""
         with self._lock:
-            if self._closed or key in self._batches:
-                return
-            self._expire()
-            future = self._reader.submit(self._read, after, limit, where, members)
-            self._batches[key] = (time.monotonic(), future)
-            while len(self._batches) > self.kept:
-                _, (_, dropped) = self._batches.popitem(last=False)
-                dropped.cancel()
+            if not self._closed:
+                self._expire()
+                self._ensure(after, (limit, where, members), self.depth)
 
     def take(
         self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
@@ -317,6 +334,25 @@ class ReadAhead:
             self._batches.clear()
         self._reader.shutdown(wait=True)
 
+    def _ensure(self, after: int, reading: tuple[Any, ...], depth: int) -> None:
+        """(Under the lock.) The batch after ``after`` read or being read, and, while
+        ``depth`` allows, the ones after it: those of a batch still being read are
+        started when it ends."""
+        key = (after, *reading)
+        found = self._batches.get(key)
+        if found is None:
+            future = self._reader.submit(self._read, after, reading, depth - 1)
+            self._batches[key] = (time.monotonic(), future)
+            while len(self._batches) > self.kept:
+                _, (_, dropped) = self._batches.popitem(last=False)
+                dropped.cancel()
+            return
+        future = found[1]
+        if depth > 1 and future.done() and not future.cancelled() and future.exception() is None:
+            batch = future.result()
+            if not batch.is_caught_up:
+                self._ensure(batch.scanned_to, reading, depth - 1)
+
     def _expire(self) -> None:
         oldest = time.monotonic() - self.seconds
         while self._batches:
@@ -326,11 +362,15 @@ class ReadAhead:
             del self._batches[key]
             future.cancel()
 
-    def _read(
-        self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
-    ) -> ChangeBatch:
+    def _read(self, after: int, reading: tuple[Any, ...], more: int) -> ChangeBatch:
+        limit, where, members = reading
         with self.database.read_session() as session:
-            return read_changes(session, after, limit, where, members=members)
+            batch = read_changes(session, after, limit, where, members=members)
+        if more > 0 and not batch.is_caught_up:
+            with self._lock:
+                if not self._closed:
+                    self._ensure(batch.scanned_to, reading, more)
+        return batch
 
 
 def _member(name: str) -> Any:

@@ -369,8 +369,10 @@ class ChangeQuery:
         members = None if shapes is None else payload_members(s for _, s in shapes.values())
         with hub.database.read_session() as session:
             where = stream.change_filter(session, hub.specs, entity_types, systems)
-            pruned = stream.pruned_through(session)
-            scanned = stream.check_after(session, pruned if position is None else position)
+            newest, pruned = stream.head_and_pruned(session)
+            scanned = stream.check_after(
+                session, pruned if position is None else position, bounds=(newest, pruned)
+            )
             found: list[stream.Change] = []
             is_caught_up = False
             ahead: stream.ReadAhead | None = getattr(info.context, "read_ahead", None)
@@ -385,7 +387,8 @@ class ChangeQuery:
                 scanned, is_caught_up = batch.scanned_to, batch.is_caught_up
                 if is_caught_up or len(found) >= first:
                     break
-            newest = stream.head(session)
+            if is_caught_up:  # what was committed while it read is a next page
+                newest = stream.head(session)
         if ahead is not None and not is_caught_up:  # the poller's next page, read meanwhile
             ahead.start(scanned, first, where, members)
         if shapes is not None:

@@ -326,14 +326,15 @@ def test_a_batch_read_ahead_is_what_a_read_gives_once_and_only_while_not_caught_
 ) -> None:
     """``ReadAhead``: the batch read in the background equals a read of the same
     arguments, is given once, and not at all when it was caught up (more may have come) or
-    was dropped (the newest ``kept``, for ``seconds``, until closed)."""
+    was dropped (the newest ``kept``, for ``seconds``, until closed); ``depth`` batches
+    are read ahead, one after the other."""
     _bridged_vendors(hub)
     with hub.database.read_session() as session:
         newest = changes.head(session)
         direct = changes.read_changes(session, 1, 2, members={"attributes"})
     assert newest >= 4 and not direct.is_caught_up
     everything, attributes = changes.EVERYTHING, frozenset({"attributes"})
-    ahead = changes.ReadAhead(hub.database, kept=2)
+    ahead = changes.ReadAhead(hub.database, depth=1, kept=2)
     try:
         ahead.start(1, 2, everything, attributes)
         taken = ahead.take(1, 2, everything, attributes)
@@ -354,7 +355,17 @@ def test_a_batch_read_ahead_is_what_a_read_gives_once_and_only_while_not_caught_
         ahead.close()
     ahead.start(0, 1, everything, None)  # closed: nothing is read
     assert ahead.take(0, 1, everything, None) is None
-    expiring = changes.ReadAhead(hub.database, seconds=0.0)
+    chained = changes.ReadAhead(hub.database, depth=2)
+    try:  # the batch after the one asked for is read too, as soon as that one is
+        chained.start(0, 1, everything, None)
+        first = chained.take(0, 1, everything, None)
+        assert first is not None and first.scanned_to == 1
+        second = chained.take(1, 1, everything, None)
+        assert second is not None and [c.seq for c in second.changes] == [2]
+        assert chained.take(2, 1, everything, None) is None  # two ahead, not three
+    finally:
+        chained.close()
+    expiring = changes.ReadAhead(hub.database, depth=1, seconds=0.0)
     try:
         expiring.start(0, 1, everything, None)
         expiring.start(1, 1, everything, None)  # the first one has expired by now
