@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -274,6 +274,14 @@ def read_changes(
     return ChangeBatch(changes, scanned_to, is_caught_up)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch read ahead, with what ``prepare`` made of its events (None: nothing)."""
+
+    batch: ChangeBatch
+    made: object = None
+
+
 class ReadAhead:
     """The batches after one a poller was given, read on a thread of its own while the
     poller takes the one it has: a poller given a full page asks next for the page after
@@ -294,7 +302,7 @@ class ReadAhead:
         self.depth = depth
         self.kept = kept
         self.seconds = seconds
-        self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[ChangeBatch]]] = (
+        self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[Prepared]]] = (
             OrderedDict()
         )
         self._lock = threading.Lock()
@@ -302,18 +310,25 @@ class ReadAhead:
         self._closed = False
 
     def start(
-        self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
+        self,
+        after: int,
+        limit: int,
+        where: ChangeFilter,
+        members: frozenset[str] | None,
+        prepare: Callable[[list[Change]], object] | None = None,
     ) -> None:
         """Read, in the background, the batch ``read_changes`` would give for these, and
-        the ones after it (``depth`` in all)."""
+        the ones after it (``depth`` in all); ``prepare`` is called on each batch's events
+        once read, on the same thread, and what it makes is given with the batch (the
+        caller renders the page ahead)."""
         with self._lock:
             if not self._closed:
                 self._expire()
-                self._ensure(after, (limit, where, members), self.depth)
+                self._ensure(after, (limit, where, members), self.depth, prepare)
 
     def take(
         self, after: int, limit: int, where: ChangeFilter, members: frozenset[str] | None
-    ) -> ChangeBatch | None:
+    ) -> Prepared | None:
         """The batch read ahead for these (waiting for a read under way), once; None if
         there is none, it failed, or it was caught up (read again: more may have come)."""
         with self._lock:
@@ -321,10 +336,10 @@ class ReadAhead:
         if found is None:
             return None
         try:
-            batch = found[1].result()
+            taken = found[1].result()
         except Exception:  # noqa: BLE001 (expired, cancelled, the database: the caller reads)
             return None
-        return None if batch.is_caught_up else batch
+        return None if taken.batch.is_caught_up else taken
 
     def close(self) -> None:
         with self._lock:
@@ -334,14 +349,20 @@ class ReadAhead:
             self._batches.clear()
         self._reader.shutdown(wait=True)
 
-    def _ensure(self, after: int, reading: tuple[Any, ...], depth: int) -> None:
+    def _ensure(
+        self,
+        after: int,
+        reading: tuple[Any, ...],
+        depth: int,
+        prepare: Callable[[list[Change]], object] | None,
+    ) -> None:
         """(Under the lock.) The batch after ``after`` read or being read, and, while
         ``depth`` allows, the ones after it: those of a batch still being read are
         started when it ends."""
         key = (after, *reading)
         found = self._batches.get(key)
         if found is None:
-            future = self._reader.submit(self._read, after, reading, depth - 1)
+            future = self._reader.submit(self._read, after, reading, depth - 1, prepare)
             self._batches[key] = (time.monotonic(), future)
             while len(self._batches) > self.kept:
                 _, (_, dropped) = self._batches.popitem(last=False)
@@ -349,9 +370,9 @@ class ReadAhead:
             return
         future = found[1]
         if depth > 1 and future.done() and not future.cancelled() and future.exception() is None:
-            batch = future.result()
+            batch = future.result().batch
             if not batch.is_caught_up:
-                self._ensure(batch.scanned_to, reading, depth - 1)
+                self._ensure(batch.scanned_to, reading, depth - 1, prepare)
 
     def _expire(self) -> None:
         oldest = time.monotonic() - self.seconds
@@ -362,15 +383,23 @@ class ReadAhead:
             del self._batches[key]
             future.cancel()
 
-    def _read(self, after: int, reading: tuple[Any, ...], more: int) -> ChangeBatch:
+    def _read(
+        self,
+        after: int,
+        reading: tuple[Any, ...],
+        more: int,
+        prepare: Callable[[list[Change]], object] | None,
+    ) -> Prepared:
         limit, where, members = reading
         with self.database.read_session() as session:
             batch = read_changes(session, after, limit, where, members=members)
         if more > 0 and not batch.is_caught_up:
             with self._lock:
                 if not self._closed:
-                    self._ensure(batch.scanned_to, reading, more)
-        return batch
+                    self._ensure(batch.scanned_to, reading, more, prepare)
+        if prepare is not None and not batch.is_caught_up:
+            return Prepared(batch, prepare(batch.changes))
+        return Prepared(batch)
 
 
 def _member(name: str) -> Any:

@@ -14,6 +14,7 @@ import enum
 import time
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, NewType
 
 import strawberry
@@ -334,12 +335,32 @@ def _render(
     shapes: dict[str, tuple[str, Shape]],
     found: list[stream.Change],
     where: stream.ChangeFilter,
+    lists: dict[str, Any] | None = None,
 ) -> None:
+    """The page's event lists into ``Context.rendered``: ``lists`` if rendered ahead."""
     rendered: dict[tuple[str, str], Any] = info.context.rendered
     sees_ids = sees_source_ids(info)
     root = str(info.path.key)
     for key, (kind, shape) in shapes.items():
-        rendered[root, key] = page_fragment(kind, shape, found, sees_ids, where.systems)
+        rendered[root, key] = (
+            lists[key] if lists is not None
+            else page_fragment(kind, shape, found, sees_ids, where.systems)
+        )  # fmt: skip
+
+
+def _render_ahead(
+    shapes: dict[str, tuple[str, Shape]],
+    sees_ids: bool,
+    systems: frozenset[str] | None,
+    changes: list[stream.Change],
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A page of these events rendered ahead, with what it was rendered for (a page
+    read ahead may be taken by another poller, who selects or sees otherwise)."""
+    lists = {
+        key: page_fragment(kind, shape, changes, sees_ids, systems)
+        for key, (kind, shape) in shapes.items()
+    }
+    return (shapes, sees_ids, systems), lists
 
 
 @strawberry.type
@@ -378,21 +399,32 @@ class ChangeQuery:
             ahead: stream.ReadAhead | None = getattr(info.context, "read_ahead", None)
             # Reads of at most what is still wanted, so nothing read is left over; a
             # filter that lets little through ends the page early (endCursor moves on).
-            for _ in range(PAGE_READS):
+            made: Any = None  # the page rendered ahead, when it is one batch read ahead
+            for reads in range(PAGE_READS):
                 wanted = first - len(found)
-                batch = None if ahead is None else ahead.take(scanned, wanted, where, members)
-                if batch is None:
+                taken = None if ahead is None else ahead.take(scanned, wanted, where, members)
+                if taken is None:
                     batch = stream.read_changes(session, scanned, wanted, where, members=members)
+                else:
+                    batch = taken.batch
+                    made = taken.made if reads == 0 else None
                 found += batch.changes
                 scanned, is_caught_up = batch.scanned_to, batch.is_caught_up
                 if is_caught_up or len(found) >= first:
                     break
+                made = None  # more than one batch: rendered below
             if is_caught_up:  # what was committed while it read is a next page
                 newest = stream.head(session)
-        if ahead is not None and not is_caught_up:  # the poller's next page, read meanwhile
-            ahead.start(scanned, first, where, members)
+        sees_ids = sees_source_ids(info)
+        if ahead is not None and not is_caught_up:  # the poller's next pages, read meanwhile
+            prepare = None
+            if shapes is not None:  # and rendered: the poller waits for neither
+                prepare = partial(_render_ahead, shapes, sees_ids, where.systems)
+            ahead.start(scanned, first, where, members, prepare)
         if shapes is not None:
-            _render(info, shapes, found, where)
+            # Rendered ahead for this selection, role and filter (another poller's may differ).
+            same = made is not None and made[0] == (shapes, sees_ids, where.systems)
+            _render(info, shapes, found, where, made[1] if same else None)
         edges = [] if shapes is not None else [
             Edge(cursor=change_cursor(c.seq), node=ChangeEvent.of(c, where.systems)) for c in found
         ]  # fmt: skip

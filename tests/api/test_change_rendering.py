@@ -20,7 +20,14 @@ from mdm.api.schema import build_schema
 from mdm.auth import Principal, Role
 from mdm.hub import Hub
 from mdm.settings import Settings
-from tests.api.test_subscriptions import INGEST, Stream, server_env, stream, take  # noqa: F401 (fixtures)
+from tests.api.test_subscriptions import (  # noqa: F401 (fixtures)
+    INGEST,
+    Stream,
+    server_env,
+    stream,
+    take,
+    vendors,
+)
 
 EVERY_FIELD = """position cursor schemaVersion kind entityType goldenId version recordStatus
   mergedInto mergedFrom attributes changes { attribute old new __typename }
@@ -106,6 +113,42 @@ def test_a_rendered_event_reads_as_graphql_execution_gives_it(stream: Stream, na
     assert nodes and all(nodes)
     references = [v for n in nodes for v in n.get("attributes", {}).values() if type(v) is dict]
     assert bool(references) == (role == "integrator" and "attributes" in selection)
+
+
+def test_a_page_rendered_ahead_reaches_only_a_poller_who_selects_and_sees_the_same(
+    stream: Stream,
+) -> None:
+    """After a full page, the next pages are read and rendered ahead for that poller's
+    selection and role. A poller of another role asking for the same events (the same
+    cursor, size, filter and payload members) gets them rendered for itself: the item
+    whose maker is a reference reaches each role as GraphQL execution gives it."""
+    _merge(stream)
+    stream.ingest(vendors("AHEAD", 2))
+    page = """query($after: String, $types: [String!]) {
+      changes(after: $after, first: 1, entityTypes: $types) {
+        edges { cursor node { position attributes } } pageInfo { hasNextPage } } }"""
+    everything = stream.query(page.replace("first: 1", "first: 50"), {}, role="integrator")
+    (item,) = [
+        int(e["node"]["position"])
+        for e in everything["data"]["changes"]["edges"]
+        if any(type(v) is dict for v in e["node"]["attributes"].values())
+    ]
+    assert 2 <= item < stream.head()
+    # A filter of its own for each order: nothing read ahead before is taken.
+    orders = {("integrator", "reader"): ["item", "vendor"],
+              ("reader", "integrator"): ["item", "vendor", "location"]}  # fmt: skip
+    for (first_role, then), types in orders.items():
+        before = {"after": change_cursor(item - 2), "types": types}
+        assert stream.query(page, before, role=first_role)["data"]["changes"]["pageInfo"] == {
+            "hasNextPage": True
+        }  # the item's page is read and rendered ahead for first_role
+        variables = {"after": change_cursor(item - 1), "types": types}
+        served = stream.query(page, variables, role=then)
+        assert served == _executed(stream, page, variables, then), then
+        (node,) = [e["node"] for e in served["data"]["changes"]["edges"]]
+        assert int(node["position"]) == item
+        references = [v for v in node["attributes"].values() if type(v) is dict]
+        assert bool(references) == (then == "integrator")
 
 
 def _executed(stream: Stream, document: str, variables: dict[str, Any], role: str) -> Any:

@@ -336,12 +336,13 @@ def test_a_batch_read_ahead_is_what_a_read_gives_once_and_only_while_not_caught_
     everything, attributes = changes.EVERYTHING, frozenset({"attributes"})
     ahead = changes.ReadAhead(hub.database, depth=1, kept=2)
     try:
-        ahead.start(1, 2, everything, attributes)
+        ahead.start(1, 2, everything, attributes, lambda found: [c.seq for c in found])
         taken = ahead.take(1, 2, everything, attributes)
-        assert taken is not None and taken.scanned_to == direct.scanned_to
-        assert [(c.seq, c.payload["attributes"].text) for c in taken.changes] == [
+        assert taken is not None and taken.batch.scanned_to == direct.scanned_to
+        assert [(c.seq, c.payload["attributes"].text) for c in taken.batch.changes] == [
             (c.seq, c.payload["attributes"].text) for c in direct.changes
         ]
+        assert taken.made == [c.seq for c in direct.changes]  # what prepare made of it
         assert ahead.take(1, 2, everything, attributes) is None  # once
         ahead.start(1, 2, everything, None)
         assert ahead.take(1, 2, everything, attributes) is None  # other members: not it
@@ -359,9 +360,9 @@ def test_a_batch_read_ahead_is_what_a_read_gives_once_and_only_while_not_caught_
     try:  # the batch after the one asked for is read too, as soon as that one is
         chained.start(0, 1, everything, None)
         first = chained.take(0, 1, everything, None)
-        assert first is not None and first.scanned_to == 1
+        assert first is not None and first.batch.scanned_to == 1 and first.made is None
         second = chained.take(1, 1, everything, None)
-        assert second is not None and [c.seq for c in second.changes] == [2]
+        assert second is not None and [c.seq for c in second.batch.changes] == [2]
         assert chained.take(2, 1, everything, None) is None  # two ahead, not three
     finally:
         chained.close()
