@@ -74,6 +74,19 @@ class TermFrequencies:
         low, high = min(level_weight, MIN_TERM_WEIGHT), max(level_weight, MAX_TERM_WEIGHT)
         return min(max(adjusted, low), high)
 
+    def agreed(self, left: str, right: str) -> str:
+        """The term two values found ``exact`` agree on: the commoner of their two terms.
+        An exact level may hold values that differ in what the comparison lets pass ("CL006
+        Primary Care" and "Primary Care": one site's code), and the pair agrees only on what
+        both hold, never on the rarer side's extra."""
+        if left == right:
+            return left
+        left_count = self.counts.get(left, self.unlisted)
+        right_count = self.counts.get(right, self.unlisted)
+        if left_count != right_count:
+            return left if left_count > right_count else right
+        return min(left, right)  # as common: either, the same whichever side is left
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, stored with a model version."""
         return {

@@ -210,7 +210,8 @@ class MatchModel:
         for k, read, terms in self._terms:  # type: ignore[attr-defined]
             if found[k] == EXACT:
                 exact = weights[k][EXACT]
-                weight += terms.weight(exact, read(left_prepared[k])) - exact
+                term = terms.agreed(read(left_prepared[k]), read(right_prepared[k]))
+                weight += terms.weight(exact, term) - exact
         return found, weight
 
     def score(self, left: Mapping[str, Any], right: Mapping[str, Any]) -> PairScore:
@@ -236,7 +237,8 @@ class MatchModel:
             weight, frequency = 0.0 if level is None else level.weight, None
             if found == EXACT and k in adjusted:
                 read, terms = adjusted[k]
-                weight, frequency = terms.weight(weight, read(lp)), terms.share(read(lp))
+                term = terms.agreed(read(lp), read(rp))
+                weight, frequency = terms.weight(weight, term), terms.share(term)
             contributions.append(
                 Contribution(
                     comparison.name,
@@ -450,17 +452,21 @@ def _scored(
     weight = np.full(len(li), model.prior_weight, dtype=np.float64)
     for k, table in enumerate(model.weight_table()):
         weight += table[levels[:, k]]
-    weight += _term_adjustments(model, prepared, li, levels)
+    weight += _term_adjustments(model, prepared, li, ri, levels)
     with np.errstate(over="ignore"):
         chance = 1.0 / (1.0 + np.exp2(-weight))
     return ScoredPairs(li, ri, levels, weight, chance)
 
 
 def _term_adjustments(
-    model: MatchModel, prepared: PreparedRecords, left: NDArray[np.intp], levels: NDArray[np.int8]
+    model: MatchModel,
+    prepared: PreparedRecords,
+    left: NDArray[np.intp],
+    right: NDArray[np.intp],
+    levels: NDArray[np.int8],
 ) -> NDArray[np.float64] | float:
     """What the model's term frequencies add to each pair's weight (``levels_prepared``'s
-    adjustment, for pairs at an exact level: read from the left record's value)."""
+    adjustment, for pairs at an exact level: on the term both values agree on)."""
     terms = model._terms  # type: ignore[attr-defined]
     if not terms:
         return 0.0
@@ -468,10 +474,11 @@ def _term_adjustments(
     for k, read, table in terms:
         exact = np.flatnonzero(levels[:, k] == EXACT)
         level_weight = model.levels_of(model.comparisons[k].name)[EXACT].weight
-        features = prepared.left[k].features
+        lefts, rights = prepared.left[k].features, prepared.right[k].features
         out[exact] = [
-            table.weight(level_weight, read(features[i])) - level_weight
-            for i in left[exact].tolist()
+            table.weight(level_weight, table.agreed(read(lefts[i]), read(rights[j])))
+            - level_weight
+            for i, j in zip(left[exact].tolist(), right[exact].tolist(), strict=True)
         ]
     return out
 

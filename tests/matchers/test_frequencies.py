@@ -126,3 +126,25 @@ def test_unit_names_agree_on_their_distinctive_words() -> None:
     records = [{"name": "HHN Pharmacy"}, {"name": "PHARMACY"}, {"name": "Pharmacy 2"}]
     (table,) = count_terms([units], [[units.prepare(r) for r in records]], ["EHR"] * 3).values()
     assert table.counts == {"PHARMACY": 2}
+
+
+def test_an_exact_agreement_weighs_what_both_names_hold_whichever_side_is_left() -> None:
+    """"CL006 Primary Care" and "Primary Care" are exact (a site code lets the pair pass):
+    they agree on the common "Primary Care", never on the rare term of the coded side."""
+    units = UnitNameComparison("name")
+    model = MatchModel((units,))
+    records = [{"name": "Primary Care"} for _ in range(30)]
+    records += [{"name": f"Unit {k} Clinic"} for k in range(30)]
+    records += [{"name": "CL006 Primary Care"}]
+    tables = count_terms([units], [[units.prepare(r) for r in records]], ["EHR"] * len(records))
+    model = model.with_term_frequencies(tables)
+    coded, plain = {"name": "CL006 Primary Care"}, {"name": "Primary Care"}
+    both = model.score(plain, {"name": "Primary Care"}).match_weight
+    for left, right in ((coded, plain), (plain, coded)):
+        score = model.score(left, right)
+        assert score.contributions[0].level == "exact"
+        assert score.match_weight == pytest.approx(both)  # the common term, not the rare one
+    prepared = prepare_records(model.comparisons, [coded, plain])
+    many = score_many(model, [coded, plain], None, np.array([[0, 1]]), prepared=prepared)
+    assert many.match_weight[0] == pytest.approx(both)
+    assert model.score(coded, {"name": "CL006 Primary Care"}).match_weight > both + 2
