@@ -37,6 +37,7 @@ from mdm.context import ContextView, plain_codes, without_context
 from mdm.errors import InvalidInputError
 from mdm.golden import ChangeContext
 from mdm.ingest import Ingestor, RecordInput
+from mdm.match_models import MatchModels
 from mdm.scoring import explain_pair
 from mdm.specs import AttributeKind, EntitySpec, SpecRegistry
 from mdm.store import (
@@ -503,11 +504,13 @@ def _examples(
             strict=True,
         )
     )
+    # Weighed by the model the type matches with (calibrated, with its term frequencies).
+    model = MatchModels(cache_seconds=0).active(session, spec).model if spec.matching else None
     found = []
     for a, b in pairs:
         left, right = rows[a], rows[b]
         if spec.matching is not None:
-            score = explain_pair(spec, views[a], views[b])
+            score = explain_pair(spec, views[a], views[b], model)
             weight: float | None = score.match_weight
             probability: float | None = score.match_probability
             explanation = score.contributions

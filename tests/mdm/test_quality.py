@@ -183,6 +183,24 @@ def test_hand_made_examples_are_the_known_errors_explained(hub: Hub, hand_made: 
     assert report_of(hub, TruthFile(hand_made), examples=0).of("vendor").false_merges == ()
 
 
+def test_examples_are_weighed_by_the_model_the_type_matches_with(
+    hub: Hub, hand_made: Path
+) -> None:
+    """A calibrated model (here: another prior) is what matching used, so it is what an
+    example's weight shows, not the comparisons' defaults."""
+    before = report_of(hub, TruthFile(hand_made)).of("vendor").false_merges[0]
+    spec = hub.specs.get_spec("vendor")
+    model = dataclasses.replace(defaults(spec).model, prior=1e-2)
+    with hub.database.session() as session:
+        hub.ingestor.models.save(session, spec, model, source="manual", actor="t", activate=True)
+    after = report_of(hub, TruthFile(hand_made)).of("vendor").false_merges[0]
+    assert (after.left, after.right) == (before.left, before.right)
+    assert after.match_weight is not None and before.match_weight is not None
+    assert after.match_weight - before.match_weight == pytest.approx(
+        model.prior_weight - defaults(spec).model.prior_weight
+    )
+
+
 def test_pending_review_counts_only_pending_candidates(hub: Hub, hand_made: Path) -> None:
     with hub.database.session() as session:
         before = session.scalar(
