@@ -33,6 +33,10 @@ VETO_MARGIN = 0.999
 ``auto_threshold * VETO_MARGIN``."""
 
 Condition = tuple[str, str]  # (comparison name, level name)
+NOT = "not:"
+"""A decisive rule's condition on level ``not:L`` holds at every level but ``L``, and where
+a value is missing: ("gln", "not:different") is "the GLNs do not disagree"."""
+MISSING = -1  # the level index of a missing value in a condition (as ``score_many``'s)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class RulePlan:
         vetoed_by = tuple(label for k, allowed, label in self.vetoes if found[k] in allowed)
         doubted_by = tuple(label for k, allowed, label in self.doubts if found[k] in allowed)
         for rule in self.decisive:
-            if all(found[k] in allowed for k, allowed in rule):
+            if all((MISSING if found[k] is None else found[k]) in allowed for k, allowed in rule):
                 return Judgement(1.0, (), vetoed_by + doubted_by)
         probability = match_probability
         if doubted_by:
@@ -171,6 +175,9 @@ def rule_plan(
         if k is None:
             return 0, frozenset()
         levels = comparisons[k].levels
+        if level.startswith(NOT):
+            other = level.removeprefix(NOT)
+            return k, frozenset({MISSING, *(i for i, f in enumerate(levels) if f != other)})
         return k, frozenset(i for i, found in enumerate(levels) if found == level)
 
     return RulePlan(

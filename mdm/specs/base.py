@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from matchers import BlockingKey, Comparison
+from matchers.rules import NOT
 
 
 class AttributeKind(StrEnum):
@@ -94,7 +95,8 @@ class MatchKey:
 
 
 def all_of(*conditions: tuple[str, str]) -> tuple[tuple[str, str], ...]:
-    """A decisive rule: every ``(comparison, level)`` condition must hold."""
+    """A decisive rule: every ``(comparison, level)`` condition must hold (a level written
+    ``not:L``: any level but ``L``, or the value missing)."""
     return conditions
 
 
@@ -179,6 +181,7 @@ class EntitySpec:
                 if unknown:
                     raise ValueError(f"spec {self.name}: {comparison.name} reads {unknown}")
             conditions = [c for rule in self.matching.decisive for c in rule]
+            conditions = [(name, level.removeprefix(NOT)) for name, level in conditions]
             for name, level in [*self.matching.vetoes, *self.matching.doubts, *conditions]:
                 if level not in levels.get(name, ()):
                     raise ValueError(f"spec {self.name}: no level {name}.{level}")

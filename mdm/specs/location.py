@@ -127,6 +127,31 @@ LOCATION = EntitySpec(
                 ("location_type", "exact"),
                 ("address_line1", "exact"),
             ),
+            # A unit's name is unique among its parent's units of its kind: the same name
+            # and type under the same parent is one unit, however common the name
+            # ("Pediatrics 2" under two hospitals is two units, under one it is one),
+            # unless an identifier or the street address says otherwise.
+            all_of(
+                ("parent", "same"),
+                ("name", "exact"),
+                ("location_type", "exact"),
+                ("gln", "not:different"),
+                ("npi", "not:different"),
+                ("address_line1", "not:different"),
+                ("address_line1", "not:other_unit"),
+            ),
+            # So is the same name and type charged to the same cost center (a system
+            # that does not file the unit under its parent).
+            all_of(
+                ("cost_center", "same"),
+                ("name", "exact"),
+                ("location_type", "exact"),
+                ("parent", "not:different"),
+                ("gln", "not:different"),
+                ("npi", "not:different"),
+                ("address_line1", "not:different"),
+                ("address_line1", "not:other_unit"),
+            ),
         ),
         # A department may share no key with its match (no address, another spelling):
         # the other departments of its facility are candidates.

@@ -267,3 +267,17 @@ def test_vendor_scoring_throughput() -> None:
     elapsed = time.perf_counter() - start
     # The target is 200k pairs/s; the bound leaves room for slow CI machines.
     assert 100_000 / elapsed > 50_000
+
+
+def test_a_not_condition_holds_at_every_other_level_and_where_the_value_is_missing() -> None:
+    from matchers import IdentifierComparison, rule_plan
+
+    gln, npi = IdentifierComparison("gln", "gln"), IdentifierComparison("npi", "npi")
+    plan = rule_plan((gln, npi), decisive=[[("gln", "exact"), ("npi", "not:different")]])
+    exact, different = gln.levels.index("exact"), npi.levels.index("different")
+    for npi_level, decided in ((None, True), (exact, True), (different, False)):
+        assert (plan.judge((exact, npi_level), 0.5, 0.8, 0.99).probability == 1.0) is decided
+        as_array = np.asarray([[exact, -1 if npi_level is None else npi_level]], dtype=np.int8)
+        assert bool(plan.judge_many(as_array, np.array([0.5]), 0.8, 0.99)[0] == 1.0) is decided
+    # Missing on the rule's positive side never holds.
+    assert plan.judge((None, None), 0.5, 0.8, 0.99).probability == 0.5

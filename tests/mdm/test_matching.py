@@ -39,12 +39,19 @@ def _judge_as_written(
     vetoed_by = tuple(f"{name}.{level}" for name, level in settings.vetoes if (name, level) in hit)
     doubted_by = tuple(f"{name}.{level}" for name, level in settings.doubts if (name, level) in hit)
     for rule in settings.decisive:
-        if all(condition in hit for condition in rule):
+        if all(_holds_as_written(condition, hit) for condition in rule):
             return Judgement(1.0, (), vetoed_by + doubted_by)
     caps = [review_threshold * 0.999] * bool(vetoed_by) + [auto_threshold * 0.999] * bool(
         doubted_by
     )
     return Judgement(min([match_probability, *caps]), vetoed_by, (), doubted_by)
+
+
+def _holds_as_written(condition: tuple[str, str], hit: set[tuple[str, str]]) -> bool:
+    name, level = condition
+    if level.startswith("not:"):  # any level but that one, or missing
+        return (name, level.removeprefix("not:")) not in hit
+    return condition in hit
 
 
 def _level_combinations(model: MatchModel, rng: random.Random) -> list[tuple[int | None, ...]]:
@@ -157,3 +164,34 @@ def test_context_key_of_keys_like_context_key(spec: EntitySpec) -> None:
     for view in views:
         expected = (EMPTY_CODEBOOK.version, *(view.get(n) for n in names))
         assert key(view) == context.context_key(spec, view) == expected
+
+
+def test_one_name_and_kind_under_one_parent_is_one_unit_unless_an_identifier_differs() -> None:
+    """"Pediatrics 2" twice under one hospital is one department, however common the name
+    and however low the prior a large store estimates; a GLN, NPI or street that disagrees
+    still keeps the two apart."""
+    spec = DEFAULT_SPECS["location"]
+    assert spec.matching is not None
+    model = default_model(spec)
+    plan = spec_rules(spec.matching, model)
+    names = [c.name for c in model.comparisons]
+
+    def levels(**given: str) -> tuple[int | None, ...]:
+        return tuple(
+            None if name not in given else c.levels.index(given[name])
+            for name, c in zip(names, model.comparisons, strict=True)
+        )
+
+    unit = {"parent": "same", "name": "exact", "location_type": "exact"}
+    assert plan.judge(levels(**unit), 0.5, REVIEW, AUTO).probability == 1.0
+    assert plan.judge(levels(**unit, address_line1="exact"), 0.5, REVIEW, AUTO).probability == 1.0
+    for other in ({"npi": "different"}, {"gln": "different"}, {"address_line1": "different"}):
+        judged = plan.judge(levels(**unit, **other), 0.5, REVIEW, AUTO)
+        assert judged.probability < REVIEW and judged.vetoed_by
+    elsewhere = plan.judge(levels(**{**unit, "parent": "different"}), 0.99, REVIEW, AUTO)
+    assert elsewhere.vetoed_by == ("parent.different",)
+    # A system that files the unit under no parent: the cost center it is charged to.
+    charged = {"cost_center": "same", "name": "exact", "location_type": "exact"}
+    assert plan.judge(levels(**charged), 0.5, REVIEW, AUTO).probability == 1.0
+    for other in ({"parent": "different"}, {"npi": "different"}, {"name": "different"}):
+        assert plan.judge(levels(**{**charged, **other}), 0.5, REVIEW, AUTO).probability < REVIEW
