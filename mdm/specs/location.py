@@ -130,11 +130,12 @@ LOCATION = EntitySpec(
             # A unit's name is unique among its parent's units of its kind: the same name
             # and type under the same parent is one unit, however common the name
             # ("Pediatrics 2" under two hospitals is two units, under one it is one),
-            # unless an identifier or the street address says otherwise.
+            # unless an identifier, the street address or the cost center says otherwise.
             all_of(
                 ("parent", "same"),
                 ("name", "exact"),
                 ("location_type", "exact"),
+                ("cost_center", "not:different"),
                 ("gln", "not:different"),
                 ("npi", "not:different"),
                 ("address_line1", "not:different"),

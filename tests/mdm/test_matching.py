@@ -169,7 +169,7 @@ def test_context_key_of_keys_like_context_key(spec: EntitySpec) -> None:
 def test_one_name_and_kind_under_one_parent_is_one_unit_unless_an_identifier_differs() -> None:
     """"Pediatrics 2" twice under one hospital is one department, however common the name
     and however low the prior a large store estimates; a GLN, NPI or street that disagrees
-    still keeps the two apart."""
+    still keeps the two apart, and another cost center leaves it to the weights."""
     spec = DEFAULT_SPECS["location"]
     assert spec.matching is not None
     model = default_model(spec)
@@ -188,6 +188,8 @@ def test_one_name_and_kind_under_one_parent_is_one_unit_unless_an_identifier_dif
     for other in ({"npi": "different"}, {"gln": "different"}, {"address_line1": "different"}):
         judged = plan.judge(levels(**unit, **other), 0.5, REVIEW, AUTO)
         assert judged.probability < REVIEW and judged.vetoed_by
+    charged_elsewhere = plan.judge(levels(**unit, cost_center="different"), 0.5, REVIEW, AUTO)
+    assert charged_elsewhere.probability == 0.5
     elsewhere = plan.judge(levels(**{**unit, "parent": "different"}), 0.99, REVIEW, AUTO)
     assert elsewhere.vetoed_by == ("parent.different",)
     # A system that files the unit under no parent: the cost center it is charged to.
