@@ -19,6 +19,7 @@ newest pruned one is ``CURSOR_EXPIRED``.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -28,7 +29,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session
 
 from mdm.auth import Principal, Role
@@ -156,19 +168,27 @@ class Consumer:
 # --------------------------------------------------------------------------- reading
 
 
-def head(session: Session) -> int:
+# A session, or a connection (``Database.read``): reads take either.
+Reads = Session | Connection
+
+
+def _connection(reads: Reads) -> Connection:
+    return reads if isinstance(reads, Connection) else core_connection(reads)
+
+
+def head(session: Reads) -> int:
     """The newest event's position (0: none yet)."""
-    return int(core_connection(session).execute(_HEAD).scalar() or 0)
+    return int(_connection(session).execute(_HEAD).scalar() or 0)
 
 
-def pruned_through(session: Session) -> int:
+def pruned_through(session: Reads) -> int:
     """The newest position pruning removed (0: none)."""
-    return int(core_connection(session).execute(_PRUNED).scalar() or 0)
+    return int(_connection(session).execute(_PRUNED).scalar() or 0)
 
 
-def head_and_pruned(session: Session) -> tuple[int, int]:
+def head_and_pruned(session: Reads) -> tuple[int, int]:
     """``head`` and ``pruned_through``, in one statement."""
-    newest, pruned = core_connection(session).execute(_HEAD_AND_PRUNED).one()
+    newest, pruned = _connection(session).execute(_HEAD_AND_PRUNED).one()
     return int(newest or 0), int(pruned or 0)
 
 
@@ -176,6 +196,28 @@ def head_and_pruned(session: Session) -> tuple[int, int]:
 _HEAD = select(func.coalesce(func.max(ChangeEvent.seq), 0))
 _PRUNED = select(ConsumerOffset.position).where(ConsumerOffset.consumer == PRUNED)
 _HEAD_AND_PRUNED = select(_HEAD.scalar_subquery(), _PRUNED.scalar_subquery())
+
+
+@functools.lru_cache(maxsize=256)
+def _page_statement(
+    names: tuple[str, ...] | None, entity_types: tuple[str, ...] | None, bounded: bool
+) -> Select[Any]:
+    """``read_changes``' statement (built once for each shape; ``:after``, ``:limit``
+    and, if ``bounded``, ``:upto`` bound at each read): the page's rows, each after the
+    head and the pruned position, or one row of nulls after them when the page is empty.
+    One statement is one snapshot: every event at or below that head is committed
+    (commit order), and the pruned position is the one the page was read under."""
+    parts = [ChangeEvent.payload] if names is None else [_member(name) for name in names]
+    page = select(*_COLUMNS, *parts).where(ChangeEvent.seq > bindparam("after"))
+    if bounded:
+        page = page.where(ChangeEvent.seq <= bindparam("upto"))
+    if entity_types is not None:
+        page = page.where(ChangeEvent.entity_type.in_(entity_types))
+    rows = page.order_by(ChangeEvent.seq).limit(bindparam("limit", type_=Integer)).subquery()
+    bounds = _HEAD_AND_PRUNED.subquery()
+    return (
+        select(*bounds.c, *rows.c).select_from(bounds.outerjoin(rows, true())).order_by(rows.c.seq)
+    )
 
 
 def check_position(position: int, *, field: str) -> int:
@@ -188,7 +230,7 @@ def check_position(position: int, *, field: str) -> int:
 
 
 def check_after(
-    session: Session,
+    session: Reads,
     after: int,
     *,
     field: str = "after",
@@ -211,10 +253,6 @@ def check_after(
     return after
 
 
-def _check_retained(session: Session, after: int, field: str) -> None:
-    _refuse_pruned(after, pruned_through(session), field)
-
-
 def _refuse_pruned(after: int, pruned: int, field: str) -> None:
     if after < pruned:
         raise CursorExpiredError(
@@ -225,7 +263,7 @@ def _refuse_pruned(after: int, pruned: int, field: str) -> None:
 
 
 def read_changes(
-    session: Session,
+    session: Reads,
     after: int,
     limit: int,
     where: ChangeFilter = EVERYTHING,
@@ -240,29 +278,32 @@ def read_changes(
     whole payload, parsed.
 
     Raises:
-        CursorExpiredError: events after ``after`` were pruned (checked after the read,
-            so a prune that ran while reading is noticed).
+        CursorExpiredError: events after ``after`` were pruned (read in the same
+            statement as the page, so a prune that ran while reading is noticed).
     """
-    newest = head(session) if upto is None else upto  # read first: see ChangeBatch
-    names: tuple[str, ...] = ()
+    names: tuple[str, ...] | None = None  # None: the whole payload
     if members is not None:
         wanted = set(members) | (_FILTER_MEMBERS if where.systems is not None else set())
         names = tuple(sorted(wanted))
-    parts = [_member(name) for name in names] if members is not None else [ChangeEvent.payload]
-    statement = select(*_COLUMNS, *parts).where(ChangeEvent.seq > after)
-    if upto is not None:
-        statement = statement.where(ChangeEvent.seq <= upto)
-    if where.entity_types is not None:
-        statement = statement.where(ChangeEvent.entity_type.in_(sorted(where.entity_types)))
-    rows = core_connection(session).execute(statement.order_by(ChangeEvent.seq).limit(limit)).all()
+    types = None if where.entity_types is None else tuple(sorted(where.entity_types))
+    rows = (
+        _connection(session)
+        .execute(
+            _page_statement(names, types, upto is not None),
+            {"after": after, "limit": limit, "upto": upto},
+        )
+        .all()
+    )
+    newest = int(rows[0][0] or 0) if upto is None else upto
+    _refuse_pruned(after, int(rows[0][1] or 0), "after")
     changes = [
         Change(seq, kind, entity_type, golden_id, version,
-               payload[0] if members is None else _present(names, payload),
+               payload[0] if names is None else _present(names, payload),
                actor, correlation_id, created_at)
-        for seq, kind, entity_type, golden_id, version, actor, correlation_id, created_at,
-        *payload in rows
+        for _, _, seq, kind, entity_type, golden_id, version, actor, correlation_id,
+        created_at, *payload in rows
+        if seq is not None
     ]  # fmt: skip
-    _check_retained(session, after, "after")
     is_caught_up = len(changes) < limit
     # Every event at or below the head read before the page was committed (commit order),
     # so a short page has seen them all; past the head, the last event read.
@@ -293,7 +334,12 @@ class ReadAhead:
     when it was read (commit order), so it is what a read now would give. A prune since
     is the caller's to check (``check_after`` of the position asked for, as before any
     read). Bounded: the newest ``kept`` batches, each for ``seconds``; a poller that does
-    not come back costs ``depth`` reads."""
+    not come back costs ``depth`` reads.
+
+    ``READERS`` threads read, so one batch's query runs while the one before it is
+    prepared, each on its kept connection (``Database.read``)."""
+
+    READERS = 2
 
     def __init__(
         self, database: Database, *, depth: int = 2, kept: int = 32, seconds: float = 30.0
@@ -302,11 +348,9 @@ class ReadAhead:
         self.depth = depth
         self.kept = kept
         self.seconds = seconds
-        self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[Prepared]]] = (
-            OrderedDict()
-        )
+        self._batches: OrderedDict[tuple[Any, ...], tuple[float, Future[Prepared]]] = OrderedDict()
         self._lock = threading.Lock()
-        self._reader = ThreadPoolExecutor(1, thread_name_prefix="mdm-read-ahead")
+        self._reader = ThreadPoolExecutor(self.READERS, thread_name_prefix="mdm-read-ahead")
         self._closed = False
 
     def start(
@@ -391,8 +435,9 @@ class ReadAhead:
         prepare: Callable[[list[Change]], object] | None,
     ) -> Prepared:
         limit, where, members = reading
-        with self.database.read_session() as session:
-            batch = read_changes(session, after, limit, where, members=members)
+        batch = self.database.read(
+            lambda connection: read_changes(connection, after, limit, where, members=members)
+        )
         if more > 0 and not batch.is_caught_up:
             with self._lock:
                 if not self._closed:
@@ -436,7 +481,7 @@ _FILTER_MEMBERS = {"sources", "removedSources"}  # what ChangeFilter.systems rea
 
 
 def change_filter(
-    session: Session,
+    session: Reads,
     specs: SpecRegistry,
     entity_types: Iterable[str] | None,
     systems: Iterable[str] | None,

@@ -298,10 +298,11 @@ class ChangeRenderer:
         # database, and a process may read several (tests; a database restored).
         self._kept: OrderedDict[int, tuple[tuple[Any, ...], str]] = OrderedDict()
         self._lock = threading.Lock()  # pages render on worker threads
+        self._fields = [(key, self._field(name, sub)) for key, name, sub in shape]
 
     def text(self, change: Change) -> str:
         """The event's JSON text (rendered once, then shared)."""
-        stamp = (change.golden_id, change.version, change.created_at, change.kind)
+        stamp = _stamp(change)
         found = self._kept.get(change.seq)
         if found is not None and found[0] == stamp:
             return found[1]
@@ -312,24 +313,38 @@ class ChangeRenderer:
                 self._kept.popitem(last=False)
         return rendered
 
+    def holds(self, changes: list[Change]) -> bool:
+        """Whether the first of these events is kept rendered (a live one, sent)."""
+        if not changes:
+            return True
+        found = self._kept.get(changes[0].seq)
+        return found is not None and found[0] == _stamp(changes[0])
+
     def value(self, change: Change) -> dict[str, Any]:
         """The event as the selection's JSON value."""
-        result: dict[str, Any] = {}
-        for key, name, sub in self.shape:
-            if name == "__typename":
-                result[key] = "ChangeEvent"
-            elif sub is not None:
-                result[key] = [_object(item, sub, typename) for item, typename in
-                               self._objects(change, name)]  # fmt: skip
-            else:
-                result[key] = _EVENT_FIELDS[name](change, self.sees_ids)
-        return result
+        sees_ids = self.sees_ids
+        return {key: field(change, sees_ids) for key, field in self._fields}
+
+    def _field(self, name: str, sub: Shape | None) -> Callable[[Change, bool], Any]:
+        """How one selected field of ``ChangeEvent`` is valued."""
+        if name == "__typename":
+            return lambda _c, _s: "ChangeEvent"
+        if sub is not None:
+            return lambda change, _: [
+                _object(item, sub, typename) for item, typename in self._objects(change, name)
+            ]
+        return _EVENT_FIELDS[name]
 
     def _objects(self, change: Change, name: str) -> list[tuple[dict[str, Any], str]]:
         if name == "changes":
             return [(c, "AttributeChange") for c in visible_changes(change, self.sees_ids)]
         pairs = change.source_ids(self.systems, removed=name == "removedSourceIds")
         return [({"system": s, "sourceId": i}, "SourceKey") for s, i in pairs]
+
+
+def _stamp(change: Change) -> tuple[Any, ...]:
+    """What identifies the event at a position (a position is unique in one database)."""
+    return (change.golden_id, change.version, change.created_at, change.kind)
 
 
 def _object(item: dict[str, Any], shape: Shape, typename: str) -> dict[str, Any]:
@@ -361,13 +376,39 @@ def page_fragment(
     sees_ids: bool,
     systems: frozenset[str] | None,
 ) -> orjson.Fragment:
-    """A page's list of events (``edges`` or ``nodes``, of ``page_shapes``) as ready JSON,
-    each event rendered (or found) by the shared renderer of its shape."""
+    """A page's list of events (``edges`` or ``nodes``, of ``page_shapes``) as ready JSON.
+
+    Events the shared renderer of their shape already holds (a live event sent to
+    subscribers) are copied from it; otherwise (a replay) the page is written in one
+    ``orjson.dumps``, and kept by nobody: each event's own text, kept, would cost more
+    than it saves on events read once."""
     if kind == "nodes":
         nodes = renderer_for(shape, sees_ids, systems)
-        return orjson.Fragment("[" + ",".join(nodes.text(c) for c in changes) + "]")
+        if nodes.holds(changes):
+            return orjson.Fragment("[" + ",".join(nodes.text(c) for c in changes) + "]")
+        return orjson.Fragment(orjson.dumps([nodes.value(c) for c in changes]))
     node = next((sub for _, name, sub in shape if name == "node"), None)
-    text = renderer_for(node, sees_ids, systems).text if node is not None else None
+    renderer = renderer_for(node, sees_ids, systems) if node is not None else None
+    if renderer is not None and renderer.holds(changes):
+        return _edges_text(shape, changes, renderer)
+    value = renderer.value if renderer is not None else None
+    fields = [(key, name) for key, name, _ in shape]
+    edges = []
+    for change in changes:
+        edge = {}
+        for key, name in fields:
+            if name == "cursor":
+                edge[key] = encode_cursor(change.seq, CHANGE_CURSOR)
+            elif name == "node" and value is not None:
+                edge[key] = value(change)
+            else:
+                edge[key] = "ChangeEventEdge"
+        edges.append(edge)
+    return orjson.Fragment(orjson.dumps(edges))
+
+
+def _edges_text(shape: Shape, changes: list[Change], renderer: ChangeRenderer) -> orjson.Fragment:
+    """The page's edges from the events' kept texts."""
     # Each edge's text, its keys written once: "key": then the value of each field.
     keys = [(orjson.dumps(key).decode() + ":", name) for key, name, _ in shape]
     typename = orjson.dumps("ChangeEventEdge").decode()
@@ -377,8 +418,8 @@ def page_fragment(
         for key, name in keys:
             if name == "cursor":
                 parts.append(key + '"' + encode_cursor(change.seq, CHANGE_CURSOR) + '"')
-            elif name == "node" and text is not None:
-                parts.append(key + text(change))
+            elif name == "node":
+                parts.append(key + renderer.text(change))
             else:
                 parts.append(key + typename)
         edges.append("{" + ",".join(parts) + "}")

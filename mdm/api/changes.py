@@ -388,7 +388,9 @@ class ChangeQuery:
         position = cursor_position(after) if after is not None else None
         shapes = _page_shapes(info)
         members = None if shapes is None else payload_members(s for _, s in shapes.values())
-        with hub.database.read_session() as session:
+        ahead: stream.ReadAhead | None = getattr(info.context, "read_ahead", None)
+
+        def read(session: stream.Reads) -> tuple[Any, ...]:
             where = stream.change_filter(session, hub.specs, entity_types, systems)
             newest, pruned = stream.head_and_pruned(session)
             scanned = stream.check_after(
@@ -396,7 +398,6 @@ class ChangeQuery:
             )
             found: list[stream.Change] = []
             is_caught_up = False
-            ahead: stream.ReadAhead | None = getattr(info.context, "read_ahead", None)
             # Reads of at most what is still wanted, so nothing read is left over; a
             # filter that lets little through ends the page early (endCursor moves on).
             made: Any = None  # the page rendered ahead, when it is one batch read ahead
@@ -415,6 +416,11 @@ class ChangeQuery:
                 made = None  # more than one batch: rendered below
             if is_caught_up:  # what was committed while it read is a next page
                 newest = stream.head(session)
+            return where, newest, pruned, scanned, found, is_caught_up, made
+
+        # Each statement stands alone (a page is read in one), on this thread's kept
+        # connection: a poll costs no pool checkout and no transaction.
+        where, newest, pruned, scanned, found, is_caught_up, made = hub.database.read(read)
         sees_ids = sees_source_ids(info)
         if ahead is not None and not is_caught_up:  # the poller's next pages, read meanwhile
             prepare = None

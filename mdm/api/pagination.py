@@ -7,6 +7,7 @@ records, ``r``: ingest rejections), so a cursor of one list is refused by anothe
 from __future__ import annotations
 
 import base64
+from binascii import b2a_base64
 from collections.abc import Sequence
 from typing import Generic, TypeVar
 
@@ -49,7 +50,11 @@ def check_first(first: int, limit: int) -> None:
 
 
 def encode_cursor(pk: int, kind: str = GOLDEN_CURSOR) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode()
+    # base64.urlsafe_b64encode, without its two extra calls (a page writes one per event)
+    return b2a_base64(f"{kind}:{pk}".encode(), newline=False).translate(_URL_SAFE).decode()
+
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
 def decode_cursor(cursor: str, kind: str = GOLDEN_CURSOR) -> int:

@@ -6,14 +6,17 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mdm.store.checkpoints import CHECKPOINT_SECONDS, Checkpointer
+
+T = TypeVar("T")
 
 # The repository keeps the Alembic scripts in migrations/ at its root; the wheel ships them
 # as mdm/store/migrations (pyproject.toml's package-dir), as the checkout has no such folder.
@@ -44,6 +47,9 @@ class Database:
         )
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self.checkpointer: Checkpointer | None = None
+        self._kept = threading.local()  # each thread's kept read connection (``read``)
+        self._kept_all: list[Connection] = []
+        self._kept_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -61,6 +67,59 @@ class Database:
         with self._read_sessions() as session:
             yield session
 
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work(connection)`` on this thread's kept read connection, for statements
+        that each stand alone (one snapshot per statement): the change feed's pages and
+        heads, read many times a second. The connection stays with the thread from one
+        call to the next, sparing each a pool checkout, its liveness check and, on
+        PostgreSQL, a transaction (it runs in autocommit: no BEGIN or ROLLBACK round
+        trip). On SQLite each call's read transaction ends with it, so a kept connection
+        does not hold the log back. A kept connection found broken (the database server
+        restarted) is dropped and ``work`` runs once more on a new one: it only reads."""
+        for attempt in (1, 2):
+            connection = self._kept_connection()
+            try:
+                result = work(connection)
+            except DBAPIError as error:
+                self._drop_kept(connection)
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                raise
+            except BaseException:
+                self._end_read(connection)
+                raise
+            self._end_read(connection)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _kept_connection(self) -> Connection:
+        connection: Connection | None = getattr(self._kept, "connection", None)
+        if connection is None:
+            connection = self.read_engine.connect()
+            if not self.is_sqlite:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            self._kept.connection = connection
+            with self._kept_lock:
+                self._kept_all.append(connection)
+        return connection
+
+    def _end_read(self, connection: Connection) -> None:
+        try:
+            connection.rollback()  # SQLite: the read transaction ends; PostgreSQL: a no-op
+        except DBAPIError:
+            self._drop_kept(connection)
+
+    def _drop_kept(self, connection: Connection) -> None:
+        self._kept.connection = None
+        with self._kept_lock:
+            if connection in self._kept_all:
+                self._kept_all.remove(connection)
+        try:
+            connection.invalidate()  # not back to the pool: it may be broken
+            connection.close()
+        except Exception:  # noqa: BLE001 (closing a broken connection: nothing to save)
+            pass
+
     def checkpoint_in_background(self, interval: float = CHECKPOINT_SECONDS) -> None:
         """SQLite: commits no longer checkpoint the write-ahead log; a thread does, every
         ``interval`` seconds, until ``dispose()`` (see ``mdm.store.checkpoints``). For a
@@ -72,6 +131,13 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
             self.checkpointer = None
+        with self._kept_lock:
+            kept, self._kept_all = self._kept_all, []
+        for connection in kept:  # their threads have ended their work
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 (closing at shutdown: nothing to save)
+                pass
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes
 
@@ -53,3 +55,48 @@ def test_a_large_page_cache_lasts_only_its_block(hub: Hub) -> None:
                 assert cache_size() == -64 * 1024
         if hub.database.is_sqlite:
             assert cache_size() == before
+
+
+def test_a_thread_keeps_its_read_connection_and_a_broken_one_is_replaced(hub: Hub) -> None:
+    """``Database.read``: one connection per thread from call to call, no transaction
+    left open after a call, a failing ``work`` keeps it, and one the server dropped is
+    replaced within the call that finds it broken."""
+    import threading
+
+    from sqlalchemy import Connection, text
+
+    database = hub.database
+    seen: list[Connection] = []
+
+    def backend(connection: Connection) -> Any:
+        seen.append(connection)
+        if database.is_sqlite:
+            return connection.exec_driver_sql("SELECT 1").scalar_one()
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    first = database.read(backend)
+    assert database.read(backend) == first
+    assert seen[0] is seen[1]
+    assert not seen[0].in_transaction()  # nothing held between calls
+    other: list[Any] = []
+    thread = threading.Thread(target=lambda: other.append(database.read(backend)))
+    thread.start()
+    thread.join()
+    assert seen[2] is not seen[0]  # the other thread's own
+
+    def fails(connection: Connection) -> None:
+        raise ValueError("not the connection's fault")
+
+    with pytest.raises(ValueError):
+        database.read(fails)
+    assert database.read(backend) == first  # kept
+
+    if not database.is_sqlite:
+        with database.session() as session:  # the server drops the kept connection
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        replaced = database.read(backend)
+        assert replaced != first
+        assert database.read(backend) == replaced
+    kept = seen[-1]
+    database.dispose()
+    assert kept.closed
