@@ -395,7 +395,7 @@ def page_fragment(
     fields = [(key, name) for key, name, _ in shape]
     edges = []
     for change in changes:
-        edge = {}
+        edge: dict[str, Any] = {}
         for key, name in fields:
             if name == "cursor":
                 edge[key] = encode_cursor(change.seq, CHANGE_CURSOR)
