@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from mdm.store.checkpoints import CHECKPOINT_SECONDS, Checkpointer
 
@@ -48,6 +49,7 @@ class Database:
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self.checkpointer: Checkpointer | None = None
         self._kept = threading.local()  # each thread's kept read connection (``read``)
+        self._kept_engine: Engine | None = None  # theirs, without a pool (PostgreSQL)
         self._kept_all: list[Connection] = []
         self._kept_lock = threading.Lock()
 
@@ -68,14 +70,19 @@ class Database:
             yield session
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        """``work(connection)`` on this thread's kept read connection, for statements
-        that each stand alone (one snapshot per statement): the change feed's pages and
-        heads, read many times a second. The connection stays with the thread from one
-        call to the next, sparing each a pool checkout, its liveness check and, on
-        PostgreSQL, a transaction (it runs in autocommit: no BEGIN or ROLLBACK round
-        trip). On SQLite each call's read transaction ends with it, so a kept connection
-        does not hold the log back. A kept connection found broken (the database server
-        restarted) is dropped and ``work`` runs once more on a new one: it only reads."""
+        """``work(connection)`` for statements that each stand alone (one snapshot per
+        statement): the change feed's pages and heads, read many times a second.
+
+        On PostgreSQL the connection is this thread's own, kept from one call to the
+        next and outside the pool (so a few threads that keep one never starve it): a
+        call pays no pool checkout, no liveness check and no transaction (autocommit: no
+        BEGIN or ROLLBACK round trip). A kept connection found broken (the server
+        restarted) is dropped and ``work`` runs once more on a new one: it only reads.
+        On SQLite a pooled read connection serves the call, and its read transaction
+        ends with it."""
+        if self.is_sqlite:
+            with self.read_engine.connect() as connection:
+                return work(connection)
         for attempt in (1, 2):
             connection = self._kept_connection()
             try:
@@ -95,9 +102,11 @@ class Database:
     def _kept_connection(self) -> Connection:
         connection: Connection | None = getattr(self._kept, "connection", None)
         if connection is None:
-            connection = self.read_engine.connect()
-            if not self.is_sqlite:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with self._kept_lock:
+                if self._kept_engine is None:
+                    self._kept_engine = create_engine_for(self.url, pooled=False)
+                engine = self._kept_engine
+            connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._kept.connection = connection
             with self._kept_lock:
                 self._kept_all.append(connection)
@@ -105,7 +114,7 @@ class Database:
 
     def _end_read(self, connection: Connection) -> None:
         try:
-            connection.rollback()  # SQLite: the read transaction ends; PostgreSQL: a no-op
+            connection.rollback()  # autocommit: only the connection's own bookkeeping
         except DBAPIError:
             self._drop_kept(connection)
 
@@ -115,7 +124,7 @@ class Database:
             if connection in self._kept_all:
                 self._kept_all.remove(connection)
         try:
-            connection.invalidate()  # not back to the pool: it may be broken
+            connection.invalidate()  # it may be broken: closed, not reused
             connection.close()
         except Exception:  # noqa: BLE001 (closing a broken connection: nothing to save)
             pass
@@ -138,6 +147,9 @@ class Database:
                 connection.close()
             except Exception:  # noqa: BLE001 (closing at shutdown: nothing to save)
                 pass
+        if self._kept_engine is not None:
+            self._kept_engine.dispose()
+            self._kept_engine = None
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -158,7 +170,11 @@ def core_connection(session: Session) -> Connection:
     return session.connection()
 
 
-def create_engine_for(url: str, *, echo: bool = False, for_writes: bool = True) -> Engine:
+def create_engine_for(
+    url: str, *, echo: bool = False, for_writes: bool = True, pooled: bool = True
+) -> Engine:
+    """An engine for ``url``. ``pooled=False`` (PostgreSQL): no pool, for connections a
+    thread keeps (``Database.read``)."""
     parsed = make_url(url)
     # JSON columns (raw and standardized values, lineage, event payloads) are written and
     # read for every record: orjson does it several times faster than the standard library.
@@ -179,6 +195,8 @@ def create_engine_for(url: str, *, echo: bool = False, for_writes: bool = True) 
         begin = "BEGIN IMMEDIATE" if for_writes else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
+    if not pooled:
+        return create_engine(url, poolclass=NullPool, **kwargs)
     kwargs["pool_pre_ping"] = True
     kwargs["pool_size"] = 10
     return create_engine(url, **kwargs)

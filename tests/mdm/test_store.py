@@ -58,9 +58,10 @@ def test_a_large_page_cache_lasts_only_its_block(hub: Hub) -> None:
 
 
 def test_a_thread_keeps_its_read_connection_and_a_broken_one_is_replaced(hub: Hub) -> None:
-    """``Database.read``: one connection per thread from call to call, no transaction
-    left open after a call, a failing ``work`` keeps it, and one the server dropped is
-    replaced within the call that finds it broken."""
+    """``Database.read``: on PostgreSQL one connection per thread from call to call,
+    with no transaction left open after a call; a failing ``work`` keeps it, and one the
+    server dropped is replaced within the call that finds it broken. On SQLite each call
+    reads on a pooled connection and leaves no read transaction behind."""
     import threading
 
     from sqlalchemy import Connection, text
@@ -71,32 +72,33 @@ def test_a_thread_keeps_its_read_connection_and_a_broken_one_is_replaced(hub: Hu
     def backend(connection: Connection) -> Any:
         seen.append(connection)
         if database.is_sqlite:
-            return connection.exec_driver_sql("SELECT 1").scalar_one()
+            return connection.exec_driver_sql("SELECT count(*) FROM change_event").scalar_one()
         return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+    def fails(connection: Connection) -> None:
+        seen.append(connection)
+        raise ValueError("not the connection's fault")
 
     first = database.read(backend)
     assert database.read(backend) == first
-    assert seen[0] is seen[1]
+    with pytest.raises(ValueError):
+        database.read(fails)
+    if database.is_sqlite:
+        assert all(c.closed for c in seen)  # back to the pool, its transaction ended
+        return
+    assert seen[0] is seen[1] is seen[2]
     assert not seen[0].in_transaction()  # nothing held between calls
+    assert database.read(backend) == first  # kept after a failing work
     other: list[Any] = []
     thread = threading.Thread(target=lambda: other.append(database.read(backend)))
     thread.start()
     thread.join()
-    assert seen[2] is not seen[0]  # the other thread's own
-
-    def fails(connection: Connection) -> None:
-        raise ValueError("not the connection's fault")
-
-    with pytest.raises(ValueError):
-        database.read(fails)
-    assert database.read(backend) == first  # kept
-
-    if not database.is_sqlite:
-        with database.session() as session:  # the server drops the kept connection
-            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
-        replaced = database.read(backend)
-        assert replaced != first
-        assert database.read(backend) == replaced
+    assert other[0] != first  # the other thread's own
+    with database.session() as session:  # the server drops the kept connection
+        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    replaced = database.read(backend)
+    assert replaced != first
+    assert database.read(backend) == replaced
     kept = seen[-1]
     database.dispose()
     assert kept.closed
