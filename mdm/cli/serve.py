@@ -21,6 +21,7 @@ def serve(
     """Serve the GraphQL API (GraphiQL at /graphql)."""
     import uvicorn
 
+    from mdm.api.socket_writes import CoalescingWebSocketProtocol
     from mdm.app import create_app
 
     settings = load_settings(host=host, port=port, database_url=database_url, log_level=log_level)
@@ -34,6 +35,7 @@ def serve(
         # Change events go to many subscribers at once: compressing each copy per socket
         # would cost more CPU than the events' few hundred bytes save.
         ws_per_message_deflate=False,
+        ws=CoalescingWebSocketProtocol,  # a replay's messages in one write a loop turn
     )
 
 
