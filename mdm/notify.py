@@ -215,6 +215,12 @@ class Subscriber:
         return taken
 
 
+class StoredEvents(list[Change]):
+    """Events one subscriber read from the store for itself (its replay, or what lay
+    between it and the feed): no other subscriber is sent these, so a renderer need not
+    keep their texts for others (``ChangeRenderer.text_once``)."""
+
+
 class ChangeFeed:
     """One process's shared reader of new events for its live subscribers (see the module
     docstring). Runs while anyone subscribes."""
@@ -273,14 +279,14 @@ class ChangeFeed:
         cursor = after
         async for batch in self._replay(after, where, members):  # its own reads until caught up
             if batch.changes:
-                yield batch.changes
+                yield StoredEvents(batch.changes)
             cursor = batch.scanned_to
         subscriber = await self._join(where)
         try:
             while cursor < subscriber.start:  # what lies between: read up to the feed
                 batch = await self._read(cursor, where, upto=subscriber.start, members=members)
                 if batch.changes:
-                    yield batch.changes
+                    yield StoredEvents(batch.changes)
                 cursor = batch.scanned_to
             subscriber.sink = sink
             while True:

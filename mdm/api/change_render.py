@@ -313,6 +313,14 @@ class ChangeRenderer:
                 self._kept.popitem(last=False)
         return rendered
 
+    def text_once(self, change: Change) -> str:
+        """``text``, for an event no other reader will ask for (``StoredEvents``): the
+        kept text if there is one, else rendered and not kept."""
+        found = self._kept.get(change.seq)
+        if found is not None and found[0] == _stamp(change):
+            return found[1]
+        return orjson.dumps(self.value(change)).decode()
+
     def holds(self, changes: list[Change]) -> bool:
         """Whether the first of these events is kept rendered (a live one, sent)."""
         if not changes:

@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from mdm.api.change_render import ChangeRenderer
 from mdm.changes import Change
-from mdm.notify import Sink
+from mdm.notify import Sink, StoredEvents
 
 log = logging.getLogger("mdm.api.websocket")
 
@@ -60,9 +60,10 @@ class RenderedSender:
         client has gone."""
         head = self._head(response_key)
         send = self.handler.websocket.ws.send_text  # type: ignore[attr-defined]
-        text = renderer.text
         async for batch in batches:
             await before()
+            # A batch it read for itself is rendered for it alone; the feed's, once for all.
+            text = renderer.text_once if type(batch) is StoredEvents else renderer.text
             try:
                 for change in batch:
                     await send(head + text(change) + "}}}")

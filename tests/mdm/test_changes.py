@@ -566,14 +566,17 @@ def test_a_subscriber_replays_in_batches_read_ahead_then_follows_live(hub: Hub) 
             first = [(await anext(partial)).seq for _ in range(4)]
             await partial.aclose()  # mid-replay, a read ahead in flight
             batches = feed.follow_batches(0, members=frozenset({"id"}))
-            sizes = [len(await anext(batches)) for _ in range(3)]
+            replayed = [await anext(batches) for _ in range(3)]
             await asyncio.to_thread(_write_event, hub, "LIVE2")
             await asyncio.to_thread(_write_event, hub, "LIVE3")
             live: list[changes.Change] = []
             while len(live) < 2:
                 live += await asyncio.wait_for(anext(batches), 10)
             await batches.aclose()
-            assert sizes == [3, 3, 2]  # replayed as read: three at a time, then the rest
+            # Replayed as read: three at a time, then the rest, marked as read for this
+            # subscriber alone (a renderer keeps no text of them for others).
+            assert [len(b) for b in replayed] == [3, 3, 2]
+            assert {type(b) for b in replayed} == {notify.StoredEvents}
             assert [c.golden_id for c in live] == ["LIVE2", "LIVE3"]
         finally:
             await feed.close()
