@@ -305,7 +305,7 @@ def read_changes(
         if seq is not None
     ]  # fmt: skip
     is_caught_up = len(changes) < limit
-    # Every event at or below the head read before the page was committed (commit order),
+    # Every event at or below the head read with the page was committed (commit order),
     # so a short page has seen them all; past the head, the last event read.
     scanned_to = max(newest, after) if is_caught_up else changes[-1].seq
     if changes and changes[-1].seq > scanned_to:

@@ -302,13 +302,12 @@ class ChangeRenderer:
 
     def text(self, change: Change) -> str:
         """The event's JSON text (rendered once, then shared)."""
-        stamp = _stamp(change)
-        found = self._kept.get(change.seq)
-        if found is not None and found[0] == stamp:
-            return found[1]
+        found = self.kept(change)
+        if found is not None:
+            return found
         rendered = orjson.dumps(self.value(change)).decode()
         with self._lock:
-            self._kept[change.seq] = (stamp, rendered)
+            self._kept[change.seq] = (_stamp(change), rendered)
             if len(self._kept) > KEPT_PER_RENDERER:
                 self._kept.popitem(last=False)
         return rendered
@@ -316,17 +315,13 @@ class ChangeRenderer:
     def text_once(self, change: Change) -> str:
         """``text``, for an event no other reader will ask for (``StoredEvents``): the
         kept text if there is one, else rendered and not kept."""
-        found = self._kept.get(change.seq)
-        if found is not None and found[0] == _stamp(change):
-            return found[1]
-        return orjson.dumps(self.value(change)).decode()
+        found = self.kept(change)
+        return orjson.dumps(self.value(change)).decode() if found is None else found
 
-    def holds(self, changes: list[Change]) -> bool:
-        """Whether the first of these events is kept rendered (a live one, sent)."""
-        if not changes:
-            return True
-        found = self._kept.get(changes[0].seq)
-        return found is not None and found[0] == _stamp(changes[0])
+    def kept(self, change: Change) -> str | None:
+        """The event's kept text (a live one, sent), if there is one."""
+        found = self._kept.get(change.seq)
+        return found[1] if found is not None and found[0] == _stamp(change) else None
 
     def value(self, change: Change) -> dict[str, Any]:
         """The event as the selection's JSON value."""
@@ -392,14 +387,9 @@ def page_fragment(
     than it saves on events read once."""
     if kind == "nodes":
         nodes = renderer_for(shape, sees_ids, systems)
-        if nodes.holds(changes):
-            return orjson.Fragment("[" + ",".join(nodes.text(c) for c in changes) + "]")
-        return orjson.Fragment(orjson.dumps([nodes.value(c) for c in changes]))
+        return orjson.Fragment(orjson.dumps([_node(nodes, changes)(c) for c in changes]))
     node = next((sub for _, name, sub in shape if name == "node"), None)
-    renderer = renderer_for(node, sees_ids, systems) if node is not None else None
-    if renderer is not None and renderer.holds(changes):
-        return _edges_text(shape, changes, renderer)
-    value = renderer.value if renderer is not None else None
+    value = None if node is None else _node(renderer_for(node, sees_ids, systems), changes)
     fields = [(key, name) for key, name, _ in shape]
     edges = []
     for change in changes:
@@ -415,20 +405,9 @@ def page_fragment(
     return orjson.Fragment(orjson.dumps(edges))
 
 
-def _edges_text(shape: Shape, changes: list[Change], renderer: ChangeRenderer) -> orjson.Fragment:
-    """The page's edges from the events' kept texts."""
-    # Each edge's text, its keys written once: "key": then the value of each field.
-    keys = [(orjson.dumps(key).decode() + ":", name) for key, name, _ in shape]
-    typename = orjson.dumps("ChangeEventEdge").decode()
-    edges = []
-    for change in changes:
-        parts = []
-        for key, name in keys:
-            if name == "cursor":
-                parts.append(key + '"' + encode_cursor(change.seq, CHANGE_CURSOR) + '"')
-            elif name == "node":
-                parts.append(key + renderer.text(change))
-            else:
-                parts.append(key + typename)
-        edges.append("{" + ",".join(parts) + "}")
-    return orjson.Fragment("[" + ",".join(edges) + "]")
+def _node(renderer: ChangeRenderer, changes: list[Change]) -> Callable[[Change], Any]:
+    """How a page's events are written: as their kept texts when the first is kept,
+    else as values (for the page's one ``orjson.dumps``)."""
+    if changes and renderer.kept(changes[0]) is not None:
+        return lambda change: orjson.Fragment(renderer.text(change))
+    return renderer.value

@@ -123,11 +123,7 @@ class Database:
         with self._kept_lock:
             if connection in self._kept_all:
                 self._kept_all.remove(connection)
-        try:
-            connection.invalidate()  # it may be broken: closed, not reused
-            connection.close()
-        except Exception:  # noqa: BLE001 (closing a broken connection: nothing to save)
-            pass
+        _close_quietly(connection, invalidate=True)  # it may be broken: not reused
 
     def checkpoint_in_background(self, interval: float = CHECKPOINT_SECONDS) -> None:
         """SQLite: commits no longer checkpoint the write-ahead log; a thread does, every
@@ -143,16 +139,23 @@ class Database:
         with self._kept_lock:
             kept, self._kept_all = self._kept_all, []
         for connection in kept:  # their threads have ended their work
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001 (closing at shutdown: nothing to save)
-                pass
+            _close_quietly(connection)
         if self._kept_engine is not None:
             self._kept_engine.dispose()
             self._kept_engine = None
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def _close_quietly(connection: Connection, *, invalidate: bool = False) -> None:
+    """Close a kept connection that is done with (broken, or at shutdown)."""
+    try:
+        if invalidate:
+            connection.invalidate()
+        connection.close()
+    except Exception:  # noqa: BLE001 (closing a connection no one reads from: nothing to save)
+        pass
 
 
 def core_connection(session: Session) -> Connection:
